@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Creates ./.venv with everything the provider, the local backend, the tests and the demo need.
+# Idempotent and fast on a second run. Uses uv when it can (seconds), installing it with pip first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+if ! command -v uv >/dev/null 2>&1; then
+  "$PY" -m pip install --quiet --disable-pip-version-check uv
+fi
+UV="$(command -v uv || echo "$PY -m uv")"
+
+if [ ! -x .venv/bin/python ]; then
+  $UV venv --quiet --python "$PY" .venv
+fi
+export VIRTUAL_ENV="$PWD/.venv"
+# --compile-bytecode: this environment sets PYTHONDONTWRITEBYTECODE=1, and without .pyc files every
+# `import airflow.sdk` costs twice as long (docs/airflow-notes in the team's shared material).
+$UV pip install --quiet --compile-bytecode -e ".[dev]"
+# tinysoundfont's wheel declares pyaudio (needs PortAudio headers) but never uses it for offline
+# rendering; install it without its dependencies. See docs/local-backend.md.
+$UV pip install --quiet --compile-bytecode --no-deps "tinysoundfont>=0.3.7"
+echo "environment ready: $PWD/.venv"

@@ -5,9 +5,9 @@ import json
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import airflow
 import jsonschema
 
-import airflow
 from nemo_provider.get_provider_info import get_provider_info
 
 
@@ -28,8 +28,12 @@ def test_entry_point_is_registered() -> None:
 
 def test_every_listed_module_and_class_imports() -> None:
     info = get_provider_info()
-    modules = [m for section in ("hooks", "operators", "sensors", "triggers") for item in info.get(section, [])
-               for m in item.get("python-modules", [])]
+    modules = [
+        m
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for item in info.get(section, [])
+        for m in item.get("python-modules", [])
+    ]
     for module in modules:
         importlib.import_module(module)
     for conn in info.get("connection-types", []):

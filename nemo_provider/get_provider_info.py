@@ -21,4 +21,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "hooks": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.hooks.nemo"]}],
+        "operators": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.operators.nemo"]}],
+        "sensors": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.sensors.nemo"]}],
+        "triggers": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.triggers.nemo"]}],
+        "connection-types": [
+            {"connection-type": "nemo", "hook-class-name": "nemo_provider.hooks.nemo.NemoHook"}
+        ],
+        "extra-links": ["nemo_provider.links.nemo.NemoDownloadLink"],
     }

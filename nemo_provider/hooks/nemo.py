@@ -1,0 +1,245 @@
+"""NemoHook: turns an Airflow connection into a configured Nemo API client.
+
+The hook is imported by every DAG file that uses the provider, so this module imports nothing heavy at
+top level: httpx, pydantic and the client are imported inside the methods that need them. The
+``import nemo_provider.hooks.nemo`` cost is measured by ``bench/import_cost.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from nemo_provider.hooks._pool import shared_http_client
+
+if TYPE_CHECKING:
+    import httpx
+    from airflow.sdk import Connection
+
+    from nemo_provider.client import AsyncNemoClient, NemoClient
+
+#: Kept in sync with ``nemo_provider.client.DEFAULT_BASE_URL``; repeated here so that reading a
+#: connection does not import the client (and httpx/pydantic with it).
+DEFAULT_BASE_URL = "https://mega-api-prod.nemovideo.ai"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_LANGUAGE = "en"
+DEFAULT_PLATFORM = "airflow"
+
+
+@dataclass(frozen=True)
+class NemoClientSettings:
+    """What a connection says about how to reach Nemo; the one place connection fields are interpreted.
+
+    ``token`` is deliberately excluded from ``repr`` so that logging a settings object never leaks it.
+    """
+
+    conn_id: str
+    base_url: str
+    token: str | None
+    client_id: str
+    language: str
+    timeout: float
+    platform: str
+
+    def __repr__(self) -> str:
+        return (
+            f"NemoClientSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, "
+            f"token={'***' if self.token else None}, client_id={self.client_id!r}, "
+            f"language={self.language!r}, timeout={self.timeout!r}, platform={self.platform!r})"
+        )
+
+
+def _base_url(conn: Connection) -> str:
+    """Accept both ``host=https://api.example`` and ``schema=http, host=127.0.0.1, port=8000``."""
+    host = (conn.host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" in host:
+        base = host.rstrip("/")
+        if conn.port and base.count(":") == 1:
+            base = f"{base}:{conn.port}"
+        return base
+    scheme = (conn.schema or "https").strip() or "https"
+    port = f":{conn.port}" if conn.port else ""
+    return f"{scheme}://{host.rstrip('/')}{port}"
+
+
+def _extras(conn: Connection) -> dict[str, Any]:
+    extra = conn.extra
+    if not extra:
+        return {}
+    if isinstance(extra, dict):
+        return extra
+    try:
+        parsed = json.loads(extra)
+    except ValueError as err:
+        raise ValueError(f"Connection {conn.conn_id!r}: 'extra' is not valid JSON") from err
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def settings_from_connection(conn: Connection) -> NemoClientSettings:
+    """Read a connection into settings and register its token with the secret masker.
+
+    Without a configured ``client_id`` the hook derives a stable one from the connection id and URL:
+    every task of every run then acts as the same anonymous user, so a session created by one task
+    is visible to the next (a random id per task would give each task a different anonymous user).
+    """
+    from airflow.sdk.log import mask_secret
+
+    extras = _extras(conn)
+    base_url = _base_url(conn)
+    token = (conn.password or "").strip() or None
+    if token:
+        mask_secret(token)
+    env_token = os.environ.get("NEMO_TOKEN")
+    if env_token:  # the client falls back to it, so it must be masked too
+        mask_secret(env_token)
+    client_id = str(extras.get("client_id") or "").strip() or str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-provider-nemo:{conn.conn_id}:{base_url}")
+    )
+    return NemoClientSettings(
+        conn_id=conn.conn_id,
+        base_url=base_url,
+        token=token,
+        client_id=client_id,
+        language=str(extras.get("language") or DEFAULT_LANGUAGE),
+        timeout=float(extras.get("timeout") or DEFAULT_TIMEOUT),
+        platform=str(extras.get("platform") or DEFAULT_PLATFORM),
+    )
+
+
+class NemoHook(BaseHook):
+    """Interact with the Nemo agent API through an Airflow connection of type ``nemo``.
+
+    Connection fields: *Host* is the API base URL (empty means the production service), *Password* is
+    the API token (empty means an anonymous token is acquired for the connection's client id), and
+    *Extra* may hold ``client_id``, ``language``, ``timeout`` (seconds) and ``platform``.
+
+    :param nemo_conn_id: the Airflow connection to use.
+    """
+
+    conn_name_attr = "nemo_conn_id"
+    default_conn_name = "nemo_default"
+    conn_type = "nemo"
+    hook_name = "Nemo"
+
+    def __init__(self, nemo_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.nemo_conn_id = nemo_conn_id
+
+    # -- UI ---------------------------------------------------------------------------------------
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the generic connection form so users see Nemo's words, not Airflow's."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL", "password": "API token"},
+            "placeholders": {
+                "host": DEFAULT_BASE_URL,
+                "password": "nmv_usr_… (leave empty for an anonymous token)",
+                "extra": json.dumps(
+                    {"client_id": "<stable uuid>", "language": "en", "timeout": 30, "platform": "airflow"}
+                ),
+            },
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Typed fields for the extras when the web form libraries are installed; none otherwise."""
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import StringField
+        except ImportError:
+            return {}
+        return {
+            "client_id": StringField(lazy_gettext("Client id"), widget=BS3TextFieldWidget()),
+            "language": StringField(lazy_gettext("Language"), widget=BS3TextFieldWidget()),
+            "timeout": StringField(lazy_gettext("Timeout (s)"), widget=BS3TextFieldWidget()),
+            "platform": StringField(lazy_gettext("Platform"), widget=BS3TextFieldWidget()),
+        }
+
+    # -- settings -----------------------------------------------------------------------------------
+    def get_settings(self) -> NemoClientSettings:
+        """Settings read with the synchronous connection lookup (workers, not the triggerer)."""
+        return settings_from_connection(self.get_connection(self.nemo_conn_id))
+
+    async def aget_settings(self) -> NemoClientSettings:
+        """Settings read with Airflow's async connection lookup: safe inside the triggerer's event loop."""
+        return settings_from_connection(await self.aget_connection(self.nemo_conn_id))
+
+    # -- clients ------------------------------------------------------------------------------------
+    def get_client(self, *, transport: httpx.BaseTransport | None = None) -> NemoClient:
+        """A configured synchronous client; close it (or use it as a context manager) when done."""
+        from nemo_provider.client import NemoClient
+
+        s = self.get_settings()
+        return NemoClient(
+            base_url=s.base_url,
+            token=s.token,
+            client_id=s.client_id,
+            language=s.language,
+            timeout=s.timeout,
+            platform=s.platform,
+            transport=transport,
+            logger=self.log,
+        )
+
+    def get_conn(self) -> NemoClient:
+        """Airflow's generic accessor; same as :meth:`get_client`."""
+        return self.get_client()
+
+    async def get_async_client(
+        self, *, http_client: httpx.AsyncClient | None = None, shared: bool = False
+    ) -> AsyncNemoClient:
+        """An async client for triggers, built from the async connection lookup.
+
+        With ``shared=True`` the client reuses this process's pooled ``httpx.AsyncClient`` for the base
+        URL (one per event loop), so a thousand triggers polling one service hold one pool, not a
+        thousand. Do not close a shared client's pool: it belongs to the registry.
+        """
+        from nemo_provider.client import AsyncNemoClient
+
+        s = await self.aget_settings()
+        if http_client is None and shared:
+            http_client = shared_http_client(s.base_url, s.timeout)
+        return AsyncNemoClient(
+            base_url=s.base_url,
+            token=s.token,
+            client_id=s.client_id,
+            language=s.language,
+            timeout=s.timeout,
+            platform=s.platform,
+            http_client=http_client,
+            logger=self.log,
+        )
+
+    @staticmethod
+    def register_acquired_token(client: NemoClient | AsyncNemoClient) -> None:
+        """Mask a token the client acquired anonymously, so no later log line can show it."""
+        from airflow.sdk.log import mask_secret
+
+        token = getattr(client, "token", None)
+        if token:
+            mask_secret(token)
+
+    # -- connection test ----------------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """Read the credit balance: proves the URL, the token (or anonymous access) and the headers."""
+        try:
+            with self.get_client() as client:
+                credits = client.credits()
+                self.register_acquired_token(client)
+                who = "an anonymous token" if getattr(client, "token_is_anonymous", False) else "the token"
+            return (
+                True,
+                f"Connected with {who}: {credits.available} credits available "
+                f"({credits.frozen} held by running work, {credits.total} in total).",
+            )
+        except Exception as err:
+            return False, f"{type(err).__name__}: {err}"

@@ -1,0 +1,184 @@
+"""NemoRenderTrigger: waits for a Nemo render in the triggerer, fully async.
+
+Lessons from the dbt Cloud trigger's issue tracker applied here: the deadline is an absolute wall-clock
+time stored in the trigger's kwargs (so a triggerer restart does not reset it); reaching it cancels the
+remote render instead of leaving it running and billing; a single flaky poll does not fail the task; and
+all triggers of a process share one HTTP pool per base URL instead of building a client per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from nemo_provider.client import AsyncNemoClient
+
+#: The reasons Airflow's triggerer gives when it cancels triggers because *it* is stopping. A trigger
+#: cancelled for any other reason (no message) was removed because its task left the deferred state —
+#: killed by a user or timed out by the scheduler — and then the remote render should stop too.
+_SHUTDOWN_REASONS = ("EOF - shutting down", "Supervisor closed", "Reader loop exited")
+
+#: Errors worth another poll: the network, the server's 5xx and rate limiting.
+_TRANSIENT_ERROR_NAMES = frozenset(
+    {"NemoConnectionError", "NemoServerError", "NemoRateLimitError", "NemoStreamError"}
+)
+
+
+def _is_transient(err: BaseException) -> bool:
+    """Classify by class name up the MRO so this module never imports the client at top level."""
+    import httpx
+
+    if isinstance(err, httpx.TransportError | asyncio.TimeoutError):
+        return True
+    return any(cls.__name__ in _TRANSIENT_ERROR_NAMES for cls in type(err).__mro__)
+
+
+class NemoRenderTrigger(BaseTrigger):
+    """Poll a render until it completes, fails, is cancelled, or the deadline passes.
+
+    Yields exactly one event whose payload is ``{"status", "render_id", "message", "render"}`` with
+    status one of ``success``, ``failed``, ``cancelled``, ``timeout``, ``error``; ``render`` is the last
+    render status seen (JSON-safe), or ``None`` if none was read.
+
+    :param render_id: the render to wait for.
+    :param end_time: absolute deadline, seconds since the epoch (wall clock, survives restarts).
+    :param nemo_conn_id: the Airflow connection of type ``nemo``.
+    :param poll_interval: seconds between polls.
+    :param max_consecutive_errors: transient poll errors tolerated in a row before giving up.
+    :param cancel_on_timeout: cancel the remote render when the deadline passes.
+    """
+
+    def __init__(
+        self,
+        render_id: str,
+        end_time: float,
+        nemo_conn_id: str = "nemo_default",
+        poll_interval: float = 30.0,
+        max_consecutive_errors: int = 3,
+        cancel_on_timeout: bool = True,
+    ) -> None:
+        super().__init__()
+        self.render_id = render_id
+        self.end_time = float(end_time)
+        self.nemo_conn_id = nemo_conn_id
+        self.poll_interval = float(poll_interval)
+        self.max_consecutive_errors = int(max_consecutive_errors)
+        self.cancel_on_timeout = bool(cancel_on_timeout)
+        self._client: AsyncNemoClient | None = None
+        self._finished = False
+        self._cancel_sent = False
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Plain JSON values only: Airflow 3.2+ serializes trigger kwargs with serde, which rejects others."""
+        return (
+            "nemo_provider.triggers.nemo.NemoRenderTrigger",
+            {
+                "render_id": self.render_id,
+                "end_time": self.end_time,
+                "nemo_conn_id": self.nemo_conn_id,
+                "poll_interval": self.poll_interval,
+                "max_consecutive_errors": self.max_consecutive_errors,
+                "cancel_on_timeout": self.cancel_on_timeout,
+            },
+        )
+
+    async def _get_client(self) -> AsyncNemoClient:
+        if self._client is None:
+            from nemo_provider.hooks.nemo import NemoHook
+
+            self._client = await NemoHook(self.nemo_conn_id).get_async_client(shared=True)
+        return self._client
+
+    def _event(self, status: str, message: str, render: Any = None, **extra: Any) -> TriggerEvent:
+        self._finished = True
+        payload = {
+            "status": status,
+            "render_id": self.render_id,
+            "message": message,
+            "render": render.model_dump(mode="json") if render is not None else None,
+            **extra,
+        }
+        return TriggerEvent(payload)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll with the async client; every wait is ``asyncio.sleep``, never a blocking call."""
+        errors = 0
+        last = None
+        try:
+            client = await self._get_client()
+            while True:
+                try:
+                    last = await client.render_status(self.render_id)
+                    errors = 0
+                except Exception as err:
+                    if not _is_transient(err):
+                        yield self._event("error", f"Render {self.render_id}: {err}", last)
+                        return
+                    errors += 1
+                    self.log.warning(
+                        "Polling render %s failed (%d in a row, %d tolerated): %s",
+                        self.render_id,
+                        errors,
+                        self.max_consecutive_errors,
+                        err,
+                    )
+                    if errors > self.max_consecutive_errors:
+                        yield self._event(
+                            "error", f"Render {self.render_id}: {errors} polls in a row failed: {err}", last
+                        )
+                        return
+                else:
+                    event = self._terminal_event(last)
+                    if event is not None:
+                        yield event
+                        return
+                remaining = self.end_time - time.time()
+                if remaining <= 0:
+                    yield await self._timeout_event(client, last)
+                    return
+                await asyncio.sleep(min(self.poll_interval, remaining))
+        except asyncio.CancelledError as cancelled:
+            reason = cancelled.args[0] if cancelled.args else None
+            if not self._finished and reason not in _SHUTDOWN_REASONS:
+                # Airflow < 3.3 has no BaseTrigger.on_kill: a cancel with no shutdown reason means the
+                # task was killed or timed out while deferred, so stop the render it was waiting for.
+                await asyncio.shield(self.on_kill())
+            raise
+
+    def _terminal_event(self, render: Any) -> TriggerEvent | None:
+        if render.status == "completed":
+            return self._event("success", f"Render {self.render_id} completed.", render)
+        if render.status == "failed":
+            reason = render.error or "no reason given"
+            return self._event("failed", f"Render {self.render_id} failed: {reason}", render)
+        if render.status == "cancelled":
+            return self._event("cancelled", f"Render {self.render_id} was cancelled.", render)
+        return None
+
+    async def _timeout_event(self, client: AsyncNemoClient, last: Any) -> TriggerEvent:
+        message = f"Render {self.render_id} did not finish before its deadline."
+        if self.cancel_on_timeout:
+            try:
+                last = await client.cancel_render(self.render_id)
+                self._cancel_sent = True
+                message += " It was cancelled."
+            except Exception as err:
+                message += f" Cancelling it failed: {err}"
+        return self._event("timeout", message, last, cancelled=self._cancel_sent)
+
+    async def on_kill(self) -> None:
+        """Cancel the remote render when the deferred task is killed (Airflow 3.3 calls this directly)."""
+        if self._cancel_sent or self._finished:
+            return
+        self._cancel_sent = True
+        try:
+            client = await self._get_client()
+            await client.cancel_render(self.render_id)
+            self.log.info("Cancelled render %s because its task was stopped.", self.render_id)
+        except Exception as err:
+            self.log.warning("Could not cancel render %s: %s", self.render_id, err)

@@ -1,0 +1,282 @@
+"""One user message, end to end: decide (before the stream, so 404/2001 answer before any event), hold
+credits, do the work in a background task that finishes even if the client goes away (a repeat would be
+charged twice), and stream ADK events with keep-alives while the work runs."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nemo_local.agent import drafts, replies
+from nemo_local.agent.composing import ComposeRunner
+from nemo_local.agent.events import EventFactory, new_call_id, sse_comment, sse_data, sse_error_frame
+from nemo_local.agent.understand import Understood, understand
+from nemo_local.config import EDIT_COST, GENERATE_COST
+from nemo_local.store import SessionRow, Store
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+DEFAULT_TRACK_S = 30.0
+
+
+class StreamCut(Exception):
+    """Fault injection: abort the HTTP response mid-stream, as a dropped connection would."""
+
+
+class ToolFailed(Exception):
+    """The tool could not do its work; the stream reports it as an ADK tool error."""
+
+
+@dataclass
+class TurnDeps:
+    store: Store
+    composer: ComposeRunner
+    keepalive_s: float
+    silent_share: float
+    sse_cut_after: Callable[[], int]
+
+
+@dataclass
+class Turn:
+    deps: TurnDeps
+    session: SessionRow
+    user_id: str
+    base_url: str
+    streaming: bool
+    understood: Understood
+    draft: dict[str, Any]
+    cost: int = 0
+    hold_id: str | None = None
+    plan: dict[str, Any] | None = None
+    silent: bool = False
+    events: EventFactory = field(default_factory=EventFactory)
+
+
+def is_silent(index: int, share: float) -> bool:
+    """Exactly `share` of a session's edits are silent, spread evenly (edit #4, #7, #10 for 30 %)."""
+    pct = round(share * 100)
+    return math.floor((index + 1) * pct / 100) > math.floor(index * pct / 100)
+
+
+def _default_duration(draft: dict[str, Any], session: SessionRow) -> float:
+    seg = drafts.music_segment(draft)
+    if seg is not None:
+        return float(seg["d"]) / 1000
+    video_ms = drafts.video_length_ms(draft)
+    return video_ms / 1000 if video_ms else DEFAULT_TRACK_S
+
+
+def prepare(
+    deps: TurnDeps, session: SessionRow, user_id: str, text: str, base_url: str, streaming: bool
+) -> Turn:
+    """Understand the message and hold its credits; raises InsufficientCredits (-> 2001) before any event."""
+    _, draft = deps.store.sessions.latest_draft(session.id)
+    draft = draft or drafts.empty_draft(session.task_name)
+    has_music = drafts.music_segment(draft) is not None
+    understood = understand(text, has_music=has_music, has_video=drafts.video_length_ms(draft) > 0)
+    turn = Turn(deps, session, user_id, base_url.rstrip("/"), streaming, understood, draft)
+    if understood.kind == "generate":
+        from nemo_local.composer import parse_prompt
+
+        plan = parse_prompt(text, default_duration_s=_default_duration(draft, session))
+        turn.plan = plan.model_dump()
+        turn.cost = GENERATE_COST
+    elif understood.kind == "edit":
+        turn.cost = EDIT_COST
+        if any(op.recomposes for op in understood.ops) and session.plan is None:
+            understood.ops = [op for op in understood.ops if not op.recomposes]
+            if not understood.ops:
+                understood.kind, understood.topic = "chat", "no_music"
+                turn.cost = 0
+    if turn.cost:
+        turn.hold_id = deps.store.credits.freeze(user_id, turn.cost, understood.kind)
+    if understood.kind == "edit":
+        turn.silent = is_silent(deps.store.sessions.next_edit_index(session.id), deps.silent_share)
+    return turn
+
+
+async def _publish_track(turn: Turn, plan: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Compose `plan`, publish the audio, record it in generated_media; returns (url, metadata)."""
+    store = turn.deps.store
+    media_id = "med_" + secrets.token_hex(6)
+    out_dir = store.dir("media") / media_id
+    try:
+        result = await turn.deps.composer.compose(plan, out_dir, "track")
+    except Exception as exc:
+        raise ToolFailed(f"composing failed: {type(exc).__name__}: {exc}") from exc
+    meta = result["metadata"]
+    title = str(meta.get("title") or "Untitled")
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:40] or "track"
+    public = store.media.publish(Path(result["audio"]), f"{slug}.wav", "audio/wav", turn.user_id)
+    url = turn.base_url + public.url_path
+    record = {
+        "duration_ms": int(meta.get("duration_ms") or round(result["duration_s"] * 1000)),
+        "title": title,
+        "prompt": meta.get("prompt", plan.get("prompt", "")),
+        "bpm": meta.get("bpm", plan.get("bpm")),
+        "key": meta.get("key") or f"{plan.get('key')} {plan.get('mode')}",
+        "mood": meta.get("mood", plan.get("mood")),
+        "genre": meta.get("genre", plan.get("genre")),
+        "seed": meta.get("seed", plan.get("seed")),
+        "lufs": meta.get("lufs"),
+        "true_peak": meta.get("true_peak"),
+    }
+    if result.get("cover"):
+        cover = store.media.publish(Path(result["cover"]), f"{slug}.png", "image/png", turn.user_id)
+        record["cover_url_path"] = cover.url_path
+    store.media.add_generated(turn.session.id, media_id, public, record)
+    store.sessions.set_plan(turn.session.id, plan)
+    return url, {"media_id": media_id, **record}
+
+
+async def _generate(turn: Turn) -> tuple[dict[str, Any], str]:
+    assert turn.plan is not None
+    url, meta = await _publish_track(turn, turn.plan)
+    seg_meta = {"title": meta["title"], "media_id": meta["media_id"], "bpm": meta["bpm"], "key": meta["key"]}
+    draft = drafts.set_music(turn.draft, url, meta["duration_ms"], seg_meta)
+    version = turn.deps.store.sessions.save_draft(turn.session.id, draft, "generate")
+    response = {
+        "track_id": meta["media_id"],
+        "title": meta["title"],
+        "url": url,
+        "duration_ms": meta["duration_ms"],
+        "bpm": meta["bpm"],
+        "key": meta["key"],
+        "mood": meta["mood"],
+        "draft_version": version,
+    }
+    return response, replies.generated(meta, turn.understood.zh)
+
+
+async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
+    from nemo_local.composer import MusicPlan
+
+    draft = turn.draft
+    changes: list[dict[str, Any]] = []
+    recompose = [op for op in turn.understood.ops if op.recomposes]
+    if recompose and turn.session.plan is not None:
+        plan = MusicPlan.model_validate(turn.session.plan)
+        for op in recompose:
+            if op.kind == "energy":
+                plan = plan.adjusted(energy=int(op.value or 0))
+                changes.append({"op": "energy", "value": op.value, "bpm": plan.bpm})
+            else:
+                seconds = op.value if op.kind == "length" else drafts.video_length_ms(draft) / 1000
+                plan = plan.adjusted(duration_s=float(seconds or plan.duration_s))
+                changes.append({"op": op.kind, "value": plan.duration_s})
+        url, meta = await _publish_track(turn, plan.model_dump())
+        seg_meta = {
+            "title": meta["title"],
+            "media_id": meta["media_id"],
+            "bpm": meta["bpm"],
+            "key": meta["key"],
+        }
+        draft = drafts.set_music(draft, url, meta["duration_ms"], seg_meta)
+    for op in turn.understood.ops:
+        if op.kind == "volume":
+            draft = drafts.set_volume(draft, volume=op.value)
+        elif op.kind == "volume_scale":
+            draft = drafts.set_volume(draft, scale=op.value)
+        elif op.kind in ("fade_in", "fade_out"):
+            draft = drafts.set_fade(
+                draft, "fi" if op.kind == "fade_in" else "fo", int((op.value or 0) * 1000)
+            )
+        elif op.kind == "title":
+            draft = drafts.add_title(draft, op.text or "", int((op.value or 3) * 1000))
+        else:
+            continue
+        change: dict[str, Any] = {"op": op.kind, "value": op.value}
+        if op.kind.startswith("volume"):
+            seg = drafts.music_segment(draft)
+            change["volume"] = seg.get("v", 1.0) if seg else 1.0
+        if op.text is not None:
+            change["text"] = op.text
+        changes.append(change)
+    version = turn.deps.store.sessions.save_draft(turn.session.id, draft, "edit")
+    response = {"ok": True, "changes": changes, "draft_version": version, "timeline": drafts.summary(draft)}
+    return response, replies.edited(changes, turn.understood.zh)
+
+
+async def _work(turn: Turn) -> tuple[dict[str, Any], str]:
+    """The tool's job; credits are spent only when it succeeded and released otherwise."""
+    ledger = turn.deps.store.credits
+    try:
+        result = await (_generate(turn) if turn.understood.kind == "generate" else _edit(turn))
+    except BaseException:
+        if turn.hold_id:
+            ledger.release(turn.hold_id)
+        raise
+    if turn.hold_id:
+        ledger.spend(turn.hold_id)
+    return result
+
+
+def _spawn(coro: Any) -> asyncio.Task[Any]:
+    task = asyncio.ensure_future(coro)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
+
+
+async def stream(turn: Turn) -> AsyncIterator[bytes]:
+    """The SSE body of the turn."""
+    ev = turn.events
+    sent = 0
+    cut_after = turn.deps.sse_cut_after()
+
+    def frame(event: dict[str, Any]) -> bytes:
+        nonlocal sent
+        if cut_after and sent >= cut_after:
+            raise StreamCut(f"stream cut after {sent} events (fault injection)")
+        sent += 1
+        return sse_data(event)
+
+    u = turn.understood
+    if u.kind == "chat":
+        text = replies.chat(u.topic, u.zh, drafts.summary(turn.draft))
+        for event in ev.model_turn(text, streaming=turn.streaming):
+            yield frame(event)
+        return
+
+    call_id = new_call_id()
+    if u.kind == "generate":
+        assert turn.plan is not None
+        name = "compose_music"
+        args = {
+            k: turn.plan[k]
+            for k in ("prompt", "duration_s", "bpm", "key", "mode", "mood", "genre", "loop", "seed")
+        }
+        args["instruments"] = turn.plan.get("instruments", [])
+        intro: str | None = replies.composing(turn.plan, u.zh, u.replace)
+    else:
+        name = "edit_timeline"
+        args = {"operations": [op.as_args() for op in u.ops]}
+        intro = None
+    call = {"id": call_id, "args": args, "name": name}
+    task = _spawn(_work(turn))
+    for event in ev.model_turn(intro, call, streaming=turn.streaming):
+        yield frame(event)
+    while not task.done():
+        done, _ = await asyncio.wait({task}, timeout=turn.deps.keepalive_s)
+        if not done:
+            yield sse_comment("keep-alive: still working")
+    try:
+        response, text = task.result()
+    except ToolFailed as exc:
+        yield frame(ev.tool_error("TOOL_ERROR", str(exc)))
+        for event in ev.model_turn(replies.failed(u.zh), streaming=turn.streaming):
+            yield frame(event)
+        return
+    except Exception as exc:
+        yield sse_error_frame(f"internal error: {type(exc).__name__}", {"tool": name})
+        return
+    yield frame(ev.function_response(call_id, name, response, {"draft_version": response["draft_version"]}))
+    if turn.silent:
+        yield frame(ev.empty_turn())
+        return
+    for event in ev.model_turn(text, streaming=turn.streaming):
+        yield frame(event)

@@ -1,0 +1,198 @@
+"""What a message asks for: a new track, edits of the current timeline, or just an answer.
+
+Rule-based on purpose (there is no language model here): each edit has English and Chinese trigger
+words, and whatever is not an edit but describes music becomes a generate request for the composer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from nemo_local.agent.numbers import find_duration_s, find_percent, normalise
+
+DEFAULT_FADE_S = 2.0
+DEFAULT_TITLE_S = 3.0
+
+_GENERATE = re.compile(
+    r"\b(generate|create|compose|make|produce|write|give me|i need|i want)\b.*\b(music|track|song|bgm|beat|"
+    r"soundtrack|tune|loop|background|melody|jingle)"
+    r"|生成|创作|作一首|做一首|来一首|写一首|配乐|背景音乐|做个音乐|来段音乐"
+)
+_REPLACE = re.compile(
+    r"\b(replace|swap)\b.*\b(track|music|song|bgm)\b|\b(new|another|different|other)\s+(track|song|tune|music)\b"
+    r"|换一首|换首|重新生成|替换音乐|换个音乐|换音乐"
+)
+_MUSIC_WORDS = re.compile(
+    r"lo-?fi|jazz|piano|ambient|cinematic|epic|rock|pop|edm|electronic|hip ?hop|orchestral|acoustic|guitar|"
+    r"chill|calm|upbeat|happy|sad|dark|energetic|relaxing|corporate|synth|bpm|beat|music|track|song|"
+    r"音乐|钢琴|爵士|电子|轻松|欢快|舒缓|史诗|摇滚|流行|吉他"
+)
+_FIT = re.compile(
+    r"\b(fit|match|sync|align)\b.*\bvideo\b|same length as the video|as long as the video|video'?s length|"
+    r"配合视频|匹配视频|和视频一样长|与视频一样长|跟视频一样长|适配视频|视频长度|对齐视频"
+)
+_CALMER = re.compile(
+    r"\b(calmer|softer|gentler|mellower|more (relaxed|chill|calm|mellow|gentle|peaceful)|less (intense|energetic|busy)|"
+    r"slower|slow it down|tone it down)\b|更舒缓|舒缓一点|更平静|平静一点|更安静|安静一点|更柔和|柔和一点|慢一点|更慢"
+)
+_UPBEAT = re.compile(
+    r"\b(more upbeat|upbeat(ter)?|more energetic|more energy|faster|livelier|more lively|punchier|happier|"
+    r"more exciting|more intense|speed it up|pump it up)\b|更欢快|欢快一点|更有活力|更激昂|更动感|快一点|更快|节奏更快"
+)
+_LENGTH = re.compile(
+    r"\b(make (it|the (music|track|song))|change (the )?(length|duration)( of [a-z ]+)?|set (the )?(length|duration)|"
+    r"(shorten|extend|lengthen|trim|cut)( it| the (music|track|song))?|length|duration)\b[^%]{0,24}?\bto\b|"
+    r"\bmake (it|the (music|track|song)) \d|\d+(\.\d+)?\s*(seconds?|secs?|s|minutes?|mins?)\s+long\b|"
+    r"改成|改为|缩短到|延长到|时长|长度"
+)
+_VOLUME_WORD = re.compile(r"\b(volume|music|bgm|track|song|loudness)\b|音量|音乐|背景音")
+_QUIETER = re.compile(
+    r"\b(quieter|lower the (music|volume|bgm)|turn (it|the music|the bgm) down|softer volume)\b|小声|音量调低|调低音量|降低音量"
+)
+_LOUDER = re.compile(
+    r"\b(louder|raise the (music|volume|bgm)|turn (it|the music|the bgm) up)\b|大声|调高音量|音量调高|提高音量"
+)
+_MUTE = re.compile(r"\bmute\b|静音")
+_FADE_IN = re.compile(r"fade[- ]?in|淡入")
+_FADE_OUT = re.compile(r"fade[- ]?out|淡出")
+_FADE_BOTH = re.compile(r"fade[- ]?in (and|&|/) ?(fade[- ]?)?out|淡入淡出")
+_TITLE = re.compile(r"\b(title|caption|heading|headline|text overlay)\b|标题|字幕")
+_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|「([^」]+)」|『([^』]+)』|《([^》]+)》|'([^']{2,})'|‘([^’]+)’")
+_EXPORT = re.compile(r"\b(export|download|render)\b|导出|下载")
+_STATUS = re.compile(r"\b(status|show (me )?(the )?tracks|timeline|what.?s on)\b|状态|时间线")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass
+class Op:
+    """One edit of the timeline; serialised as the edit_timeline tool's arguments."""
+
+    kind: Literal["volume", "volume_scale", "fade_in", "fade_out", "title", "length", "energy", "fit_video"]
+    value: float | None = None
+    text: str | None = None
+
+    def as_args(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.kind}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.text is not None:
+            out["text"] = self.text
+        return out
+
+    @property
+    def recomposes(self) -> bool:
+        return self.kind in ("length", "energy", "fit_video")
+
+
+@dataclass
+class Understood:
+    kind: Literal["generate", "edit", "chat"]
+    text: str
+    zh: bool
+    ops: list[Op] = field(default_factory=list)
+    replace: bool = False
+    topic: Literal["help", "export", "status", "no_music", "no_video", "nothing"] = "help"
+
+
+def _title_text(original: str, norm: str) -> str | None:
+    quoted = _QUOTED.search(original)
+    if quoted:
+        return next(g for g in quoted.groups() if g)
+    m = re.search(
+        r"(?:title|caption|heading|headline)\s*(?:saying|that says|reading|of|:)?\s*(.+?)(?:\s+for\s+\d|\s+at\s+|$)",
+        original,
+        re.I,
+    )
+    if m and m.group(1).strip():
+        return m.group(1).strip().strip(".,!")
+    m = re.search(r"(?:标题|字幕)\s*[:：]?\s*([^，。,\d]+)", original)
+    if m and m.group(1).strip():
+        return m.group(1).strip()
+    return None
+
+
+def _fade_seconds(norm: str, anchor: re.Pattern[str]) -> float:
+    """The duration right after the fade words ("fade out 3 s"), else right before ("a 3 s fade out")."""
+    m = anchor.search(norm)
+    if not m:
+        return DEFAULT_FADE_S
+    after = re.split(r"fade|淡", norm[m.end() : m.end() + 24])[0]
+    before = re.split(r"fade|淡", norm[max(0, m.start() - 14) : m.start()])[-1]
+    for window in (after, before):
+        found = find_duration_s(window)
+        if found is not None:
+            return found
+    return DEFAULT_FADE_S
+
+
+def _edit_ops(original: str, norm: str, has_music: bool) -> list[Op]:
+    ops: list[Op] = []
+    if _TITLE.search(norm) and re.search(
+        r"\b(add|put|show|insert|place|with)\b|添加|加上|加个|加一个|显示", norm
+    ):
+        text = _title_text(original, norm)
+        if text:
+            m = re.search(r"for\s+(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b|(\d+(?:\.\d+)?)\s*秒", norm)
+            seconds = float(next(g for g in m.groups() if g)) if m else DEFAULT_TITLE_S
+            ops.append(Op("title", seconds, text))
+    percent = find_percent(norm)
+    if percent is not None and _VOLUME_WORD.search(norm):
+        ops.append(Op("volume", percent))
+    elif _MUTE.search(norm):
+        ops.append(Op("volume", 0.0))
+    elif _QUIETER.search(norm):
+        ops.append(Op("volume_scale", 0.6))
+    elif _LOUDER.search(norm):
+        ops.append(Op("volume_scale", 1.4))
+    if _FADE_BOTH.search(norm):
+        seconds = _fade_seconds(norm, _FADE_BOTH)
+        ops += [Op("fade_in", seconds), Op("fade_out", seconds)]
+    else:
+        if _FADE_IN.search(norm):
+            ops.append(Op("fade_in", _fade_seconds(norm, _FADE_IN)))
+        if _FADE_OUT.search(norm):
+            ops.append(Op("fade_out", _fade_seconds(norm, _FADE_OUT)))
+    if _FIT.search(norm):
+        ops.append(Op("fit_video"))
+    elif _LENGTH.search(norm) and not any(o.kind == "title" for o in ops):
+        seconds = find_duration_s(norm[_LENGTH.search(norm).start() :])  # type: ignore[union-attr]
+        if seconds:
+            ops.append(Op("length", seconds))
+    if _CALMER.search(norm):
+        ops.append(Op("energy", -1))
+    elif _UPBEAT.search(norm):
+        ops.append(Op("energy", 1))
+    return ops
+
+
+def understand(text: str, has_music: bool, has_video: bool) -> Understood:
+    """Classify one user message against the current timeline."""
+    norm = normalise(text)
+    zh = bool(_CJK.search(text))
+    if _REPLACE.search(norm) or (_GENERATE.search(norm) and not has_music):
+        return Understood("generate", text, zh, replace=has_music)
+    ops = _edit_ops(text, norm, has_music)
+    if ops:
+        music_ops = [o for o in ops if o.kind != "title"]
+        if music_ops and not has_music:
+            if not any(o.kind == "title" for o in ops):
+                return (
+                    Understood("generate", text, zh)
+                    if _MUSIC_WORDS.search(norm)
+                    else Understood("chat", text, zh, topic="no_music")
+                )
+            ops = [o for o in ops if o.kind == "title"]
+        if any(o.kind == "fit_video" for o in ops) and not has_video:
+            return Understood("chat", text, zh, topic="no_video")
+        return Understood("edit", text, zh, ops=ops)
+    if _GENERATE.search(norm):
+        return Understood("generate", text, zh, replace=has_music)
+    if _EXPORT.search(norm):
+        return Understood("chat", text, zh, topic="export")
+    if _STATUS.search(norm):
+        return Understood("chat", text, zh, topic="status")
+    if _MUSIC_WORDS.search(norm) and not has_music:
+        return Understood("generate", text, zh)
+    return Understood("chat", text, zh, topic="help")

@@ -1,0 +1,1 @@
+"""Bringing files into the server: content sniffing, URL safety, streaming multipart reception."""

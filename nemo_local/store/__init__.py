@@ -1,0 +1,63 @@
+"""State under the data dir: one SQLite database plus files (uploads, generated tracks, renders)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from nemo_local.store.credits import Balance, CreditLedger, InsufficientCredits
+from nemo_local.store.db import Database
+from nemo_local.store.media import MediaStore, PublicFile, UploadRow
+from nemo_local.store.renders import DuplicateRenderId, RenderRow, RenderStore
+from nemo_local.store.sessions import SessionRow, SessionStore
+from nemo_local.store.tokens import IssuedToken, TokenInfo, TokenStore
+
+__all__ = [
+    "Balance",
+    "CreditLedger",
+    "DuplicateRenderId",
+    "InsufficientCredits",
+    "IssuedToken",
+    "MediaStore",
+    "PublicFile",
+    "RenderRow",
+    "RenderStore",
+    "SessionRow",
+    "SessionStore",
+    "Store",
+    "TokenInfo",
+    "UploadRow",
+]
+
+
+def _secret(data_dir: Path) -> bytes:
+    """A per-data-dir secret (0600) that keys anonymous-token derivation across restarts."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+class Store:
+    """Every repository over one database, plus the directory layout for files."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("uploads", "media", "renders", "tmp"):
+            (data_dir / sub).mkdir(exist_ok=True)
+        self.db = Database(data_dir / "nemo_local.sqlite3")
+        self.tokens = TokenStore(self.db, _secret(data_dir))
+        self.credits = CreditLedger(self.db)
+        self.sessions = SessionStore(self.db)
+        self.media = MediaStore(self.db)
+        self.renders = RenderStore(self.db)
+
+    def dir(self, name: str) -> Path:
+        return self.data_dir / name
+
+    def close(self) -> None:
+        self.db.close()

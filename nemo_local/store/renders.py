@@ -1,0 +1,128 @@
+"""Render jobs: created pending, claimed by the worker, ending completed / failed / cancelled."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nemo_local.store.db import Database, now
+
+TERMINAL = ("completed", "failed", "cancelled")
+MAX_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class RenderRow:
+    id: str
+    user_id: str
+    session_id: str
+    draft: dict[str, Any]
+    format: str
+    quality: str
+    status: str
+    progress: float
+    error: str | None
+    public_id: str | None
+    size: int | None
+    duration: float | None
+    attempts: int
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
+
+
+class DuplicateRenderId(Exception):
+    """A render id is unique across the server, as on the real service."""
+
+
+def _row(r: Any) -> RenderRow:
+    return RenderRow(
+        r["id"], r["user_id"], r["session_id"], json.loads(r["draft_json"]), r["format"], r["quality"],
+        r["status"], float(r["progress"]), r["error"], r["public_id"], r["size"], r["duration"],
+        int(r["attempts"]), r["created_at"], r["started_at"], r["completed_at"],
+    )  # fmt: skip
+
+
+class RenderStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self, render_id: str, user_id: str, session_id: str, draft: dict[str, Any], fmt: str, quality: str
+    ) -> RenderRow:
+        with self._db.tx() as conn:
+            if conn.execute("SELECT 1 FROM renders WHERE id=?", (render_id,)).fetchone():
+                raise DuplicateRenderId(render_id)
+            conn.execute(
+                "INSERT INTO renders (id, user_id, session_id, draft_json, format, quality, status, progress,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+                (render_id, user_id, session_id, json.dumps(draft), fmt, quality, now()),
+            )
+        found = self.get(render_id)
+        assert found is not None
+        return found
+
+    def get(self, render_id: str) -> RenderRow | None:
+        r = self._db.one("SELECT * FROM renders WHERE id=?", (render_id,))
+        return _row(r) if r else None
+
+    def pending_ids(self) -> list[str]:
+        return [
+            r["id"] for r in self._db.all("SELECT id FROM renders WHERE status='pending' ORDER BY created_at")
+        ]
+
+    def claim(self, render_id: str) -> bool:
+        """pending -> processing; False when the job was cancelled meanwhile."""
+        return (
+            self._db.run(
+                "UPDATE renders SET status='processing', started_at=?, attempts=attempts+1, progress=0"
+                " WHERE id=? AND status='pending'",
+                (now(), render_id),
+            )
+            == 1
+        )
+
+    def set_progress(self, render_id: str, progress: float) -> None:
+        self._db.run(
+            "UPDATE renders SET progress=? WHERE id=? AND status='processing'",
+            (round(progress, 1), render_id),
+        )
+
+    def complete(self, render_id: str, public_id: str, size: int, duration: float) -> None:
+        self._db.run(
+            "UPDATE renders SET status='completed', progress=100, public_id=?, size=?, duration=?, completed_at=?"
+            " WHERE id=? AND status='processing'",
+            (public_id, size, duration, now(), render_id),
+        )
+
+    def fail(self, render_id: str, error: str) -> None:
+        self._db.run(
+            "UPDATE renders SET status='failed', error=?, completed_at=? WHERE id=? AND status NOT IN"
+            " ('completed', 'failed', 'cancelled')",
+            (error, now(), render_id),
+        )
+
+    def cancel(self, render_id: str) -> bool:
+        return (
+            self._db.run(
+                "UPDATE renders SET status='cancelled', completed_at=? WHERE id=? AND status IN ('pending', 'processing')",
+                (now(), render_id),
+            )
+            == 1
+        )
+
+    def recover_after_restart(self) -> tuple[list[str], list[str]]:
+        """Jobs a previous process left running: resume them (once more), or fail them with a reason.
+
+        Returns (resumed ids, failed ids). Nothing is ever left 'processing' with no worker behind it.
+        """
+        resumed, failed = [], []
+        for r in self._db.all("SELECT id, attempts FROM renders WHERE status='processing'"):
+            if int(r["attempts"]) >= MAX_ATTEMPTS:
+                self.fail(r["id"], "interrupted by server restarts too often; please export again")
+                failed.append(r["id"])
+            else:
+                self._db.run("UPDATE renders SET status='pending', progress=0 WHERE id=?", (r["id"],))
+                resumed.append(r["id"])
+        return resumed, failed

@@ -1,0 +1,40 @@
+"""Limits and names fixed by the API contract, kept in one place so checks and messages agree."""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://mega-api-prod.nemovideo.ai"
+
+#: Upload formats the service accepts (contract, endpoint 4).
+ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
+    "mp4",
+    "mov",
+    "avi",
+    "webm",
+    "mkv",
+    "jpg",
+    "png",
+    "gif",
+    "webp",
+    "mp3",
+    "wav",
+    "m4a",
+    "aac",
+)
+
+#: Per-file upload limit (200 MB, from the product description).
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+#: Export formats of `POST /api/render/proxy/lambda`.
+EXPORT_FORMATS: tuple[str, ...] = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
+
+#: Attribution: the service refuses export with 402 for anonymous users without these.
+SKILL_SOURCE = "airflow-provider-nemo"
+
+#: How long one `/run_sse` conversation turn may take (contract: up to 15 minutes).
+MESSAGE_CEILING_S = 900.0
+
+#: "Still working" is reported at most this often while only keep-alives arrive.
+STILL_WORKING_EVERY_S = 120.0
+
+#: Wait used for HTTP 429 when the server sends no usable Retry-After.
+DEFAULT_RETRY_AFTER_S = 30.0

@@ -1,0 +1,65 @@
+"""The FastAPI application: routers, error handlers, the fault middleware, and the lifespan that opens
+the store, warms the composer pool and starts (and recovers) the render worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from nemo_local import __version__
+from nemo_local.agent.composing import ComposeRunner
+from nemo_local.api import auth, credits, files, health, render, session_state, sse, tasks, uploads
+from nemo_local.api.errors import ApiError, api_error_handler, validation_handler
+from nemo_local.api.faults import FaultMiddleware
+from nemo_local.api.faults import router as admin_router
+from nemo_local.api.state import AppState
+from nemo_local.config import ServerConfig
+from nemo_local.store import Store
+from nemo_local.worker import RenderWorker
+
+log = logging.getLogger("nemo_local")
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    store = Store(config.data_dir)
+    released = store.credits.release_all_held()
+    composer = ComposeRunner(config.compose_workers)
+    worker = RenderWorker(store, config)
+    state = AppState(config=config, store=store, composer=composer, renders=worker)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resumed, failed = worker.start()
+        if released or resumed or failed:
+            log.info(
+                "recovered: %d credit holds released, renders resumed %s, failed %s",
+                released,
+                resumed,
+                failed,
+            )
+        composer.warm_up()
+        try:
+            yield
+        finally:
+            worker.stop()
+            composer.shutdown()
+            store.close()
+
+    app = FastAPI(
+        title="nemo_local",
+        version=__version__,
+        description="An offline, API-compatible Nemo agent server (see docs/api-contract.md).",
+        lifespan=lifespan,
+    )
+    app.state.nemo = state
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_middleware(FaultMiddleware)
+    for module in (health, auth, tasks, sse, uploads, credits, session_state, render, files):
+        app.include_router(module.router)
+    app.include_router(admin_router)
+    return app

@@ -1,0 +1,38 @@
+"""Bearer-token authentication: the token names the user; sessions are looked up for that user only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+
+from nemo_local.api.errors import ApiError, session_not_found
+from nemo_local.api.state import AppState, app_state
+from nemo_local.store import SessionRow
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    anonymous: bool
+
+
+def current_user(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(1001, "Missing bearer token")
+    info = state.store.tokens.lookup(token.strip())
+    if info is None:
+        raise ApiError(1001, "Invalid token")
+    if info.expired:
+        raise ApiError(1001, "Token expired")
+    return Caller(info.user_id, info.kind == "anonymous")
+
+
+def own_session(state: AppState, caller: Caller, session_id: str) -> SessionRow:
+    """Another user's session is indistinguishable from a missing one: 1002 either way."""
+    session = state.store.sessions.get(session_id, caller.user_id)
+    if session is None:
+        raise session_not_found(session_id)
+    return session

@@ -1,0 +1,98 @@
+"""The success envelope and small response models that keep the OpenAPI document true."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class Envelope(BaseModel, Generic[T]):
+    code: int = 0
+    message: str = "success"
+    data: T
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"code": 0, "message": "success", "data": data}
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class AnonymousTokenData(BaseModel):
+    token: str
+    user_id: str
+    expires_at: str
+    credits: int
+
+
+class SessionData(BaseModel):
+    task_id: str
+    session_id: str
+    user_id: str
+
+
+class CreditsData(BaseModel):
+    available: int
+    frozen: int
+    total: int
+
+
+class UploadedFileData(BaseModel):
+    filename: str
+    file_type: str
+    cdn_url: str
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    hash: str
+    size: int
+
+
+class UploadData(BaseModel):
+    files: list[UploadedFileData]
+    session_state_applied: bool
+
+
+class StateBody(BaseModel):
+    draft: dict[str, Any] | None
+    video_infos: list[dict[str, Any]]
+    generated_media: list[dict[str, Any]]
+    canvas_config: dict[str, Any] | None
+
+
+class StateData(BaseModel):
+    session_id: str
+    task_id: str
+    task_name: str
+    state: StateBody
+
+
+class RenderCreated(BaseModel):
+    id: str
+    status: str
+    progress: float
+
+
+class RenderOutput(BaseModel):
+    url: str | None = None
+    duration: float | None = None
+    size: int | None = None
+
+
+class RenderShapeA(BaseModel):
+    """The current poll shape; with the `render_shape_b` switch the older {success, data} shape instead."""
+
+    taskId: str
+    status: str
+    progress: float
+    output: RenderOutput | None = None
+    error: str | None = None

@@ -1,0 +1,126 @@
+"""Export: create a render job, poll it (shape A, or B by switch), cancel it, download the file."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from nemo_local.api.deps import Caller, current_user, own_session
+from nemo_local.api.envelope import RenderCreated, RenderShapeA, iso
+from nemo_local.api.errors import ApiError
+from nemo_local.api.state import AppState, app_state, base_url
+from nemo_local.store import DuplicateRenderId, RenderRow
+
+router = APIRouter(tags=["render"])
+FORMATS = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
+QUALITIES = ("low", "medium", "high")
+
+
+class OutputSpec(BaseModel):
+    format: str = "mp4"
+    quality: str = "high"
+
+
+class CreateRender(BaseModel):
+    id: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    sessionId: str
+    draft: dict[str, Any]
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+
+def _exportable(draft: dict[str, Any]) -> bool:
+    return isinstance(draft.get("t"), list) and any(isinstance(t, dict) and t.get("sg") for t in draft["t"])
+
+
+def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
+    state: AppState = request.app.state.nemo
+    url = f"{base_url(request)}/files/{job.public_id}/{job.id}.{job.format}" if job.public_id else None
+    if state.config.faults.render_shape_b:
+        data = {
+            "id": job.id, "status": job.status, "progress": job.progress, "outputUrl": url,
+            "createdAt": iso(job.created_at), "completedAt": iso(job.completed_at), "error": job.error,
+        }  # fmt: skip
+        return {"success": True, "data": data}
+    output = {"url": url, "duration": job.duration, "size": job.size} if url else None
+    return {
+        "taskId": job.id,
+        "status": job.status,
+        "progress": job.progress,
+        "output": output,
+        "error": job.error,
+    }
+
+
+def _own_job(state: AppState, caller: Caller, render_id: str) -> RenderRow:
+    job = state.store.renders.get(render_id)
+    if job is None or job.user_id != caller.user_id:
+        raise ApiError(404, f"Render not found: {render_id}", http_status=404)
+    return job
+
+
+@router.post("/api/render/proxy/lambda", response_model=RenderCreated)
+def create_render(
+    request: Request,
+    body: CreateRender = Body(...),  # noqa: B008
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
+    session = own_session(state, caller, body.sessionId)
+    fmt, quality = body.output.format.lower(), body.output.quality.lower()
+    if fmt not in FORMATS:
+        raise ApiError(422, f"unsupported output format {fmt!r}; one of {', '.join(FORMATS)}")
+    if quality not in QUALITIES:
+        raise ApiError(422, f"unsupported quality {quality!r}; one of {', '.join(QUALITIES)}")
+    if not _exportable(body.draft):
+        raise ApiError(422, "the draft has nothing to export (no track with segments)")
+    spent = caller.anonymous and state.store.credits.balance(caller.user_id).available <= 0
+    if spent and not request.headers.get("x-skill-source"):
+        raise ApiError(402, "Export is blocked on the free plan without attribution headers")
+    render_id = body.id or f"render_{int(time.time() * 1000)}"
+    try:
+        job = state.store.renders.create(render_id, caller.user_id, session.id, body.draft, fmt, quality)
+    except DuplicateRenderId as exc:
+        raise ApiError(409, f"Duplicate render id: {render_id}") from exc
+    state.renders.submit(job.id)
+    return {"id": job.id, "status": job.status, "progress": job.progress}
+
+
+@router.get("/api/render/proxy/lambda/{render_id}", response_model=RenderShapeA | dict[str, Any])
+def poll_render(
+    render_id: str,
+    request: Request,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
+    return render_body(request, _own_job(state, caller, render_id))
+
+
+@router.post("/api/render/proxy/lambda/{render_id}/cancel", response_model=RenderShapeA | dict[str, Any])
+def cancel_render(
+    render_id: str,
+    request: Request,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
+    _own_job(state, caller, render_id)
+    state.renders.cancel(render_id)
+    return render_body(request, _own_job(state, caller, render_id))
+
+
+@router.get("/api/render/proxy/{render_id}/download", response_class=FileResponse)
+def download_render(
+    render_id: str,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> FileResponse:
+    job = _own_job(state, caller, render_id)
+    if job.status != "completed" or not job.public_id:
+        raise ApiError(409, f"Render {render_id} is {job.status}, not completed")
+    public = state.store.media.public_file(job.public_id)
+    if public is None or not public.path.is_file():
+        raise ApiError(404, f"The file of render {render_id} is gone", http_status=404)
+    return FileResponse(public.path, media_type=public.content_type, filename=public.name)

@@ -1,0 +1,76 @@
+"""POST /run_sse: ADK's request verbatim (snake_case or camelCase); 404 {"detail"} for an unknown session
+and 2001 for short credits, both before any event; then the agent's event stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from nemo_local.agent import turn as agent_turn
+from nemo_local.api.deps import Caller, current_user
+from nemo_local.api.errors import ApiError, errors_in_200, insufficient
+from nemo_local.api.state import AppState, app_state, base_url
+from nemo_local.store import InsufficientCredits
+
+router = APIRouter(tags=["agent"])
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    text: str | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = "user"
+    parts: list[Part] = Field(default_factory=list)
+
+
+class RunSSE(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    app_name: str = Field("nemo_agent", validation_alias=AliasChoices("app_name", "appName"))
+    user_id: str = Field("me", validation_alias=AliasChoices("user_id", "userId"))
+    session_id: str = Field(validation_alias=AliasChoices("session_id", "sessionId"))
+    new_message: Message = Field(validation_alias=AliasChoices("new_message", "newMessage"))
+    streaming: bool = False
+
+
+@router.post(
+    "/run_sse",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "ADK events, one `data:` line each"}
+    },
+)
+async def run_sse(
+    body: RunSSE,
+    request: Request,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> Response:
+    session = state.store.sessions.get(body.session_id, caller.user_id)
+    if session is None:
+        if errors_in_200(request):
+            return JSONResponse(
+                {"code": 1002, "message": f"Session not found: {body.session_id}", "data": None}
+            )
+        return JSONResponse({"detail": f"Session not found: {body.session_id}"}, status_code=404)
+    text = " ".join(p.text for p in body.new_message.parts if p.text).strip()
+    if not text:
+        raise ApiError(422, "new_message has no text part")
+    deps = agent_turn.TurnDeps(
+        store=state.store,
+        composer=state.composer,
+        keepalive_s=state.config.keepalive_s,
+        silent_share=state.config.silent_edit_share,
+        sse_cut_after=lambda: state.config.faults.sse_cut_after,
+    )
+    try:
+        turn = agent_turn.prepare(deps, session, caller.user_id, text, base_url(request), body.streaming)
+    except InsufficientCredits as exc:
+        raise insufficient(exc.available, exc.needed, caller.user_id, caller.anonymous) from exc
+    headers: dict[str, Any] = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(agent_turn.stream(turn), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,31 @@
+"""POST /api/tasks/me/with-session/nemo_agent: a new project session for the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel
+
+from nemo_local.api.deps import Caller, current_user
+from nemo_local.api.envelope import Envelope, SessionData, ok
+from nemo_local.api.state import AppState, app_state
+
+router = APIRouter(tags=["sessions"])
+
+
+class CreateSession(BaseModel):
+    task_name: str = "project"
+    language: str = "en"
+
+
+@router.post("/api/tasks/me/with-session/nemo_agent", response_model=Envelope[SessionData])
+def create_session(
+    body: CreateSession = Body(default_factory=CreateSession),  # noqa: B008
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
+    session = state.store.sessions.create(
+        caller.user_id, body.task_name[:200] or "project", body.language[:16] or "en"
+    )
+    return ok({"task_id": session.task_id, "session_id": session.id, "user_id": caller.user_id})

@@ -1,0 +1,172 @@
+"""POST /api/upload-video/nemo_agent/me/<session_id>: multipart files streamed to disk, or URLs fetched
+under the same rules; each file is type-checked by content, probed, hashed and put on the draft."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from nemo_local.agent import drafts
+from nemo_local.api.deps import Caller, current_user, own_session
+from nemo_local.api.envelope import Envelope, UploadData, ok
+from nemo_local.api.errors import ApiError
+from nemo_local.api.state import AppState, app_state, base_url
+from nemo_local.ingest.receive import (
+    BadURL,
+    FileTooLarge,
+    ReceivedFile,
+    UnsupportedType,
+    fetch_url,
+    receive_multipart,
+    safe_name,
+)
+from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
+from nemo_local.store import SessionRow, UploadRow
+
+router = APIRouter(tags=["upload"])
+IMAGE_SECONDS = 5.0
+MIME = {
+    "mp4": "video/mp4", "mov": "video/quicktime", "avi": "video/x-msvideo", "webm": "video/webm",
+    "mkv": "video/x-matroska", "jpg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+    "webp": "image/webp", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "aac": "audio/aac",
+}  # fmt: skip
+ACCEPTED_TEXT = ", ".join(e for e in ACCEPTED_EXTENSIONS if e != "jpeg")
+
+
+def _describe(f: ReceivedFile) -> dict[str, Any]:
+    """Probe and hash (blocking; run in a thread). Raises UnsupportedType when the media cannot be read."""
+    from nemo_local.media import ProbeError, probe, sha256_file
+
+    assert f.sniffed is not None
+    info: dict[str, Any] = {"duration": None, "width": None, "height": None, "fps": None}
+    try:
+        found = probe(f.path)
+        info.update(duration=found.duration or None, width=found.width, height=found.height, fps=found.fps)
+        if f.sniffed.kind == "video" and not found.has_video:
+            raise UnsupportedType(f.filename, "no video stream")
+        if f.sniffed.kind == "audio" and not found.has_audio:
+            raise UnsupportedType(f.filename, "no audio stream")
+    except ProbeError as exc:
+        if f.sniffed.kind != "image":
+            raise UnsupportedType(f.filename, "the media cannot be decoded") from exc
+        from PIL import Image
+
+        try:
+            with Image.open(f.path) as img:
+                info.update(width=img.width, height=img.height)
+        except Exception as img_exc:
+            raise UnsupportedType(f.filename, "the image cannot be decoded") from img_exc
+    if f.sniffed.kind == "image":
+        info.update(duration=None, fps=None)
+    info["hash"] = sha256_file(f.path)
+    return info
+
+
+async def _receive(request: Request, state: AppState, dest: Path) -> list[ReceivedFile]:
+    limit = state.config.max_upload_bytes
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/"):
+        return await receive_multipart(ctype, request.stream(), dest, limit)
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        raise ApiError(422, "expected multipart field 'files' or JSON {\"urls\": [...]}") from exc
+    urls = body.get("urls") if isinstance(body, dict) else None
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+        raise ApiError(422, "expected multipart field 'files' or JSON {\"urls\": [...]}")
+    got: list[ReceivedFile] = []
+    try:
+        for url in urls:
+            got.append(await fetch_url(url, dest, limit, state.config.allow_private_urls))
+    except BaseException:
+        for f in got:
+            with contextlib.suppress(FileNotFoundError):
+                f.path.unlink()
+        raise
+    return got
+
+
+def _apply(state: AppState, session: SessionRow, rows: list[tuple[UploadRow, str]]) -> bool:
+    """Put uploaded media on the draft: video/pictures on the video track, audio on the audio track."""
+    _, draft = state.store.sessions.latest_draft(session.id)
+    draft = draft or drafts.empty_draft(session.task_name)
+    before = json.dumps(draft, sort_keys=True)
+    for row, url in rows:
+        meta = {"name": row.filename, "upload_id": row.id, "width": row.width, "height": row.height}
+        if row.file_type == "audio":
+            draft = drafts.add_audio(
+                draft, url, int((row.duration or 0) * 1000), {"name": row.filename, "upload_id": row.id}
+            )
+        else:
+            seconds = row.duration if row.file_type == "video" and row.duration else IMAGE_SECONDS
+            draft = drafts.add_visual(draft, url, int(seconds * 1000), meta)
+    if json.dumps(draft, sort_keys=True) == before:
+        return False
+    state.store.sessions.save_draft(session.id, draft, "upload")
+    return True
+
+
+@router.post("/api/upload-video/nemo_agent/me/{session_id}", response_model=Envelope[UploadData])
+async def upload(
+    session_id: str,
+    request: Request,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
+    session = own_session(state, caller, session_id)
+    dest = state.store.dir("uploads") / session.id
+    await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
+    try:
+        received = await _receive(request, state, dest)
+    except FileTooLarge as exc:
+        raise ApiError(
+            4002,
+            f"File too large: {exc.filename} exceeds the {exc.limit // (1024 * 1024)} MB limit; trim or compress it",
+            {"filename": exc.filename, "size": exc.size, "limit": exc.limit},
+        ) from exc
+    except UnsupportedType as exc:
+        raise ApiError(
+            4001,
+            f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}",
+            {"accepted": list(ACCEPTED_TEXT.split(", "))},
+        ) from exc
+    except BadURL as exc:
+        raise ApiError(4003, f"URL refused: {exc}") from exc
+    if not received:
+        raise ApiError(422, "no file in the request (multipart field 'files')")
+    out, rows = [], []
+    try:
+        described = [await asyncio.to_thread(_describe, f) for f in received]
+    except UnsupportedType as exc:
+        for f in received:
+            with contextlib.suppress(FileNotFoundError):
+                f.path.unlink()
+        raise ApiError(4001, f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}") from exc
+    base = base_url(request)
+    for f, info in zip(received, described, strict=True):
+        assert f.sniffed is not None
+        name = safe_name(f.filename)
+        public = state.store.media.publish(
+            f.path, name, MIME.get(f.sniffed.ext, "application/octet-stream"), caller.user_id
+        )
+        row = UploadRow(
+            "upl_" + secrets.token_hex(6), f.filename, f.sniffed.kind, public, f.size,
+            info["duration"], info["width"], info["height"], info["fps"], info["hash"],
+        )  # fmt: skip
+        state.store.media.add_upload(session.id, caller.user_id, row)
+        url = base + public.url_path
+        rows.append((row, url))
+        out.append(
+            {
+                "filename": f.filename, "file_type": row.file_type, "cdn_url": url, "duration": row.duration,
+                "width": row.width, "height": row.height, "fps": row.fps, "hash": row.hash, "size": row.size,
+            }
+        )  # fmt: skip
+    applied = await asyncio.to_thread(_apply, state, session, rows)
+    return ok({"files": out, "session_state_applied": applied})

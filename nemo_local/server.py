@@ -1,0 +1,57 @@
+"""Running uvicorn on a socket we bind ourselves, so `--port 0` can print the real port once the server
+accepts connections; SIGTERM/SIGINT shut it down gracefully (uvicorn's own handlers)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from nemo_local.api.app import create_app
+from nemo_local.config import ServerConfig
+
+GRACEFUL_S = 3
+
+
+class _AnnouncingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self._url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(f"nemo-local listening on {self._url}", flush=True)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(config: ServerConfig) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    sock = _bind(config.host, config.port)
+    port = sock.getsockname()[1]
+    config.port = port
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    app = create_app(config)
+    uv_config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_S,
+        lifespan="on",
+        access_log=False,
+    )
+    server = _AnnouncingServer(uv_config, f"http://{host}:{port}")
+    server.run(sockets=[sock])
+    return 0

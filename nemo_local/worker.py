@@ -1,0 +1,157 @@
+"""Render jobs run in background threads (ffmpeg does the heavy lifting in subprocesses), report
+progress to the store, honour cancel, and are recovered after a restart (resumed once, else failed)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from nemo_local.config import ServerConfig
+from nemo_local.store import Store
+
+log = logging.getLogger("nemo_local.worker")
+STUCK_PROGRESS = 5.0
+AUDIO_FORMATS = {"mp3", "wav", "m4a", "aac"}
+MIME = {
+    "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo", "gif": "image/gif", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4",
+    "aac": "audio/aac",
+}  # fmt: skip
+
+
+class RenderWorker:
+    def __init__(self, store: Store, config: ServerConfig) -> None:
+        self.store = store
+        self.config = config
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._cancels: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> tuple[list[str], list[str]]:
+        resumed, failed = self.store.renders.recover_after_restart()
+        for render_id in self.store.renders.pending_ids():
+            self._queue.put(render_id)
+        for i in range(max(1, self.config.render_workers)):
+            thread = threading.Thread(target=self._loop, name=f"render-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return resumed, failed
+
+    def submit(self, render_id: str) -> None:
+        self._queue.put(render_id)
+
+    def cancel(self, render_id: str) -> bool:
+        cancelled = self.store.renders.cancel(render_id)
+        with self._lock:
+            event = self._cancels.get(render_id)
+        if event is not None:
+            event.set()
+        return cancelled
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking work; running renders are interrupted and stay 'processing' for restart recovery."""
+        self._stopping.set()
+        with self._lock:
+            for event in self._cancels.values():
+                event.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            render_id = self._queue.get()
+            if render_id is None:
+                return
+            try:
+                self._run(render_id)
+            except Exception:  # a bug in one job must not kill the worker
+                log.exception("render %s crashed", render_id)
+                self.store.renders.fail(render_id, "internal render error")
+
+    def _progress(self, render_id: str) -> callable:  # type: ignore[valid-type]
+        last = [0.0, -1.0]
+
+        def report(value: float) -> None:
+            pct = float(value) * 100 if value <= 1.0 else float(value)
+            pct = max(0.0, min(99.0, pct))
+            now = time.monotonic()
+            if pct - last[1] >= 1.0 or now - last[0] > 0.5:
+                last[0], last[1] = now, pct
+                self.store.renders.set_progress(render_id, pct)
+
+        return report
+
+    def _wait_stuck(self, render_id: str, cancel: threading.Event) -> None:
+        """Fault: stay 'processing' until cancelled, stopped, or the switch is turned off."""
+        self.store.renders.set_progress(render_id, STUCK_PROGRESS)
+        while self.config.faults.render_stuck and not cancel.wait(0.1):
+            pass
+
+    def _run(self, render_id: str) -> None:
+        if not self.store.renders.claim(render_id):
+            return
+        job = self.store.renders.get(render_id)
+        assert job is not None
+        cancel = threading.Event()
+        with self._lock:
+            self._cancels[render_id] = cancel
+        try:
+            if self.config.faults.render_stuck:
+                self._wait_stuck(render_id, cancel)
+            if cancel.is_set():
+                return
+            if self.config.faults.render_fail:
+                self.store.renders.fail(
+                    render_id, "render failed: injected failure (fault switch render_fail)"
+                )
+                return
+            self._render(job.id, job.draft, job.format, job.quality, cancel)
+        finally:
+            with self._lock:
+                self._cancels.pop(render_id, None)
+
+    def _render(self, render_id: str, draft: dict, fmt: str, quality: str, cancel: threading.Event) -> None:  # type: ignore[type-arg]
+        from nemo_local.renderer import RenderCancelled, render_draft
+
+        job_dir = self.store.dir("renders") / render_id
+        shutil.rmtree(job_dir, ignore_errors=True)
+        job_dir.mkdir(parents=True)
+        out_path = job_dir / f"{render_id}.{fmt}"
+        try:
+            result = render_draft(
+                draft,
+                out_path,
+                fmt=fmt,
+                quality=quality,
+                resolve_media=self.store.media.resolve_url,
+                progress=self._progress(render_id),
+                cancel=cancel,
+                work_dir=job_dir / "work",
+            )
+        except RenderCancelled:
+            if not self._stopping.is_set():
+                self.store.renders.cancel(render_id)
+            return
+        except Exception as exc:
+            if self._stopping.is_set():
+                return
+            self.store.renders.fail(render_id, f"render failed: {exc}")
+            return
+        finally:
+            shutil.rmtree(job_dir / "work", ignore_errors=True)
+        if cancel.is_set() and self._stopping.is_set():
+            return
+        path = Path(result.path)
+        public = self.store.media.publish(
+            path, path.name, MIME.get(fmt, "application/octet-stream"), "render"
+        )
+        self.store.renders.complete(render_id, public.public_id, int(result.size), float(result.duration_s))

@@ -280,7 +280,8 @@ class NemoGenerateOperator(BaseOperator):
         return self._result(client, baseline, result)
 
     def _result(self, client: NemoClient, baseline: dict[str, Any], result: Any = None) -> dict[str, Any]:
-        session_id = baseline["session_id"]
+        # The client may have re-created an expired session (1002) before the message was accepted.
+        session_id = getattr(result, "session_id", None) or baseline["session_id"]
         state = client.state(session_id)
         before = set(baseline.get("media_ids") or [])
         new_media = [m for m in state.generated_media if m.id not in before]

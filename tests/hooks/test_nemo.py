@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from airflow.sdk import Connection
+from airflow.sdk._shared.secrets_masker import redact
+
+from nemo_provider.hooks import _pool
+from nemo_provider.hooks.nemo import DEFAULT_BASE_URL, NemoHook, settings_from_connection
+
+
+def conn(**kw: Any) -> Connection:
+    kw.setdefault("conn_id", "nemo_test")
+    kw.setdefault("conn_type", "nemo")
+    return Connection(**kw)
+
+
+def test_hook_identity() -> None:
+    assert NemoHook.conn_type == "nemo"
+    assert NemoHook.default_conn_name == "nemo_default"
+    assert NemoHook.hook_name == "Nemo"
+    assert NemoHook().nemo_conn_id == "nemo_default"
+
+
+def test_ui_field_behaviour_relabels_and_hides() -> None:
+    behaviour = NemoHook.get_ui_field_behaviour()
+    assert {"schema", "port", "login"} <= set(behaviour["hidden_fields"])
+    assert behaviour["relabeling"]["password"] == "API token"
+    assert set(json.loads(behaviour["placeholders"]["extra"])) == {
+        "client_id",
+        "language",
+        "timeout",
+        "platform",
+    }
+
+
+def test_empty_connection_means_production_and_anonymous() -> None:
+    s = settings_from_connection(conn())
+    assert s.base_url == DEFAULT_BASE_URL
+    assert s.token is None
+    assert (s.language, s.timeout, s.platform) == ("en", 30.0, "airflow")
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"host": "http://127.0.0.1:8123/"}, "http://127.0.0.1:8123"),
+        ({"host": "127.0.0.1", "port": 8123, "schema": "http"}, "http://127.0.0.1:8123"),
+        ({"host": "http://127.0.0.1", "port": 8123}, "http://127.0.0.1:8123"),
+        ({"host": "api.example.com"}, "https://api.example.com"),
+    ],
+)
+def test_base_url_forms(fields: dict[str, Any], expected: str) -> None:
+    assert settings_from_connection(conn(**fields)).base_url == expected
+
+
+def test_extras_are_read() -> None:
+    extra = json.dumps({"client_id": "cid-1", "language": "zh", "timeout": "12", "platform": "ci"})
+    s = settings_from_connection(conn(extra=extra))
+    assert (s.client_id, s.language, s.timeout, s.platform) == ("cid-1", "zh", 12.0, "ci")
+
+
+def test_default_client_id_is_stable_per_connection() -> None:
+    a = settings_from_connection(conn(host="http://h:1")).client_id
+    assert a == settings_from_connection(conn(host="http://h:1")).client_id
+    assert a != settings_from_connection(conn(host="http://h:2")).client_id
+    assert a != settings_from_connection(conn(conn_id="other", host="http://h:1")).client_id
+
+
+def test_token_is_masked_and_never_in_repr() -> None:
+    token = "nmv_usr_hook_test_token_4711"
+    s = settings_from_connection(conn(password=token))
+    assert s.token == token
+    assert token not in repr(s)
+    assert token not in redact(f"calling with {token}")
+
+
+def test_bad_extra_json_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="not valid JSON"):
+        settings_from_connection(conn(extra="{nope"))
+
+
+def test_async_settings_use_the_async_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the triggerer's loop a sync connection lookup is a bug: the async path must not make one."""
+
+    def sync_lookup(cls: type, conn_id: str) -> Connection:
+        raise AssertionError("sync get_connection called from the async path")
+
+    async def async_lookup(cls: type, conn_id: str) -> Connection:
+        return conn(conn_id=conn_id, host="http://127.0.0.1:9", password="nmv_usr_async")
+
+    monkeypatch.setattr(NemoHook, "get_connection", classmethod(sync_lookup))
+    monkeypatch.setattr(NemoHook, "aget_connection", classmethod(async_lookup))
+    s = asyncio.run(NemoHook("nemo_async").aget_settings())
+    assert s.base_url == "http://127.0.0.1:9" and s.token == "nmv_usr_async"
+
+
+def test_env_connection_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEMO_ENV",
+        json.dumps({"conn_type": "nemo", "host": "http://127.0.0.1:7", "password": ""}),
+    )
+    s = NemoHook("nemo_env").get_settings()
+    assert s.base_url == "http://127.0.0.1:7" and s.token is None
+
+
+def test_shared_pool_is_one_client_per_base_url_and_loop() -> None:
+    async def grab() -> tuple[Any, Any, Any, int]:
+        a = _pool.shared_http_client("http://one", 5)
+        b = _pool.shared_http_client("http://one", 5)
+        c = _pool.shared_http_client("http://two", 5)
+        n = _pool.shared_client_count()
+        await _pool.aclose_shared_clients()
+        return a, b, c, n
+
+    a, b, c, n = asyncio.run(grab())
+    assert a is b and a is not c and n == 2
+    d, *_ = asyncio.run(grab())
+    assert d is not a, "a new event loop gets its own client (httpx clients are loop-bound)"
+
+
+class _FakeCreditsClient:
+    token_is_anonymous = True
+
+    def __enter__(self) -> _FakeCreditsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def credits(self) -> Any:
+        from nemo_provider.client.models import Credits
+
+        return Credits(available=90, frozen=10, total=100)
+
+
+def test_test_connection_reports_the_balance(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(NemoHook, "get_client", lambda self, **kw: _FakeCreditsClient())
+    ok, message = NemoHook().test_connection()
+    assert ok
+    assert "90" in message and "anonymous" in message
+
+
+def test_test_connection_reports_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: NemoHook, **kw: Any) -> Any:
+        raise RuntimeError("connection refused")
+
+    monkeypatch.setattr(NemoHook, "get_client", broken)
+    ok, message = NemoHook().test_connection()
+    assert not ok and "connection refused" in message

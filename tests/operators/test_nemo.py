@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+
+from nemo_provider.client.errors import NemoInsufficientCreditsError, NemoStreamError
+from nemo_provider.links.nemo import NemoDownloadLink
+from nemo_provider.operators.nemo import (
+    NemoCreateSessionOperator,
+    NemoExportOperator,
+    NemoGenerateOperator,
+    NemoUploadOperator,
+)
+from nemo_provider.triggers.nemo import NemoRenderTrigger
+
+SID = "1234567890123456789"
+
+
+def export_op(tmp_path: Path, **kw) -> NemoExportOperator:
+    kw.setdefault("deferrable", False)
+    kw.setdefault("poll_interval", 0.01)
+    kw.setdefault("destination", str(tmp_path) + "/")
+    return NemoExportOperator(task_id="export", session_id=SID, **kw)
+
+
+# -- session / upload -----------------------------------------------------------------------------
+def test_create_session_returns_ids(fake_client, ti) -> None:
+    out = NemoCreateSessionOperator(task_id="s", task_name="weekly").execute({"ti": ti})
+    assert out == {"task_id": "t1", "session_id": SID}
+    assert ("create_session", "weekly") in fake_client.calls
+
+
+def test_upload_needs_files_or_urls() -> None:
+    with pytest.raises(ValueError, match="files"):
+        NemoUploadOperator(task_id="u", session_id=SID)
+
+
+# -- export: waiting modes ------------------------------------------------------------------------
+def test_export_polls_downloads_and_verifies(fake_client, records, ti, tmp_path) -> None:
+    op = export_op(tmp_path)
+    out = op.execute({"ti": ti})
+    assert out["render_id"] == ti.xcom["render_id"]
+    assert Path(out["path"]).read_bytes() == fake_client.payload
+    assert out["size"] == len(fake_client.payload)
+    assert out["format"] == "mp4" and out["duration"] == 6.0
+    assert ti.xcom["render_url"] == out["url"]
+    assert NemoDownloadLink().get_link(op, ti_key=None) == out["url"]
+    assert records.records == {}, "a finished export leaves no resume record behind"
+
+
+def test_export_defers_with_the_right_trigger_after_pushing_the_id(
+    fake_client, records, ti, tmp_path
+) -> None:
+    op = export_op(tmp_path, deferrable=True, poll_interval=7, timeout=120)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as exc:
+        op.execute({"ti": ti})
+    trigger = exc.value.trigger
+    assert isinstance(trigger, NemoRenderTrigger)
+    assert exc.value.method_name == "execute_complete"
+    assert trigger.render_id == ti.xcom["render_id"], "the id is in XCom before the task waits"
+    assert before + 120 <= trigger.end_time <= time.time() + 120
+    assert trigger.poll_interval == 7
+    assert exc.value.timeout is not None and exc.value.timeout.total_seconds() >= 120
+    assert fake_client.names().count("create_render") == 1
+
+
+def test_execute_complete_success_downloads(fake_client, records, ti, tmp_path) -> None:
+    op = export_op(tmp_path, deferrable=True)
+    with pytest.raises(TaskDeferred) as exc:
+        op.execute({"ti": ti})
+    rid = exc.value.trigger.render_id
+    fake_client._render_status[rid] = ["completed"]
+    out = NemoExportOperator.execute_complete(
+        op, {"ti": ti}, {"status": "success", "render_id": rid, "message": "ok", "render": None}
+    )
+    assert Path(out["path"]).stat().st_size == len(fake_client.payload)
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled", "error"])
+def test_execute_complete_failure_paths_raise_with_reason(fake_client, records, ti, tmp_path, status) -> None:
+    op = export_op(tmp_path)
+    event = {"status": status, "render_id": "render_1", "message": f"Render render_1 {status}: boom"}
+    with pytest.raises(AirflowException, match="boom"):
+        op.execute_complete({"ti": ti}, event)
+    assert "cancel_render" not in fake_client.names()
+
+
+def test_execute_complete_timeout_cancels_if_trigger_could_not(fake_client, records, ti, tmp_path) -> None:
+    op = export_op(tmp_path)
+    event = {"status": "timeout", "render_id": "render_9", "message": "deadline", "cancelled": False}
+    with pytest.raises(AirflowException, match="deadline"):
+        op.execute_complete({"ti": ti}, event)
+    assert ("cancel_render", "render_9") in fake_client.calls
+
+
+def test_polling_timeout_cancels_the_render(fake_client, records, ti, tmp_path) -> None:
+    fake_client.statuses = ["processing"]
+    op = export_op(tmp_path, timeout=0.05)
+    with pytest.raises(AirflowException, match="cancelled"):
+        op.execute({"ti": ti})
+    assert ("cancel_render", ti.xcom["render_id"]) in fake_client.calls
+    assert records.records == {}
+
+
+def test_failed_render_fails_the_task_with_the_service_reason(fake_client, records, ti, tmp_path) -> None:
+    fake_client.statuses = ["processing", "failed"]
+    fake_client.render_error = "ffmpeg exploded"
+    with pytest.raises(AirflowException, match="ffmpeg exploded"):
+        export_op(tmp_path).execute({"ti": ti})
+
+
+def test_transient_poll_errors_are_tolerated(fake_client, records, ti, tmp_path) -> None:
+    fake_client.statuses = ["flaky", "flaky", "completed"]
+    out = export_op(tmp_path).execute({"ti": ti})
+    assert out["size"] == len(fake_client.payload)
+
+
+def test_size_mismatch_fails(fake_client, records, ti, tmp_path) -> None:
+    fake_client.reported_size = 99999
+    with pytest.raises(AirflowException, match="cut short"):
+        export_op(tmp_path).execute({"ti": ti})
+
+
+def test_empty_timeline_fails_without_rendering(fake_client, records, ti, tmp_path) -> None:
+    fake_client.draft = None
+    with pytest.raises(AirflowFailException, match="nothing to export"):
+        export_op(tmp_path).execute({"ti": ti})
+    assert fake_client.renders_created == 0
+
+
+def test_on_kill_cancels_the_running_render(fake_client, records, ti, tmp_path) -> None:
+    op = export_op(tmp_path, deferrable=True)
+    with pytest.raises(TaskDeferred):
+        op.execute({"ti": ti})
+    op.on_kill()
+    assert ("cancel_render", ti.xcom["render_id"]) in fake_client.calls
+
+
+def test_on_kill_before_start_does_nothing(fake_client, tmp_path) -> None:
+    export_op(tmp_path).on_kill()
+    assert fake_client.calls == []
+
+
+# -- export: retries resume -------------------------------------------------------------------------
+def test_retry_resumes_the_same_render(fake_client, records, ti, new_try, tmp_path) -> None:
+    op = export_op(tmp_path, deferrable=True)
+    with pytest.raises(TaskDeferred) as first:
+        op.execute({"ti": ti})
+    # try 1 dies (worker lost); try 2 starts from scratch with a fresh XCom
+    retry_ti = new_try(ti)
+    with pytest.raises(TaskDeferred) as second:
+        export_op(tmp_path, deferrable=True).execute({"ti": retry_ti})
+    assert second.value.trigger.render_id == first.value.trigger.render_id
+    assert retry_ti.xcom["render_id"] == ti.xcom["render_id"]
+    assert fake_client.renders_created == 1
+
+
+def test_retry_after_completion_only_downloads(fake_client, records, ti, new_try, tmp_path) -> None:
+    fake_client.statuses = ["completed"]
+    op = export_op(tmp_path, deferrable=True)
+    with pytest.raises(TaskDeferred):
+        # the render completes between create and the first poll: simulate by deferring first
+        fake_client.statuses = ["processing", "completed"]
+        op.execute({"ti": ti})
+    out = export_op(tmp_path).execute({"ti": new_try(ti)})
+    assert fake_client.renders_created == 1
+    assert Path(out["path"]).exists()
+
+
+def test_retry_after_failed_render_starts_a_new_one(fake_client, records, ti, new_try, tmp_path) -> None:
+    fake_client.statuses = ["processing", "failed"]
+    with pytest.raises(AirflowException):
+        export_op(tmp_path).execute({"ti": ti})
+    fake_client.statuses = ["processing", "completed"]
+    export_op(tmp_path).execute({"ti": new_try(ti)})
+    assert fake_client.renders_created == 2
+
+
+def test_retry_with_changed_parameters_starts_a_new_render(
+    fake_client, records, ti, new_try, tmp_path
+) -> None:
+    with pytest.raises(TaskDeferred):
+        export_op(tmp_path, deferrable=True).execute({"ti": ti})
+    with pytest.raises(TaskDeferred):
+        export_op(tmp_path, deferrable=True, format="mp3").execute({"ti": new_try(ti)})
+    assert fake_client.renders_created == 2
+
+
+def test_wait_for_completion_false_returns_the_started_render(fake_client, records, ti, tmp_path) -> None:
+    out = export_op(tmp_path, wait_for_completion=False).execute({"ti": ti})
+    assert out["render_id"] == ti.xcom["render_id"]
+    assert out["status"] == "pending"
+    assert "download" not in fake_client.names()
+
+
+def test_default_destination_uses_env_dir(fake_client, records, ti, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NEMO_EXPORT_DIR", str(tmp_path / "exports"))
+    out = NemoExportOperator(task_id="e", session_id=SID, deferrable=False, poll_interval=0.01).execute(
+        {"ti": ti}
+    )
+    assert Path(out["path"]).parent == (tmp_path / "exports").resolve()
+    assert Path(out["path"]).name == f"{out['render_id']}.mp4"
+
+
+def test_object_storage_destination(fake_client, records, ti, tmp_path, monkeypatch) -> None:
+    # A memory:// URI stands for any object store: the export goes through ObjectStoragePath.
+    from airflow.sdk.io import fs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id: MemoryFileSystem())
+    out = export_op(tmp_path, destination="memory://nemo-bucket/exports/track.mp4").execute({"ti": ti})
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath("memory://nemo-bucket/exports/track.mp4")
+    assert target.read_bytes() == fake_client.payload
+    assert out["path"] == "memory://nemo-bucket/exports/track.mp4"
+
+
+# -- generate ---------------------------------------------------------------------------------------
+def test_generate_returns_the_effect(fake_client, records, ti) -> None:
+    out = NemoGenerateOperator(task_id="g", prompt="calm lo-fi", session_id=SID).execute({"ti": ti})
+    assert out["session_id"] == SID
+    assert out["texts"] == ["Here is your track."]
+    assert [m["id"] for m in out["generated_media"]] == ["m1"]
+    assert out["credits_spent"] == 10
+    assert out["draft_changed"] is True
+    assert out["timeline_summary"]
+    assert records.records == {}
+
+
+def test_generate_creates_a_session_when_none_given(fake_client, records, ti) -> None:
+    out = NemoGenerateOperator(task_id="g", prompt="calm").execute({"ti": ti})
+    assert out["session_id"] == SID
+    assert fake_client.names()[0] == "create_session"
+
+
+def test_generate_retry_after_accepted_message_does_not_resend(fake_client, records, ti, new_try) -> None:
+    # try 1: the service takes the message and acts, then the stream breaks
+    def accept_then_break(session_id, text, **kw):
+        fake_client.calls.append(("send_message", text))
+        fake_client.media.append(fake_client.media_factory())
+        raise NemoStreamError("stream broke")
+
+    from nemo_provider.client.models import GeneratedMedia
+
+    fake_client.media_factory = lambda: GeneratedMedia(id="m-accepted", kind="music")  # type: ignore[attr-defined]
+    fake_client.send_message = accept_then_break  # type: ignore[method-assign]
+    op = NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID, settle_timeout=0)
+    with pytest.raises(NemoStreamError):
+        op.execute({"ti": ti})
+    out = NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID, settle_timeout=0).execute(
+        {"ti": new_try(ti)}
+    )
+    assert fake_client.names().count("send_message") == 1
+    assert [m["id"] for m in out["generated_media"]] == ["m-accepted"]
+
+
+def test_generate_retry_without_visible_effect_refuses_to_resend(fake_client, records, ti, new_try) -> None:
+    fake_client.send_raises = NemoStreamError("stream broke")
+    with pytest.raises(NemoStreamError):
+        NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID).execute({"ti": ti})
+    fake_client.send_raises = None
+    with pytest.raises(AirflowFailException, match="Not re-sending"):
+        NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID, settle_timeout=0).execute(
+            {"ti": new_try(ti)}
+        )
+    assert fake_client.names().count("send_message") == 1
+
+
+def test_generate_retry_can_opt_into_resending(fake_client, records, ti, new_try) -> None:
+    fake_client.send_raises = NemoStreamError("stream broke")
+    with pytest.raises(NemoStreamError):
+        NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID).execute({"ti": ti})
+    fake_client.send_raises = None
+    op = NemoGenerateOperator(
+        task_id="g", prompt="calm", session_id=SID, settle_timeout=0, resend_unconfirmed=True
+    )
+    op.execute({"ti": new_try(ti)})
+    assert fake_client.names().count("send_message") == 2
+
+
+def test_generate_refused_message_is_resent_on_retry(fake_client, records, ti, new_try) -> None:
+    fake_client.send_raises = NemoInsufficientCreditsError("out of credits", code=2001)
+    with pytest.raises(NemoInsufficientCreditsError):
+        NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID).execute({"ti": ti})
+    assert records.records == {}, "a refused message leaves no record, so the retry sends it"
+    fake_client.send_raises = None
+    NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID).execute({"ti": new_try(ti)})
+    assert fake_client.names().count("send_message") == 2

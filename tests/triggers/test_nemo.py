@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from nemo_provider.client.errors import NemoAuthError, NemoConnectionError, NemoServerError
+from nemo_provider.client.models import RenderStatus
+from nemo_provider.hooks.nemo import NemoHook
+from nemo_provider.triggers.nemo import NemoRenderTrigger
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class FakeAsyncClient:
+    """Serves a script of statuses (or exceptions); the last entry repeats."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = list(script)
+        self.polls = 0
+        self.cancelled: list[str] = []
+        self.polled = asyncio.Event()
+
+    async def render_status(self, render_id: str) -> RenderStatus:
+        self.polls += 1
+        self.polled.set()
+        item = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(item, Exception):
+            raise item
+        return RenderStatus(
+            id=render_id,
+            status=item,
+            progress=100 if item == "completed" else 10,
+            url="http://nemo.test/r.mp4" if item == "completed" else None,
+            error="bad draft" if item == "failed" else None,
+        )
+
+    async def cancel_render(self, render_id: str) -> RenderStatus:
+        self.cancelled.append(render_id)
+        return RenderStatus(id=render_id, status="cancelled")
+
+
+@pytest.fixture
+def client_with(monkeypatch: pytest.MonkeyPatch):
+    def _install(script: list[Any]) -> FakeAsyncClient:
+        client = FakeAsyncClient(script)
+
+        async def get_async_client(self: NemoHook, **kwargs: Any) -> FakeAsyncClient:
+            assert kwargs.get("shared") is True, "triggers must use the shared pool"
+            return client
+
+        monkeypatch.setattr(NemoHook, "get_async_client", get_async_client)
+        return client
+
+    return _install
+
+
+def trigger(**kw: Any) -> NemoRenderTrigger:
+    kw.setdefault("end_time", time.time() + 60)
+    kw.setdefault("poll_interval", 0.01)
+    return NemoRenderTrigger(render_id="render_1", **kw)
+
+
+async def first_event(t: NemoRenderTrigger) -> dict[str, Any]:
+    """Iterate run() directly, as the triggerer does (no wrapper task that would swallow cancel reasons)."""
+    async for event in t.run():
+        return event.payload
+    raise AssertionError("the trigger ended without an event")
+
+
+def test_serialize_round_trip_is_plain_json() -> None:
+    import json
+
+    t = trigger(nemo_conn_id="other", max_consecutive_errors=5, cancel_on_timeout=False)
+    classpath, kwargs = t.serialize()
+    assert classpath == "nemo_provider.triggers.nemo.NemoRenderTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    again = NemoRenderTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("final", "expected"), [("completed", "success"), ("failed", "failed"), ("cancelled", "cancelled")]
+)
+async def test_terminal_statuses_map_to_events(client_with, final: str, expected: str) -> None:
+    client = client_with(["pending", "processing", final])
+    payload = await first_event(trigger())
+    assert payload["status"] == expected
+    assert payload["render_id"] == "render_1"
+    assert payload["render"]["status"] == final
+    assert client.polls == 3
+    if expected == "failed":
+        assert "bad draft" in payload["message"]
+
+
+@pytest.mark.asyncio
+async def test_deadline_cancels_the_render(client_with) -> None:
+    client = client_with(["processing"])
+    payload = await first_event(trigger(end_time=time.time() + 0.05))
+    assert payload["status"] == "timeout"
+    assert payload["cancelled"] is True
+    assert client.cancelled == ["render_1"]
+
+
+@pytest.mark.asyncio
+async def test_deadline_already_past_after_restart_still_polls_once(client_with) -> None:
+    # A triggerer that restarts after the deadline must not wait a fresh interval: it fires at once.
+    client = client_with(["completed"])
+    payload = await first_event(trigger(end_time=time.time() - 10))
+    assert payload["status"] == "success"
+    assert client.polls == 1
+
+
+@pytest.mark.asyncio
+async def test_cancel_on_timeout_can_be_disabled(client_with) -> None:
+    client = client_with(["processing"])
+    payload = await first_event(trigger(end_time=time.time() + 0.02, cancel_on_timeout=False))
+    assert payload["status"] == "timeout"
+    assert client.cancelled == []
+
+
+@pytest.mark.asyncio
+async def test_transient_errors_are_tolerated(client_with) -> None:
+    client_with([NemoConnectionError("reset"), NemoServerError("502", http_status=502), "completed"])
+    payload = await first_event(trigger(max_consecutive_errors=2))
+    assert payload["status"] == "success"
+
+
+@pytest.mark.asyncio
+async def test_too_many_transient_errors_give_up(client_with) -> None:
+    client = client_with([NemoConnectionError("reset")])
+    payload = await first_event(trigger(max_consecutive_errors=2))
+    assert payload["status"] == "error"
+    assert client.polls == 3
+    assert "3 polls in a row" in payload["message"]
+
+
+@pytest.mark.asyncio
+async def test_non_transient_error_gives_up_at_once(client_with) -> None:
+    client = client_with([NemoAuthError("token rejected", code=1001)])
+    payload = await first_event(trigger())
+    assert payload["status"] == "error"
+    assert client.polls == 1
+
+
+@pytest.mark.asyncio
+async def test_on_kill_cancels(client_with) -> None:
+    client = client_with(["processing"])
+    await trigger().on_kill()
+    assert client.cancelled == ["render_1"]
+
+
+@pytest.mark.asyncio
+async def test_task_killed_while_deferred_cancels_the_render(client_with) -> None:
+    """Airflow < 3.3 cancels the trigger's task (no reason given) when its task instance is killed."""
+    client = client_with(["processing"])
+    t = trigger(poll_interval=5)
+    task = asyncio.create_task(first_event(t))
+    await client.polled.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert client.cancelled == ["render_1"]
+
+
+@pytest.mark.asyncio
+async def test_triggerer_shutdown_does_not_cancel_the_render(client_with) -> None:
+    client = client_with(["processing"])
+    t = trigger(poll_interval=5)
+    task = asyncio.create_task(first_event(t))
+    await client.polled.wait()
+    task.cancel("EOF - shutting down")
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert client.cancelled == []

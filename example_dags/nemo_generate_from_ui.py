@@ -1,0 +1,70 @@
+"""One track from a form: open "Trigger DAG" in the UI, fill in the prompt, mood, duration, format and loop.
+
+The export is deferrable: while Nemo renders, the wait runs in the triggerer and holds no worker slot.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+
+from nemo_provider.operators.nemo import NemoExportOperator, NemoGenerateOperator
+
+MOODS = ["calm", "upbeat", "cinematic", "happy", "dark", "epic", "relaxing", "energetic"]
+FORMATS = ["mp3", "wav", "m4a", "mp4"]
+
+
+@dag(
+    dag_id="nemo_generate_from_ui",
+    schedule=None,
+    tags=["nemo", "example"],
+    params={
+        "prompt": Param(
+            "soft piano for a product demo", type="string", minLength=3, title="What should it sound like?"
+        ),
+        "mood": Param("calm", enum=MOODS, title="Mood"),
+        "duration_s": Param(30, type="integer", minimum=4, maximum=600, title="Duration (seconds)"),
+        "output_format": Param("mp3", enum=FORMATS, title="Output format"),
+        "loop": Param(False, type="boolean", title="Loopable (end flows into start)"),
+        "output_dir": Param(
+            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            type="string",
+            title="Save to",
+        ),
+    },
+    render_template_as_native_obj=False,
+    doc_md=__doc__,
+)
+def nemo_generate_from_ui() -> None:
+    @task
+    def message(params: dict[str, Any]) -> str:
+        """Turn the form into one request for the agent."""
+        text = f"Generate {params['mood']} background music: {params['prompt']}."
+        text += f" Make it {int(params['duration_s'])} seconds long."
+        if params["loop"]:
+            text += " It should loop seamlessly."
+        return text
+
+    generated = NemoGenerateOperator(task_id="generate", prompt=message())
+    exported = NemoExportOperator(
+        task_id="export",
+        session_id=generated.output["session_id"],
+        format="{{ params.output_format }}",
+        destination="{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}/",
+        deferrable=True,
+        poll_interval=2,
+        timeout=1800,
+    )
+
+    @task
+    def report(result: dict[str, Any]) -> str:
+        print(f"Your track: {result['path']} ({result['size']} bytes, {result['duration']} s)")
+        return result["path"]
+
+    report(exported.output)
+
+
+nemo_generate_from_ui()

@@ -1,0 +1,120 @@
+"""Give a video a soundtrack: upload it, have music composed to its length, add a title, export 1080p.
+
+The finished MP4 is published as the ``nemo_video_with_soundtrack`` Asset; the second DAG here,
+``nemo_video_soundtrack_consumer``, is scheduled on that Asset and shows a downstream consumer.
+Without a ``video_path`` the first task makes a short test video with ffmpeg, so the DAG runs anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, task
+
+from nemo_provider.operators.nemo import (
+    NemoCreateSessionOperator,
+    NemoExportOperator,
+    NemoGenerateOperator,
+    NemoUploadOperator,
+)
+
+VIDEO_WITH_SOUNDTRACK = Asset(name="nemo_video_with_soundtrack", uri="nemo://video-with-soundtrack")
+
+RUN_DIR = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}"
+
+
+@dag(
+    dag_id="nemo_video_soundtrack",
+    schedule=None,
+    tags=["nemo", "example"],
+    params={
+        "video_path": Param("", type="string", description="A local video; empty makes a test video."),
+        "test_video_seconds": Param(6, type="integer", minimum=2, maximum=60),
+        "mood": Param("calm", type="string"),
+        "title": Param("Our Product Tour", type="string"),
+        "output_dir": Param(
+            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            type="string",
+        ),
+    },
+    doc_md=__doc__,
+)
+def nemo_video_soundtrack() -> None:
+    @task
+    def input_video(params: dict[str, Any], run_id: str) -> str:
+        """Use the given video, or render a short colour-bars test clip with the bundled ffmpeg."""
+        if params["video_path"]:
+            return str(params["video_path"])
+        import subprocess
+        from pathlib import Path
+
+        import imageio_ffmpeg
+
+        folder = Path(params["output_dir"]) / run_id.replace(":", "-").replace("+", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / "input-video.mp4"
+        seconds = int(params["test_video_seconds"])
+        subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+             "-f", "lavfi", "-i", f"testsrc=size=640x360:rate=24:duration={seconds}",
+             "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
+            check=True,
+        )  # fmt: skip
+        return str(out)
+
+    @task
+    def music_request(params: dict[str, Any]) -> str:
+        return f"Generate {params['mood']} background music that fits the video's length."
+
+    session = NemoCreateSessionOperator(task_id="create_session", task_name="video soundtrack")
+    sid = session.output["session_id"]
+    upload = NemoUploadOperator(task_id="upload_video", session_id=sid, files=[input_video()])
+    music = NemoGenerateOperator(task_id="compose_music", session_id=sid, prompt=music_request())
+    title = NemoGenerateOperator(
+        task_id="add_title", session_id=sid, prompt='Add the title "{{ params.title }}" for 3 seconds.'
+    )
+    export = NemoExportOperator(
+        task_id="export_1080p",
+        session_id=sid,
+        format="mp4",
+        quality="high",
+        destination=RUN_DIR + "/with-soundtrack.mp4",
+        poll_interval=2,
+        timeout=1800,
+    )
+
+    @task(outlets=[VIDEO_WITH_SOUNDTRACK])
+    def publish(result: dict[str, Any], **context: Any) -> dict[str, Any]:
+        extra = {"path": result["path"], "duration_s": result["duration"], "size": result["size"]}
+        context["outlet_events"][VIDEO_WITH_SOUNDTRACK].extra = extra
+        return extra
+
+    upload >> music >> title >> export
+    publish(export.output)
+
+
+@dag(
+    dag_id="nemo_video_soundtrack_consumer",
+    schedule=[VIDEO_WITH_SOUNDTRACK],
+    tags=["nemo", "example"],
+    doc_md="Runs whenever `nemo_video_soundtrack` publishes a video: here it just checks and reports the file.",
+)
+def nemo_video_soundtrack_consumer() -> None:
+    @task
+    def receive(**context: Any) -> list[str]:
+        paths = []
+        for events in context["triggering_asset_events"].values():
+            for event in events:
+                path = event.extra["path"]
+                size = os.path.getsize(path)
+                print(f"New video with soundtrack: {path} ({size} bytes)")
+                paths.append(path)
+        return paths
+
+    receive()
+
+
+nemo_video_soundtrack()
+nemo_video_soundtrack_consumer()

@@ -1,0 +1,111 @@
+"""Every week, a fresh set of background tracks: one per prompt, each as MP3 and as a 1080p MP4.
+
+Dynamic task mapping runs one task group per prompt (the ``prompts`` Param); each track is generated in
+its own Nemo session, exported twice, and published as an event of the ``nemo_weekly_background_tracks``
+Asset with its metadata (prompt, bpm, key, duration, loudness, file paths) for downstream DAGs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, task, task_group
+
+from nemo_provider.operators.nemo import (
+    NemoCreateSessionOperator,
+    NemoExportOperator,
+    NemoGenerateOperator,
+)
+
+WEEKLY_TRACKS = Asset(name="nemo_weekly_background_tracks", uri="nemo://weekly-background-tracks")
+
+DEFAULT_PROMPTS = [
+    "calm lo-fi with soft piano for a study stream",
+    "upbeat corporate track for a product explainer",
+    "cinematic build-up for a trailer",
+    "warm acoustic guitar for a travel vlog",
+]
+
+# One folder per run and per mapped track; run ids contain ':' and '+', which some tools dislike.
+OUT = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}/track-{{ ti.map_index }}"
+
+
+@dag(
+    dag_id="nemo_weekly_background_tracks",
+    schedule="@weekly",
+    start_date=datetime(2026, 1, 5),
+    catchup=False,
+    tags=["nemo", "example"],
+    params={
+        "prompts": Param(DEFAULT_PROMPTS, type="array", description="One track per prompt."),
+        "duration_s": Param(30, type="integer", minimum=4, maximum=600, description="Track length, seconds."),
+        "output_dir": Param(
+            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            type="string",
+        ),
+    },
+    doc_md=__doc__,
+)
+def nemo_weekly_background_tracks() -> None:
+    @task
+    def prompts(params: dict[str, Any]) -> list[str]:
+        """The Param list, as an XCom that mapping can expand over."""
+        return [str(p) for p in params["prompts"]]
+
+    @task
+    def message(prompt: str, params: dict[str, Any]) -> str:
+        return f"Generate background music: {prompt}. Make it {int(params['duration_s'])} seconds long."
+
+    @task(outlets=[WEEKLY_TRACKS])
+    def publish(
+        prompt: str, generated: dict[str, Any], mp3: dict[str, Any], mp4: dict[str, Any], **context: Any
+    ) -> dict[str, Any]:
+        """Record the track as an Asset event; the extra is what a downstream DAG needs to use it."""
+        media = (generated.get("generated_media") or [{}])[-1]
+        extra = {
+            "prompt": prompt,
+            "title": media.get("title"),
+            "bpm": media.get("bpm"),
+            "key": media.get("key"),
+            "duration_s": mp3.get("duration"),
+            "loudness_lufs": media.get("lufs"),
+            "mp3": mp3["path"],
+            "mp4": mp4["path"],
+            "session_id": generated["session_id"],
+        }
+        context["outlet_events"][WEEKLY_TRACKS].extra = extra
+        return extra
+
+    @task_group
+    def track(prompt: str) -> None:
+        session = NemoCreateSessionOperator(task_id="create_session", task_name="weekly background track")
+        generated = NemoGenerateOperator(
+            task_id="generate", session_id=session.output["session_id"], prompt=message(prompt)
+        )
+        mp3 = NemoExportOperator(
+            task_id="export_mp3",
+            session_id=session.output["session_id"],
+            format="mp3",
+            destination=OUT + ".mp3",
+            poll_interval=2,
+            timeout=1800,
+        )
+        mp4 = NemoExportOperator(
+            task_id="export_mp4_1080p",
+            session_id=session.output["session_id"],
+            format="mp4",
+            quality="high",
+            destination=OUT + ".mp4",
+            poll_interval=2,
+            timeout=1800,
+        )
+        generated >> [mp3, mp4]
+        publish(prompt, generated.output, mp3.output, mp4.output)
+
+    track.expand(prompt=prompts())
+
+
+nemo_weekly_background_tracks()

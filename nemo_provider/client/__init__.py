@@ -39,6 +39,8 @@ from nemo_provider.client.models import (
     UploadedFile,
     UploadResult,
 )
+from nemo_provider.client.routing import route, translate_gui
+from nemo_provider.client.sync import NemoClient
 
 __all__ = [
     "ACCEPTED_UPLOAD_EXTENSIONS",
@@ -53,6 +55,7 @@ __all__ = [
     "MessageResult",
     "NemoAPIError",
     "NemoAuthError",
+    "NemoClient",
     "NemoConnectionError",
     "NemoDuplicateRenderIdError",
     "NemoError",
@@ -76,4 +79,6 @@ __all__ = [
     "Track",
     "UploadResult",
     "UploadedFile",
+    "route",
+    "translate_gui",
 ]

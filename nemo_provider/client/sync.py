@@ -1,0 +1,245 @@
+"""`NemoClient`: the synchronous runner of the flows in `_requests` (the API itself lives there)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import Retrying
+
+from nemo_provider.client import _requests as api
+from nemo_provider.client.constants import DEFAULT_BASE_URL, MESSAGE_CEILING_S
+from nemo_provider.client.draft import Draft
+from nemo_provider.client.errors import NemoError, NemoStreamError
+from nemo_provider.client.models import (
+    AnonymousToken,
+    Credits,
+    DownloadResult,
+    MessageResult,
+    RenderStatus,
+    SessionInfo,
+    SessionState,
+    UploadResult,
+)
+
+T = TypeVar("T")
+_LOG = logging.getLogger("nemo_provider.client")
+
+
+class NemoClient:
+    """Synchronous Nemo API client. Use as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        token: str | None = None,
+        client_id: str | None = None,
+        *,
+        language: str = "en",
+        timeout: float = 30.0,
+        platform: str = "airflow",
+        transport: httpx.BaseTransport | None = None,
+        logger: logging.Logger | None = None,
+        max_retries: int = 3,
+        retry_wait_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        token_source: str | None = None,
+    ) -> None:
+        self._core = api.ClientCore(
+            base_url,
+            token,
+            client_id,
+            language=language,
+            platform=platform,
+            token_source=token_source,
+            clock=clock,
+        )
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_wait_cap = retry_wait_cap
+        self._sleep = sleep
+        self._log = logger or _LOG
+        self._http = httpx.Client(transport=transport, timeout=timeout)
+
+    # -- identity (never shows the token) ---------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token in use (for secret maskers). Never logged or shown in reprs."""
+        return self._core.token
+
+    @property
+    def token_is_anonymous(self) -> bool:
+        return self._core.token_is_anonymous
+
+    @property
+    def user_id(self) -> str | None:
+        return self._core.user_id
+
+    @property
+    def client_id(self) -> str | None:
+        return self._core.client_id
+
+    def __repr__(self) -> str:
+        kind = "anonymous" if self.token_is_anonymous else ("configured" if self._core.token else "none yet")
+        return f"NemoClient(base_url={self.base_url!r}, token=<{kind}>)"
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> NemoClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- the API ----------------------------------------------------------------------------------
+    def acquire_anonymous_token(self) -> AnonymousToken:
+        return self._run(api.acquire_token(self._core))
+
+    def create_session(self, task_name: str = "project", language: str | None = None) -> SessionInfo:
+        return self._run(api.create_session(self._core, task_name, language))
+
+    def send_message(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        on_text: Callable[[str], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
+        streaming: bool = True,
+        timeout: float = MESSAGE_CEILING_S,
+    ) -> MessageResult:
+        return self._run(
+            api.send_message(
+                self._core,
+                session_id,
+                text,
+                on_text=on_text,
+                on_progress=on_progress,
+                streaming=streaming,
+                timeout=timeout,
+                logger=self._log,
+            )
+        )
+
+    def upload(
+        self,
+        session_id: str,
+        files: Sequence[str | os.PathLike[str]] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> UploadResult:
+        return self._run(api.upload(self._core, session_id, files, urls))
+
+    def credits(self) -> Credits:
+        return self._run(api.credits(self._core))
+
+    def state(self, session_id: str) -> SessionState:
+        return self._run(api.state(self._core, session_id))
+
+    def create_render(
+        self,
+        session_id: str,
+        draft: Draft | Mapping[str, Any],
+        format: str = "mp4",
+        quality: str = "high",
+        render_id: str | None = None,
+    ) -> RenderStatus:
+        return self._run(api.create_render(self._core, session_id, draft, format, quality, render_id))
+
+    def render_status(self, render_id: str) -> RenderStatus:
+        return self._run(api.render_status(self._core, render_id))
+
+    def cancel_render(self, render_id: str) -> RenderStatus:
+        return self._run(api.cancel_render(self._core, render_id))
+
+    def download(self, url_or_render_id: str, dest: str | os.PathLike[str]) -> DownloadResult:
+        return self._run(api.download(self._core, url_or_render_id, dest))
+
+    # -- the runner -------------------------------------------------------------------------------
+    def _run(self, flow: api.Flow[T]) -> T:
+        try:
+            op = next(flow)
+            while True:
+                if isinstance(op, api.Send):
+                    try:
+                        result: Any = self._send(op.spec)
+                    except NemoError as exc:
+                        op = flow.throw(exc)
+                        continue
+                elif isinstance(op, api.Sleep):
+                    self._log.warning("Nemo API rate limit: waiting %.0f s before the one retry.", op.seconds)
+                    self._sleep(op.seconds)
+                    result = None
+                else:
+                    result = self._drain(op)
+                op = flow.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    def _send(self, spec: api.RequestSpec) -> api.RawResponse:
+        def log_retry(state: Any) -> None:
+            self._log.warning(
+                "Nemo API %s failed (attempt %d); retrying with backoff.", spec.name, state.attempt_number
+            )
+
+        retrying = Retrying(
+            sleep=self._sleep,
+            before_sleep=log_retry,
+            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap),
+        )
+        try:
+            raw: api.RawResponse = retrying(self._send_once, spec)
+        except httpx.TransportError as exc:
+            raise api.connection_error(self._core, spec, exc) from exc
+        return raw
+
+    def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
+        timeout = httpx.Timeout(self.timeout, read=spec.read_timeout) if spec.read_timeout else self.timeout
+        with contextlib.ExitStack() as stack:
+            files = [
+                (part.field, (part.filename, stack.enter_context(open(part.path, "rb")), part.content_type))
+                for part in spec.files
+            ]
+            request = self._http.build_request(
+                spec.method,
+                self._core.url_for(spec),
+                headers=self._core.headers_for(spec),
+                json=spec.json if not files else None,
+                files=files or None,
+                timeout=timeout,
+            )
+            response = self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
+            if not spec.stream:
+                return api.RawResponse(response.status_code, response.headers, response.content)
+            if response.is_success:
+                return api.RawResponse(response.status_code, response.headers, handle=response)
+            try:
+                body = response.read()
+            finally:
+                response.close()
+            return api.RawResponse(response.status_code, response.headers, body)
+
+    def _drain(self, op: api.Drain) -> BaseException | None:
+        handle: httpx.Response = op.handle
+        try:
+            for chunk in handle.iter_bytes():
+                op.on_bytes(chunk)
+            return None
+        except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
+            return exc
+        finally:
+            handle.close()

@@ -1,0 +1,547 @@
+"""NemoClient against a scripted API (httpx.MockTransport): endpoints, envelopes, errors, recovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+import nemo_provider
+from nemo_provider.client import (
+    Draft,
+    NemoAPIError,
+    NemoAuthError,
+    NemoClient,
+    NemoConnectionError,
+    NemoDuplicateRenderIdError,
+    NemoError,
+    NemoFileTooLargeError,
+    NemoInsufficientCreditsError,
+    NemoMissingClientIdError,
+    NemoPlanRestrictedError,
+    NemoRateLimitError,
+    NemoRenderError,
+    NemoServerError,
+    NemoSessionNotFoundError,
+    NemoStreamError,
+    NemoUnsupportedFileTypeError,
+)
+
+from .conftest import BASE, Sleeps
+from .fake_api import BrokenStream, FakeNemo, recorded
+
+SID = "7234567890123456789"
+DRAFT = {"t": [{"tt": 1, "sg": [{"id": "a", "s": 0, "d": 4000, "v": 0.5, "m": {"title": "Calm"}}]}], "zz": 1}
+
+
+def make(fake: FakeNemo, sleeps: Sleeps | None = None, **kw: object) -> NemoClient:
+    return NemoClient(
+        BASE, transport=httpx.MockTransport(fake), sleep=sleeps if sleeps is not None else Sleeps(), **kw
+    )  # type: ignore[arg-type]
+
+
+# -- headers and tokens --------------------------------------------------------------------------------
+def test_every_request_carries_attribution_and_the_bearer(client: NemoClient, fake: FakeNemo) -> None:
+    client.credits()
+    client.state(SID)
+    anon, *rest = fake.requests
+    assert anon.url.path == "/api/auth/anonymous-token"
+    assert anon.headers["X-Client-Id"] == "cid-1"
+    assert "authorization" not in anon.headers
+    for req in fake.requests:
+        assert req.headers["X-Skill-Source"] == "airflow-provider-nemo"
+        assert req.headers["X-Skill-Version"] == nemo_provider.__version__
+        assert req.headers["X-Skill-Platform"] == "airflow"
+    assert [r.headers["Authorization"] for r in rest] == ["Bearer nmv_usr_anon1xyz"] * 2
+    assert client.token_is_anonymous and client.user_id == "user-7"
+
+
+def test_explicit_token_wins_over_env_and_anonymous(fake: FakeNemo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_fromenv")
+    with make(fake, token="nmv_usr_explicit", platform="custom") as c:
+        c.credits()
+    with make(fake) as c2:
+        c2.credits()
+    assert [r.headers["Authorization"] for r in fake.requests] == [
+        "Bearer nmv_usr_explicit",
+        "Bearer nmv_usr_fromenv",
+    ]
+    assert fake.requests[0].headers["X-Skill-Platform"] == "custom"
+    assert fake.tokens_issued == 0
+
+
+def test_generated_client_id_is_a_uuid(fake: FakeNemo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEMO_TOKEN", raising=False)
+    with make(fake) as c:
+        c.credits()
+    cid = fake.requests[0].headers["X-Client-Id"]
+    assert len(cid) == 36 and cid.count("-") == 4 and c.client_id == cid
+
+
+# -- endpoints in all three envelope forms ------------------------------------------------------------
+@pytest.mark.parametrize("form", ["code", "success", "bare"])
+def test_endpoints_in_every_envelope_form(form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEMO_TOKEN", raising=False)
+    fake = FakeNemo(form)
+    fake.draft = DRAFT
+    with make(fake, client_id="c") as c:
+        token = c.acquire_anonymous_token()
+        assert token.user_id == "user-7" and token.credits == 100
+        info = c.create_session("my-task", language="zh")
+        assert info.session_id == "7000000000000000001" and info.task_id == "t1"
+        credits = c.credits()
+        assert (credits.available, credits.frozen, credits.total) == (90, 10, 100)
+        state = c.state(SID)
+        assert state.draft is not None and state.draft.to_wire() == DRAFT and state.session_id == SID
+        render = c.create_render(SID, state.draft, format="mp3", quality="medium")
+        assert render.status == "pending" and render.id.startswith("render_")
+        cancelled = c.cancel_render(render.id)
+        assert cancelled.status == "cancelled" and cancelled.id == render.id
+    session_body = json.loads(fake.bodies[1])
+    assert session_body == {"task_name": "my-task", "language": "zh"}
+    render_body = json.loads(fake.bodies[4])
+    assert render_body == {
+        "id": render.id,
+        "sessionId": SID,
+        "draft": DRAFT,
+        "output": {"format": "mp3", "quality": "medium"},
+    }
+    assert render.id[len("render_") :].isdigit()
+
+
+def test_render_status_reads_both_shapes(client: NemoClient, fake: FakeNemo) -> None:
+    a = client.render_status("render_1")
+    assert (a.status, a.url, a.size, a.duration, a.progress) == (
+        "completed",
+        "https://cdn.example.net/render_1.mp4",
+        11,
+        4.0,
+        100.0,
+    )
+    fake.render_shape = "B"
+    b = client.render_status("render_2")
+    assert (b.id, b.status, b.progress, b.url) == ("render_2", "processing", 40.0, None)
+
+
+def test_render_ids_are_unique_and_timestamped(client: NemoClient) -> None:
+    ids = {client.create_render(SID, DRAFT).id for _ in range(5)}
+    assert len(ids) == 5
+
+
+def test_render_of_an_empty_draft_is_refused_before_sending(client: NemoClient, fake: FakeNemo) -> None:
+    with pytest.raises(NemoRenderError, match="nothing to export"):
+        client.create_render(SID, {"t": []})
+    with pytest.raises(ValueError, match="mp4"):
+        client.create_render(SID, DRAFT, format="exe")
+    assert fake.requests_to("POST", "/api/render") == []
+
+
+def test_duplicate_render_id_retries_once_with_a_new_id(client: NemoClient, fake: FakeNemo) -> None:
+    fake.script("POST /api/render/proxy/lambda", fake.error(3005, 400, "duplicate render id", "envelope"))
+    status = client.create_render(SID, DRAFT, render_id="render_1")
+    sent = [
+        json.loads(b)["id"]
+        for r, b in zip(fake.requests, fake.bodies, strict=True)
+        if r.url.path.endswith("lambda")
+    ]
+    assert sent[0] == "render_1" and sent[1] != "render_1" and status.id == sent[1]
+    fake.script("POST /api/render/proxy/lambda", httpx.Response(409, json={"detail": "exists"}), times=2)
+    with pytest.raises(NemoDuplicateRenderIdError):
+        client.create_render(SID, DRAFT)
+
+
+# -- upload ---------------------------------------------------------------------------------------------
+class SpyTransport(httpx.MockTransport):
+    """Sees the request body stream before MockTransport reads it into memory."""
+
+    def __init__(self, handler: FakeNemo) -> None:
+        super().__init__(handler)
+        self.streams: list[object] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.streams.append(request.stream)
+        return super().handle_request(request)
+
+
+def test_upload_body_is_a_stream_over_open_files(fake: FakeNemo, tmp_path: Path) -> None:
+    f = tmp_path / "song.wav"
+    f.write_bytes(b"RIFF" + b"\1" * 5000)
+    spy = SpyTransport(fake)
+    with NemoClient(BASE, token="t0ken-abc", transport=spy) as c:
+        c.upload(SID, files=[f])
+    stream = spy.streams[0]
+    assert isinstance(stream, httpx._multipart.MultipartStream)
+    file_fields = [fld for fld in stream.fields if isinstance(fld, httpx._multipart.FileField)]
+    assert [fld.filename for fld in file_fields] == ["song.wav"]
+    assert all(hasattr(fld.file, "read") for fld in file_fields)  # an open file, read in chunks
+    assert all(getattr(fld.file, "closed", False) for fld in file_fields)  # and closed after the send
+
+
+def test_upload_files_sends_multipart(client: NemoClient, fake: FakeNemo, tmp_path: Path) -> None:
+    a = tmp_path / "voice.mp3"
+    a.write_bytes(b"ID3" + b"\0" * 1000)
+    b = tmp_path / "clip.MP4"
+    b.write_bytes(b"\0" * 2000)
+    result = client.upload(SID, files=[a, str(b)])
+    assert [f.filename for f in result.files] == ["voice.mp3", "clip.MP4"]
+    assert result.session_state_applied and result.session_id == SID
+    req = fake.requests_to("POST", "/api/upload-video")[0]
+    assert req.url.path == f"/api/upload-video/nemo_agent/me/{SID}"
+    assert req.headers["content-type"].startswith("multipart/form-data")
+    body = fake.bodies[fake.requests.index(req)]
+    assert body.count(b'name="files"') == 2 and b"\0" * 2000 in body
+
+
+def test_upload_urls_sends_json(client: NemoClient, fake: FakeNemo) -> None:
+    result = client.upload(SID, urls=["https://x.example/a.mp4"])
+    req = fake.requests_to("POST", "/api/upload-video")[0]
+    assert json.loads(fake.bodies[fake.requests.index(req)]) == {
+        "urls": ["https://x.example/a.mp4"],
+        "source_type": "url",
+    }
+    assert result.files[0].cdn_url == "https://x.example/a.mp4"
+
+
+def test_upload_checks_type_and_size_before_sending(
+    client: NemoClient, fake: FakeNemo, tmp_path: Path
+) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("x")
+    with pytest.raises(NemoUnsupportedFileTypeError, match="mp4, mov"):
+        client.upload(SID, files=[bad])
+    big = tmp_path / "big.mov"
+    with open(big, "wb") as fh:
+        fh.truncate(200 * 1024 * 1024 + 1)  # sparse: no real disk use
+    with pytest.raises(NemoFileTooLargeError) as info:
+        client.upload(SID, files=[big])
+    assert info.value.size == 200 * 1024 * 1024 + 1 and "200.0 MB" in str(info.value)
+    with pytest.raises(ValueError):
+        client.upload(SID)
+    assert fake.requests == []
+
+
+def test_upload_recreates_an_expired_session_once(client: NemoClient, fake: FakeNemo, tmp_path: Path) -> None:
+    f = tmp_path / "a.wav"
+    f.write_bytes(b"RIFF")
+    fake.script(
+        f"POST /api/upload-video/nemo_agent/me/{SID}", fake.error(1002, 404, "no session", "envelope")
+    )
+    result = client.upload(SID, files=[f])
+    assert result.session_id == "7000000000000000001"
+    paths = [r.url.path for r in fake.requests_to("POST", "/api/upload-video")]
+    assert paths == [
+        f"/api/upload-video/nemo_agent/me/{SID}",
+        "/api/upload-video/nemo_agent/me/7000000000000000001",
+    ]
+    assert b"RIFF" in fake.bodies[fake.requests.index(fake.requests_to("POST", "/api/upload-video")[1])]
+
+
+# -- error table, as HTTP status and as HTTP 200 + envelope code ------------------------------------------
+TABLE = [
+    (1001, 401, NemoAuthError),
+    (1002, 404, NemoSessionNotFoundError),
+    (2001, 403, NemoInsufficientCreditsError),
+    (4001, 415, NemoUnsupportedFileTypeError),
+    (4002, 413, NemoFileTooLargeError),
+    (400, 400, NemoMissingClientIdError),
+    (402, 402, NemoPlanRestrictedError),
+    (429, 429, NemoRateLimitError),
+    (7777, 418, NemoAPIError),
+]
+
+
+@pytest.mark.parametrize("mode", ["status", "envelope"])
+@pytest.mark.parametrize(("code", "status", "cls"), TABLE)
+def test_every_error_code_both_ways(
+    fake: FakeNemo, code: int, status: int, cls: type[NemoError], mode: str
+) -> None:
+    message = "missing X-Client-Id header" if code == 400 else "nope"
+    fake.script(
+        f"GET /api/state/nemo_agent/me/{SID}/latest", fake.error(code, status, message, mode), times=3
+    )
+    with make(fake, token="nmv_usr_configured") as c, pytest.raises(cls) as info:
+        c.state(SID)
+    assert type(info.value) is cls
+    assert info.value.http_status == (200 if mode == "envelope" else status)
+    assert fake.tokens_issued == 0 and fake.sessions_created == 0
+
+
+def test_insufficient_credits_reports_balance_and_register_link(client: NemoClient, fake: FakeNemo) -> None:
+    fake.script(
+        f"GET /api/state/nemo_agent/me/{SID}/latest", fake.error(2001, 403, "out of credits", "envelope")
+    )
+    with pytest.raises(NemoInsufficientCreditsError) as info:
+        client.state(SID)
+    assert info.value.available == 90  # looked up with credits()
+    assert info.value.register_url == "https://nemovideo.ai/register?bind=user-7"
+    assert "90 credits available" in str(info.value)
+
+
+# -- recovery paths -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["status", "envelope"])
+def test_1001_with_anonymous_token_acquires_again_and_repeats(
+    client: NemoClient, fake: FakeNemo, mode: str
+) -> None:
+    fake.script("GET /api/credits/balance/simple", fake.error(1001, 401, "expired", mode))
+    assert client.credits().available == 90
+    assert fake.tokens_issued == 2
+    auths = [r.headers["Authorization"] for r in fake.requests_to("GET", "/api/credits")]
+    assert auths == ["Bearer nmv_usr_anon1xyz", "Bearer nmv_usr_anon2xyz"]
+
+
+def test_1001_twice_with_anonymous_token_fails(client: NemoClient, fake: FakeNemo) -> None:
+    fake.script("GET /api/credits/balance/simple", fake.error(1001, 401), times=2)
+    with pytest.raises(NemoAuthError, match="anonymous"):
+        client.credits()
+    assert fake.tokens_issued == 2
+
+
+def test_1001_with_configured_token_names_it_and_does_not_go_anonymous(fake: FakeNemo) -> None:
+    fake.script("GET /api/credits/balance/simple", fake.error(1001, 401))
+    with (
+        make(fake, token="nmv_usr_mine", token_source="connection 'nemo_default'") as c,
+        pytest.raises(NemoAuthError) as info,
+    ):
+        c.credits()
+    assert "connection 'nemo_default'" in str(info.value) and "invalid or expired" in str(info.value)
+    assert fake.tokens_issued == 0 and len(fake.requests) == 1
+
+
+def test_1002_recreates_the_session_for_render_create(client: NemoClient, fake: FakeNemo) -> None:
+    fake.script("POST /api/render/proxy/lambda", fake.error(1002, 404, "session gone", "status"))
+    client.create_render(SID, DRAFT)
+    bodies = [
+        json.loads(b)
+        for r, b in zip(fake.requests, fake.bodies, strict=True)
+        if r.url.path.endswith("lambda")
+    ]
+    assert [b["sessionId"] for b in bodies] == [SID, "7000000000000000001"]
+    assert fake.sessions_created == 1
+
+
+def test_1002_never_recreates_for_state_or_render_poll(client: NemoClient, fake: FakeNemo) -> None:
+    fake.script(f"GET /api/state/nemo_agent/me/{SID}/latest", fake.error(1002, 404, "", "envelope"))
+    with pytest.raises(NemoSessionNotFoundError, match=SID):
+        client.state(SID)
+    fake.script("GET /api/render/proxy/lambda/render_9", fake.error(1002, 404, "", "envelope"))
+    with pytest.raises(NemoSessionNotFoundError):
+        client.render_status("render_9")
+    assert fake.sessions_created == 0
+
+
+@pytest.mark.parametrize("mode", ["status", "envelope"])
+def test_missing_client_id_generates_one_and_repeats(
+    fake: FakeNemo, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEMO_TOKEN", raising=False)
+    fake.script("POST /api/auth/anonymous-token", fake.error(400, 400, "X-Client-Id required", mode))
+    with make(fake, client_id="given") as c:
+        c.credits()
+        ids = [r.headers.get("X-Client-Id") for r in fake.requests_to("POST", "/api/auth")]
+        assert ids[0] == "given" and ids[1] != "given" and len(ids[1] or "") == 36
+        assert c.client_id == ids[1]
+
+
+@pytest.mark.parametrize(("headers", "expected"), [({"Retry-After": "7"}, 7.0), ({}, 30.0)])
+def test_429_waits_retry_after_then_repeats_once(
+    client: NemoClient, fake: FakeNemo, sleeps: Sleeps, headers: dict[str, str], expected: float
+) -> None:
+    fake.script(
+        "GET /api/credits/balance/simple", httpx.Response(429, headers=headers, json={"detail": "slow down"})
+    )
+    assert client.credits().total == 100
+    assert sleeps == [expected]
+    fake.script("GET /api/credits/balance/simple", httpx.Response(429, headers=headers), times=2)
+    with pytest.raises(NemoRateLimitError) as info:
+        client.credits()
+    assert info.value.retry_after == (expected if headers else None)
+
+
+def test_5xx_on_idempotent_call_backs_off_then_succeeds(
+    client: NemoClient, fake: FakeNemo, sleeps: Sleeps
+) -> None:
+    client.credits()  # token first
+    sleeps.clear()
+    fake.script("GET /api/credits/balance/simple", httpx.Response(503), httpx.Response(502))
+    assert client.credits().available == 90
+    assert len(sleeps) == 2 and sleeps[0] <= sleeps[1] <= 30.0
+
+
+def test_5xx_persisting_raises_after_max_retries(fake: FakeNemo, sleeps: Sleeps) -> None:
+    fake.script("GET /api/credits/balance/simple", httpx.Response(500, json={"detail": "boom"}), times=5)
+    with (
+        make(fake, sleeps, token="t0ken-abc", max_retries=2) as c,
+        pytest.raises(NemoServerError, match="boom"),
+    ):
+        c.credits()
+    assert len(fake.requests) == 3 and len(sleeps) == 2
+
+
+def test_5xx_on_session_create_is_not_repeated(fake: FakeNemo, sleeps: Sleeps) -> None:
+    fake.script("POST /api/tasks/me/with-session/nemo_agent", httpx.Response(500), times=3)
+    with make(fake, sleeps, token="t0ken-abc") as c, pytest.raises(NemoServerError):
+        c.create_session()
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def _refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def test_network_error_retried_for_reads_not_for_render_create(fake: FakeNemo, sleeps: Sleeps) -> None:
+    fake.script("GET /api/credits/balance/simple", _refuse, times=2)
+    with make(fake, sleeps, token="t0ken-abc") as c:
+        assert c.credits().available == 90
+        assert len(sleeps) == 2
+        fake.script("POST /api/render/proxy/lambda", _refuse)
+        with pytest.raises(NemoConnectionError, match="not repeated"):
+            c.create_render(SID, DRAFT)
+    assert len(fake.requests_to("POST", "/api/render")) == 1
+
+
+def test_network_error_on_run_sse_is_not_repeated(fake: FakeNemo, sleeps: Sleeps) -> None:
+    fake.script("POST /run_sse", _refuse, times=3)
+    with make(fake, sleeps, token="t0ken-abc") as c, pytest.raises(NemoConnectionError):
+        c.send_message(SID, "hello")
+    assert len(fake.requests_to("POST", "/run_sse")) == 1 and sleeps == []
+
+
+# -- send_message ------------------------------------------------------------------------------------------
+def test_send_message_streaming_shows_chunks_once(client: NemoClient, fake: FakeNemo) -> None:
+    fake.sse_body = recorded("text_streaming.sse")
+    shown: list[str] = []
+    result = client.send_message(SID, "hello there", on_text=shown.append)
+    full = "Hi! Tell me what background music you need: mood, length, and where it will play."
+    assert "".join(shown) == full
+    assert result.texts == [full] and result.timeline_summary is None
+    body = json.loads(fake.bodies[fake.requests.index(fake.requests_to("POST", "/run_sse")[0])])
+    assert body == {
+        "app_name": "nemo_agent",
+        "user_id": "me",
+        "session_id": SID,
+        "new_message": {"role": "user", "parts": [{"text": "hello there"}]},
+        "streaming": True,
+    }
+    assert fake.requests_to("POST", "/run_sse")[0].headers["Accept"] == "text/event-stream"
+
+
+def test_silent_turn_reports_the_timeline_change(client: NemoClient, fake: FakeNemo) -> None:
+    fake.sse_body = recorded("tool_only_silent.sse")
+    fake.draft_after_message = {
+        "t": [
+            {"tt": 1, "sg": [{"s": 0, "d": 4000, "v": 0.5}]},
+            {"tt": 7, "sg": [{"s": 0, "d": 3000, "txt": "Hi"}]},
+        ]
+    }
+    notes: list[str] = []
+    result = client.send_message(SID, "silent: add a title", on_progress=notes.append)
+    assert result.texts == [] and result.draft_changed is True
+    assert result.timeline_summary == Draft.from_wire(fake.draft_after_message).summary()
+    assert [c.name for c in result.tool_calls] == ["edit_timeline"]
+    assert any("timeline changed" in n for n in notes)
+    assert len(fake.requests_to("GET", "/api/state")) == 2
+
+
+def test_silent_turn_without_change(client: NemoClient, fake: FakeNemo) -> None:
+    fake.sse_body = recorded("probe_06_tool_only_nonstreaming.sse")
+    result = client.send_message(SID, "toolonly chill piano", streaming=False)
+    assert result.draft_changed is False and result.errors == []
+    assert result.timeline_summary is not None and result.timeline_summary.startswith("Timeline (1 track)")
+
+
+def test_unknown_session_404_before_stream(client: NemoClient, fake: FakeNemo) -> None:
+    fake.script(
+        "POST /run_sse",
+        httpx.Response(
+            404, content=recorded("unknown_session.body"), headers={"content-type": "application/json"}
+        ),
+    )
+    with pytest.raises(NemoSessionNotFoundError, match=SID):
+        client.send_message(SID, "hi")
+    assert len(fake.requests_to("POST", "/run_sse")) == 1 and fake.sessions_created == 0
+
+
+def test_broken_stream_is_reported_with_state_and_never_resent(client: NemoClient, fake: FakeNemo) -> None:
+    first = recorded("text_streaming.sse").split(b"\n\n")[0] + b"\n\n"
+    fake.script(
+        "POST /run_sse",
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=BrokenStream([first])),
+    )
+    with pytest.raises(NemoStreamError, match="NOT re-sent") as info:
+        client.send_message(SID, "hello")
+    partial = info.value.partial
+    assert partial is not None and partial.texts == ["Hi! Tell me what bac"]
+    assert partial.timeline_summary is not None and partial.draft_changed is False
+    assert len(fake.requests_to("POST", "/run_sse")) == 1
+
+
+def test_message_ceiling_stops_reading(fake: FakeNemo) -> None:
+    ticks = iter(range(0, 10_000, 100))
+    fake.sse_body = b": ping\n\n" * 50
+    with (
+        make(fake, token="t0ken-abc", clock=lambda: float(next(ticks))) as c,
+        pytest.raises(NemoStreamError) as info,
+    ):
+        c.send_message(SID, "slow", timeout=900)
+    assert "timed out" in str(info.value)
+    assert len(fake.requests_to("POST", "/run_sse")) == 1
+
+
+# -- download ------------------------------------------------------------------------------------------
+def test_download_by_render_id_uses_the_cdn_without_the_token(
+    client: NemoClient, fake: FakeNemo, tmp_path: Path
+) -> None:
+    result = client.download("render_5", tmp_path / "out.mp4")
+    assert result.size == len(b"cdn-bytes!!") and result.path.read_bytes() == b"cdn-bytes!!"
+    cdn = [r for r in fake.requests if r.url.host == "cdn.example.net"]
+    assert len(cdn) == 1
+    assert "authorization" not in cdn[0].headers and "x-skill-source" not in cdn[0].headers
+
+
+def test_download_falls_back_to_the_proxy_route(client: NemoClient, fake: FakeNemo, tmp_path: Path) -> None:
+    fake.script("GET /render_6.mp4", httpx.Response(403))
+    result = client.download("render_6", tmp_path)
+    assert result.path.read_bytes() == b"proxied-bytes"
+    proxy = fake.requests_to("GET", "/api/render/proxy/render_6/download")
+    assert len(proxy) == 1 and proxy[0].headers["Authorization"].startswith("Bearer ")
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_download_api_relative_url_gets_the_token(client: NemoClient, fake: FakeNemo, tmp_path: Path) -> None:
+    client.download("/api/render/proxy/render_7/download", tmp_path / "x.bin")
+    assert (
+        fake.requests_to("GET", "/api/render/proxy/render_7")[0].headers["Authorization"].startswith("Bearer")
+    )
+
+
+# -- secrets ---------------------------------------------------------------------------------------------
+def test_token_never_leaks_into_reprs_errors_logs_or_urls(
+    fake: FakeNemo, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    secret = "nmv_usr_SUPERSECRET123"
+    fake.script(
+        "GET /api/credits/balance/simple",
+        httpx.Response(500, json={"detail": f"bad token {secret}"}),
+        times=9,
+    )
+    fake.script(
+        f"GET /api/state/nemo_agent/me/{SID}/latest", fake.error(1001, 401, f"token {secret} expired")
+    )
+    texts: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    with make(fake, token=secret, max_retries=1) as c:
+        texts.append(repr(c))
+        texts.append(str(c.__dict__))
+        for call in (c.credits, lambda: c.state(SID)):
+            with pytest.raises(NemoError) as info:
+                call()
+            texts += [str(info.value), repr(info.value)]
+        c.send_message(SID, "hi", on_text=texts.append, on_progress=texts.append)
+    texts += [r.getMessage() for r in caplog.records]
+    texts += [str(r.url) for r in fake.requests]
+    assert texts and not any(secret in t or "SUPERSECRET" in t for t in texts)
+    assert os.environ.get("NEMO_TOKEN") is None

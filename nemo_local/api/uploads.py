@@ -127,7 +127,7 @@ async def upload(
     except FileTooLarge as exc:
         raise ApiError(
             4002,
-            f"File too large: {exc.filename} exceeds the {exc.limit // (1024 * 1024)} MB limit; trim or compress it",
+            f"File too large: {exc.filename} exceeds the {exc.limit / (1024 * 1024):g} MB limit; trim or compress it",
             {"filename": exc.filename, "size": exc.size, "limit": exc.limit},
         ) from exc
     except UnsupportedType as exc:

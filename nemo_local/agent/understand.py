@@ -18,11 +18,11 @@ DEFAULT_TITLE_S = 3.0
 _GENERATE = re.compile(
     r"\b(generate|create|compose|make|produce|write|give me|i need|i want)\b.*\b(music|track|song|bgm|beat|"
     r"soundtrack|tune|loop|background|melody|jingle)"
-    r"|生成|创作|作一首|做一首|来一首|写一首|配乐|背景音乐|做个音乐|来段音乐"
+    r"|生成|创作|[作做来写]1?首|配乐|背景音乐|做个音乐|来段音乐"
 )
 _REPLACE = re.compile(
     r"\b(replace|swap)\b.*\b(track|music|song|bgm)\b|\b(new|another|different|other)\s+(track|song|tune|music)\b"
-    r"|换一首|换首|重新生成|替换音乐|换个音乐|换音乐"
+    r"|换1?首|重新生成|替换音乐|换个音乐|换音乐"
 )
 _MUSIC_WORDS = re.compile(
     r"lo-?fi|jazz|piano|ambient|cinematic|epic|rock|pop|edm|electronic|hip ?hop|orchestral|acoustic|guitar|"

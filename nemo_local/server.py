@@ -3,9 +3,11 @@ accepts connections; SIGTERM/SIGINT shut it down gracefully (uvicorn's own handl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -19,6 +21,14 @@ class _AnnouncingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, url: str) -> None:
         super().__init__(config)
         self._url = url
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Like uvicorn's, but a SIGTERM that led to a graceful shutdown ends the process with status 0
+        instead of being re-raised, so supervisors and tests can tell a clean stop from a crash."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)

@@ -1,0 +1,56 @@
+"""Restart persistence: a render running when the server stops is resumed on restart, or failed with a
+reason once it has been interrupted too often; it never stays 'processing'. Sessions and tokens survive."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
+from tests.nemo_local.conftest import Api, User
+
+TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
+
+
+def _poll_until(user: User, rid: str, wanted: set[str], timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = user.get(f"/api/render/proxy/lambda/{rid}").json()
+        if body.get("status") in wanted:
+            return dict(body)
+        time.sleep(0.05)
+    raise AssertionError(f"{rid} never reached {wanted}")
+
+
+def _stop_cleanly(server: NemoServer) -> None:
+    stop_nemo_server(server)
+    assert server.process.returncode == 0
+
+
+def test_render_interrupted_twice_ends_failed_with_a_reason(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_nemo_server(data, "--fault-render-stuck")
+    api = Api(server)
+    user = api.user("restart-client")
+    sid = user.new_session()
+    rid = user.post(
+        "/api/render/proxy/lambda", json={"id": "render_restart_1", "sessionId": sid, "draft": TITLE_DRAFT}
+    ).json()["id"]
+    _poll_until(user, rid, {"processing"})
+    _stop_cleanly(server)
+
+    server = start_nemo_server(data, "--fault-render-stuck")
+    user = Api(server).user("restart-client")  # same client id: the same token back after a restart
+    assert user.state(sid)["session_id"] == sid
+    _poll_until(user, rid, {"processing"})  # resumed once
+    _stop_cleanly(server)
+
+    server = start_nemo_server(data)
+    try:
+        user = Api(server).user("restart-client")
+        body = _poll_until(user, rid, {"failed", "completed", "cancelled"}, timeout=10)
+        assert body["status"] == "failed" and "restart" in body["error"]
+        assert user.credits()["total"] == 100
+    finally:
+        stop_nemo_server(server)

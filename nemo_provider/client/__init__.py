@@ -1,5 +1,6 @@
 """Pure client for the Nemo agent API (no Airflow import here or below)."""
 
+from nemo_provider.client.async_ import AsyncNemoClient
 from nemo_provider.client.constants import (
     ACCEPTED_UPLOAD_EXTENSIONS,
     DEFAULT_BASE_URL,
@@ -48,6 +49,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "MAX_UPLOAD_BYTES",
     "AnonymousToken",
+    "AsyncNemoClient",
     "Credits",
     "DownloadResult",
     "Draft",

@@ -47,6 +47,7 @@ from pydantic import SecretStr
 from tenacity import retry_if_exception_type, retry_if_result, stop_after_attempt, wait_exponential
 
 import nemo_provider
+from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client.constants import (
     ACCEPTED_UPLOAD_EXTENSIONS,
     DEFAULT_RETRY_AFTER_S,
@@ -654,7 +655,7 @@ def send_message(
     on_progress: Callable[[str], None] | None = None,
     streaming: bool = True,
     timeout: float = MESSAGE_CEILING_S,
-    logger: Any = None,
+    logger: LoggerLike | None = None,
 ) -> Flow[MessageResult]:
     """Send one message and read the reply; never sends it twice.
 

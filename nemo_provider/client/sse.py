@@ -27,6 +27,7 @@ from typing import Any
 from httpx_sse import ServerSentEvent
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
+from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client.constants import MESSAGE_CEILING_S, STILL_WORKING_EVERY_S
 from nemo_provider.client.errors import NemoStreamError
 from nemo_provider.client.models import MessageResult, StreamError, ToolCall, ToolResult
@@ -56,7 +57,7 @@ class MessageAccumulator:
         clock: Callable[[], float] = time.monotonic,
         started: float | None = None,
         timeout: float = MESSAGE_CEILING_S,
-        logger: logging.Logger | None = None,
+        logger: LoggerLike | None = None,
     ) -> None:
         self._on_text = on_text
         self._on_progress = on_progress
@@ -64,7 +65,7 @@ class MessageAccumulator:
         self._started = clock() if started is None else started
         self._deadline = self._started + timeout
         self._timeout = timeout
-        self._log = logger or _LOG
+        self._log: LoggerLike = logger or _LOG
         self._lines = SSELineDecoder()
         self._events = SSEDecoder()
         self._last_signal = self._started

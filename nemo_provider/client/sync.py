@@ -14,6 +14,7 @@ import httpx
 from tenacity import Retrying
 
 from nemo_provider.client import _requests as api
+from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client.constants import DEFAULT_BASE_URL, MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
 from nemo_provider.client.errors import NemoError, NemoStreamError
@@ -45,7 +46,7 @@ class NemoClient:
         timeout: float = 30.0,
         platform: str = "airflow",
         transport: httpx.BaseTransport | None = None,
-        logger: logging.Logger | None = None,
+        logger: LoggerLike | None = None,
         max_retries: int = 3,
         retry_wait_cap: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -65,7 +66,7 @@ class NemoClient:
         self.max_retries = max_retries
         self.retry_wait_cap = retry_wait_cap
         self._sleep = sleep
-        self._log = logger or _LOG
+        self._log: LoggerLike = logger or _LOG
         self._http = httpx.Client(transport=transport, timeout=timeout)
 
     # -- identity (never shows the token) ---------------------------------------------------------

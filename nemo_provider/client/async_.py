@@ -1,0 +1,263 @@
+"""`AsyncNemoClient`: the asyncio runner of the flows in `_requests` (the API itself lives there).
+
+Triggers share one `httpx.AsyncClient` per base URL; pass it as `http_client` and it is left open on
+`aclose()` (its owner closes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from tenacity import AsyncRetrying
+
+from nemo_provider.client import _requests as api
+from nemo_provider.client._logging import LoggerLike
+from nemo_provider.client.constants import DEFAULT_BASE_URL, MESSAGE_CEILING_S
+from nemo_provider.client.draft import Draft
+from nemo_provider.client.errors import NemoError, NemoStreamError
+from nemo_provider.client.models import (
+    AnonymousToken,
+    Credits,
+    DownloadResult,
+    MessageResult,
+    RenderStatus,
+    SessionInfo,
+    SessionState,
+    UploadResult,
+)
+
+T = TypeVar("T")
+_LOG = logging.getLogger("nemo_provider.client")
+
+
+class AsyncNemoClient:
+    """Asynchronous Nemo API client: the same methods as `NemoClient`, awaited."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        token: str | None = None,
+        client_id: str | None = None,
+        *,
+        language: str = "en",
+        timeout: float = 30.0,
+        platform: str = "airflow",
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        logger: LoggerLike | None = None,
+        max_retries: int = 3,
+        retry_wait_cap: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        token_source: str | None = None,
+    ) -> None:
+        self._core = api.ClientCore(
+            base_url,
+            token,
+            client_id,
+            language=language,
+            platform=platform,
+            token_source=token_source,
+            clock=clock,
+        )
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_wait_cap = retry_wait_cap
+        self._sleep = sleep
+        self._log: LoggerLike = logger or _LOG
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    # -- identity (never shows the token) ---------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token in use (for secret maskers). Never logged or shown in reprs."""
+        return self._core.token
+
+    @property
+    def token_is_anonymous(self) -> bool:
+        return self._core.token_is_anonymous
+
+    @property
+    def user_id(self) -> str | None:
+        return self._core.user_id
+
+    @property
+    def client_id(self) -> str | None:
+        return self._core.client_id
+
+    def __repr__(self) -> str:
+        kind = "anonymous" if self.token_is_anonymous else ("configured" if self._core.token else "none yet")
+        return f"AsyncNemoClient(base_url={self.base_url!r}, token=<{kind}>)"
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncNemoClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- the API ----------------------------------------------------------------------------------
+    async def acquire_anonymous_token(self) -> AnonymousToken:
+        return await self._run(api.acquire_token(self._core))
+
+    async def create_session(self, task_name: str = "project", language: str | None = None) -> SessionInfo:
+        return await self._run(api.create_session(self._core, task_name, language))
+
+    async def send_message(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        on_text: Callable[[str], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
+        streaming: bool = True,
+        timeout: float = MESSAGE_CEILING_S,  # noqa: ASYNC109 - the ceiling is enforced inside, with anyio
+    ) -> MessageResult:
+        return await self._run(
+            api.send_message(
+                self._core,
+                session_id,
+                text,
+                on_text=on_text,
+                on_progress=on_progress,
+                streaming=streaming,
+                timeout=timeout,
+                logger=self._log,
+            )
+        )
+
+    async def upload(
+        self,
+        session_id: str,
+        files: Sequence[str | os.PathLike[str]] | None = None,
+        urls: Sequence[str] | None = None,
+    ) -> UploadResult:
+        return await self._run(api.upload(self._core, session_id, files, urls))
+
+    async def credits(self) -> Credits:
+        return await self._run(api.credits(self._core))
+
+    async def state(self, session_id: str) -> SessionState:
+        return await self._run(api.state(self._core, session_id))
+
+    async def create_render(
+        self,
+        session_id: str,
+        draft: Draft | Mapping[str, Any],
+        format: str = "mp4",
+        quality: str = "high",
+        render_id: str | None = None,
+    ) -> RenderStatus:
+        return await self._run(api.create_render(self._core, session_id, draft, format, quality, render_id))
+
+    async def render_status(self, render_id: str) -> RenderStatus:
+        return await self._run(api.render_status(self._core, render_id))
+
+    async def cancel_render(self, render_id: str) -> RenderStatus:
+        return await self._run(api.cancel_render(self._core, render_id))
+
+    async def download(self, url_or_render_id: str, dest: str | os.PathLike[str]) -> DownloadResult:
+        return await self._run(api.download(self._core, url_or_render_id, dest))
+
+    # -- the runner -------------------------------------------------------------------------------
+    async def _run(self, flow: api.Flow[T]) -> T:
+        try:
+            op = next(flow)
+            while True:
+                if isinstance(op, api.Send):
+                    try:
+                        result: Any = await self._send(op.spec)
+                    except NemoError as exc:
+                        op = flow.throw(exc)
+                        continue
+                elif isinstance(op, api.Sleep):
+                    self._log.warning("Nemo API rate limit: waiting %.0f s before the one retry.", op.seconds)
+                    await self._sleep(op.seconds)
+                    result = None
+                else:
+                    result = await self._drain(op)
+                op = flow.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    async def _send(self, spec: api.RequestSpec) -> api.RawResponse:
+        def log_retry(state: Any) -> None:
+            self._log.warning(
+                "Nemo API %s failed (attempt %d); retrying with backoff.", spec.name, state.attempt_number
+            )
+
+        retrying = AsyncRetrying(
+            sleep=self._sleep,
+            before_sleep=log_retry,
+            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap),
+        )
+        try:
+            raw: api.RawResponse = await retrying(self._send_once, spec)
+        except httpx.TransportError as exc:
+            raise api.connection_error(self._core, spec, exc) from exc
+        return raw
+
+    async def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
+        timeout = httpx.Timeout(self.timeout, read=spec.read_timeout) if spec.read_timeout else self.timeout
+        with contextlib.ExitStack() as stack:
+            files = [
+                (part.field, (part.filename, stack.enter_context(open(part.path, "rb")), part.content_type))  # noqa: ASYNC230 - streamed in chunks
+                for part in spec.files
+            ]
+            request = self._http.build_request(
+                spec.method,
+                self._core.url_for(spec),
+                headers=self._core.headers_for(spec),
+                json=spec.json if not files else None,
+                files=files or None,
+                timeout=timeout,
+            )
+            response = await self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
+            if not spec.stream:
+                return api.RawResponse(response.status_code, response.headers, response.content)
+            if response.is_success:
+                return api.RawResponse(response.status_code, response.headers, handle=response)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+            return api.RawResponse(response.status_code, response.headers, body)
+
+    async def _drain(self, op: api.Drain) -> BaseException | None:
+        handle: httpx.Response = op.handle
+        try:
+            if op.deadline is None:
+                async for chunk in handle.aiter_bytes():
+                    op.on_bytes(chunk)
+                return None
+            remaining = max(0.0, op.deadline - self._core.clock())
+            with anyio.fail_after(remaining):
+                async for chunk in handle.aiter_bytes():
+                    op.on_bytes(chunk)
+            return None
+        except TimeoutError:
+            return NemoStreamError("No end of the reply within the ceiling.", code="timeout")
+        except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
+            return exc
+        finally:
+            await handle.aclose()

@@ -538,6 +538,8 @@ def upload(
         data, sid = yield from with_new_session(core, sid, build(batch_parts, body))
         one = UploadResult.model_validate(data if isinstance(data, dict) else {})
         result.files.extend(one.files)
+        for key, value in (one.model_extra or {}).items():
+            setattr(result, key, value)  # fields the service added are kept
         result.session_state_applied = result.session_state_applied or one.session_state_applied
     result.session_id = sid
     return result

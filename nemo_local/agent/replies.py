@@ -16,9 +16,9 @@ def composing(plan: dict[str, Any], zh: bool, replace: bool) -> str:
     key = f"{plan['key']} {plan['mode']}"
     if zh:
         verb = "正在重新创作" if replace else "正在创作"
-        return f"{verb}一首{dur}秒的{desc}音乐（{plan['bpm']} BPM，{key}）……"
-    verb = "Composing a new" if replace else "Composing a"
-    return f"{verb} {dur}-second {desc} track at {plan['bpm']} BPM in {key}…"
+        return f"{verb}一首{dur}秒的{desc}音乐（{key}）……"
+    verb = "Composing a new track" if replace else "Composing your track"
+    return f"{verb}: {dur} s of {desc} in {key}…"
 
 
 def generated(meta: dict[str, Any], zh: bool) -> str:

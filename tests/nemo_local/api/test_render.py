@@ -1,0 +1,142 @@
+"""Export: create, poll (shape A), cancel, download; the full conversation generate -> edit -> state ->
+render -> download, with the file probed; request errors; the free-plan 402."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nemo_local.media import probe
+from tests.nemo_local.conftest import Api, User
+
+TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
+
+
+def _wait(user: User, rid: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen: list[float] = []
+    while time.monotonic() < deadline:
+        body = user.get(f"/api/render/proxy/lambda/{rid}").json()
+        seen.append(body["progress"])
+        if body["status"] in ("completed", "failed", "cancelled"):
+            body["_progress_seen"] = seen
+            return dict(body)
+        time.sleep(0.05)
+    raise AssertionError(f"render {rid} did not finish")
+
+
+def test_full_conversation_to_a_downloaded_video(
+    api: Api, tmp_path: Path, media_files: dict[str, Path]
+) -> None:
+    user = api.user()
+    sid = user.new_session()
+    up = user.post(
+        f"/api/upload-video/nemo_agent/me/{sid}",
+        files=[("files", ("clip.mp4", media_files["video"].read_bytes()))],
+    )
+    assert up.status_code == 200
+    assert user.say(sid, "generate a calm lo-fi track, 4-second").parts("functionResponse")
+    assert user.say(sid, "lower the music to 35%").parts("functionResponse")
+    draft = user.state(sid)["state"]["draft"]
+    rid = f"render_{uuid.uuid4().hex}"
+    created = user.post(
+        "/api/render/proxy/lambda",
+        json={"id": rid, "sessionId": sid, "draft": draft, "output": {"format": "mp4", "quality": "low"}},
+    )
+    assert created.status_code == 200 and created.json() == {"id": rid, "status": "pending", "progress": 0.0}
+    done = _wait(user, rid)
+    assert done["status"] == "completed", done.get("error")
+    assert done["taskId"] == rid and done["progress"] == 100 and done["error"] is None
+    assert all(b >= a for a, b in zip(done["_progress_seen"], done["_progress_seen"][1:], strict=False))
+    url = done["output"]["url"]
+    assert user.token not in url
+    out = tmp_path / "export.mp4"
+    out.write_bytes(httpx.get(url).content)
+    info = probe(out)
+    assert info.has_video and info.has_audio and info.video_codec == "h264"
+    assert abs(info.duration - draft["d"] / 1000) < 0.5
+    assert out.stat().st_size == done["output"]["size"]
+    fallback = user.get(f"/api/render/proxy/{rid}/download")
+    assert fallback.status_code == 200 and fallback.content == out.read_bytes()
+    other = api.user()
+    assert other.get(f"/api/render/proxy/{rid}/download").status_code == 404
+    assert other.get(f"/api/render/proxy/lambda/{rid}").status_code == 404
+
+
+def test_audio_only_export(api: Api, tmp_path: Path) -> None:
+    user = api.user()
+    sid = user.new_session()
+    user.say(sid, "generate an upbeat pop track, 4-second")
+    draft = user.state(sid)["state"]["draft"]
+    rid = user.post(
+        "/api/render/proxy/lambda", json={"sessionId": sid, "draft": draft, "output": {"format": "mp3"}}
+    ).json()["id"]
+    done = _wait(user, rid)
+    assert done["status"] == "completed", done.get("error")
+    out = tmp_path / "a.mp3"
+    out.write_bytes(httpx.get(done["output"]["url"]).content)
+    info = probe(out)
+    assert info.has_audio and not info.has_video and abs(info.duration - 4) < 0.5
+
+
+def test_request_errors(api: Api) -> None:
+    user = api.user()
+    sid = user.new_session()
+    rid = f"render_{uuid.uuid4().hex}"
+    body = {"id": rid, "sessionId": sid, "draft": TITLE_DRAFT, "output": {"format": "mp3"}}
+    assert user.post("/api/render/proxy/lambda", json=body).status_code == 200
+    dup = user.post("/api/render/proxy/lambda", json=body)
+    assert dup.status_code == 409 and "Duplicate" in dup.json()["message"]
+    bad_fmt = user.post("/api/render/proxy/lambda", json={**body, "id": None, "output": {"format": "exe"}})
+    assert bad_fmt.status_code == 422 and bad_fmt.json()["code"] == 422
+    empty = user.post("/api/render/proxy/lambda", json={"sessionId": sid, "draft": {"t": []}})
+    assert empty.status_code == 422
+    unknown = user.get("/api/render/proxy/lambda/render_nope")
+    assert unknown.status_code == 404 and unknown.json()["code"] == 404
+    not_done = user.post("/api/render/proxy/lambda", json={"sessionId": sid, "draft": TITLE_DRAFT}).json()[
+        "id"
+    ]
+    early = user.get(f"/api/render/proxy/{not_done}/download")
+    assert early.status_code in (200, 409)  # 409 while it is not completed
+
+
+def test_cancel_a_running_render(api: Api) -> None:
+    user = api.user()
+    sid = user.new_session()
+    user.say(sid, "generate a calm piano track, 60-second")
+    draft = user.state(sid)["state"]["draft"]
+    rid = user.post(
+        "/api/render/proxy/lambda",
+        json={"sessionId": sid, "draft": draft, "output": {"format": "mp4", "quality": "high"}},
+    ).json()["id"]
+    cancelled = user.post(f"/api/render/proxy/lambda/{rid}/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    assert _wait(user, rid)["status"] == "cancelled"
+    assert user.get(f"/api/render/proxy/{rid}/download").status_code == 409
+
+
+def test_free_plan_export_needs_attribution_once_credits_are_spent(api: Api) -> None:
+    user = api.user()
+    sid = user.new_session()
+    for _ in range(10):
+        assert user.say(sid, "generate a calm lo-fi track, 1-second").parts("functionResponse")
+    assert user.credits()["available"] == 0
+    refused = api.http.post(
+        "/api/render/proxy/lambda",
+        json={"sessionId": sid, "draft": TITLE_DRAFT, "output": {"format": "mp3"}},
+        headers={"Authorization": f"Bearer {user.token}"},
+    )
+    assert refused.status_code == 402 and refused.json()["code"] == 402
+    assert (
+        user.post(
+            "/api/render/proxy/lambda",
+            json={"sessionId": sid, "draft": TITLE_DRAFT, "output": {"format": "mp3"}},
+        ).status_code
+        == 200
+    )
+    short = user.say(sid, "generate a calm lo-fi track, 1-second")
+    assert short.status == 403

@@ -1,0 +1,69 @@
+"""A turn's failure paths, in process: a failing composer gives an ADK tool error and returns the
+credits; a failure outside the tool gives the `{"error": ...}` frame; the work outlives the stream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemo_local.agent import turn as agent_turn
+from nemo_local.store import Store
+
+
+class FailingComposer:
+    async def compose(self, plan: dict[str, Any], out_dir: Path, stem: str) -> dict[str, Any]:
+        raise RuntimeError("synth exploded")
+
+
+def _deps(store: Store, composer: Any) -> agent_turn.TurnDeps:
+    return agent_turn.TurnDeps(
+        store=store, composer=composer, keepalive_s=0.05, silent_share=0.0, sse_cut_after=lambda: 0
+    )
+
+
+async def _collect(turn: agent_turn.Turn) -> list[dict[str, Any]]:
+    out = []
+    async for frame in agent_turn.stream(turn):
+        if frame.startswith(b"data: "):
+            out.append(json.loads(frame[6:]))
+    return out
+
+
+@pytest.mark.asyncio
+async def test_failing_composer_is_a_tool_error_and_credits_come_back(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
+    session = store.sessions.create(user, "p", "en")
+    turn = agent_turn.prepare(
+        _deps(store, FailingComposer()), session, user, "generate a calm track, 4-second", "http://h", False
+    )
+    assert store.credits.balance(user).frozen == 10
+    events = await _collect(turn)
+    (error,) = [e for e in events if "errorCode" in e]
+    assert "content" not in error and "synth exploded" in error["errorMessage"]
+    assert "credits were returned" in events[-1]["content"]["parts"][0]["text"]
+    assert store.credits.balance(user).available == 100 and store.credits.balance(user).frozen == 0
+    assert store.sessions.latest_draft(session.id) == (0, None)
+
+
+@pytest.mark.asyncio
+async def test_failure_outside_the_tool_is_an_error_frame(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
+    session = store.sessions.create(user, "p", "en")
+    store.sessions.save_draft(session.id, {"t": [], "d": 0, "m": {}}, "seed")
+    turn = agent_turn.prepare(
+        _deps(store, FailingComposer()), session, user, "add a title 'Hi' for 2 seconds", "http://h", False
+    )
+
+    def broken(*_: Any) -> int:
+        raise OSError("disk full")
+
+    store.sessions.save_draft = broken  # type: ignore[method-assign]
+    frames = [f async for f in agent_turn.stream(turn)]
+    last = json.loads(frames[-1][6:])
+    assert last == {"error": "internal error: OSError", "error_details": {"tool": "edit_timeline"}}
+    assert store.credits.balance(user).available == 100

@@ -188,6 +188,7 @@ class NemoHook(BaseHook):
             platform=s.platform,
             transport=transport,
             logger=self.log,
+            token_source=f"the password of Airflow connection {s.conn_id!r}",
         )
 
     def get_conn(self) -> NemoClient:

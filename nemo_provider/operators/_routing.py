@@ -19,14 +19,19 @@ def _action_name(value: Any) -> str | None:
     return text if text in ACTIONS else None
 
 
-def resolve_action(text: str) -> str:
-    """GUI phrases the agent uses ("click Export") first, then the routing table; default: message."""
+def resolve_action(text: str, *, has_files: bool = False) -> str:
+    """The routing table first; text it leaves to the agent is checked for GUI phrases ("click Export").
+
+    The table wins because a user's own words ("export it") say what they want; GUI phrases are the
+    agent's screen-talk that a user may paste back, and only decide when the table finds nothing.
+    """
     from nemo_provider.client import routing
 
-    gui = routing.translate_gui(text)
-    candidates = gui if isinstance(gui, list | tuple) else [gui]
-    for candidate in candidates:
+    routed = _action_name(routing.route(text, has_files=has_files)) or "message"
+    if routed != "message":
+        return routed
+    for candidate in routing.translate_gui(text):
         name = _action_name(candidate)
         if name and name != "message":
             return name
-    return _action_name(routing.route(text)) or "message"
+    return "message"

@@ -83,6 +83,8 @@ class NemoCreateSessionOperator(BaseOperator):
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.task_name = task_name
         self.language = language
@@ -122,6 +124,8 @@ class NemoUploadOperator(BaseOperator):
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         if not files and not urls:
             raise ValueError("NemoUploadOperator needs files=… or urls=…")
@@ -207,6 +211,8 @@ class NemoGenerateOperator(BaseOperator):
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.prompt = prompt
         self.session_id = session_id
@@ -394,6 +400,8 @@ class NemoExportOperator(BaseOperator):
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.session_id = session_id
         self.format = format
@@ -639,6 +647,8 @@ class NemoPromptOperator(BaseOperator):
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.text = text
         self.session_id = session_id
@@ -650,7 +660,7 @@ class NemoPromptOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from nemo_provider.operators._routing import resolve_action
 
-        action = resolve_action(str(self.text))
+        action = resolve_action(str(self.text), has_files=bool(self.files))
         self.log.info("Routed the request to %r.", action)
         kwargs = {"task_id": f"{self.task_id}__{action}", "nemo_conn_id": self.nemo_conn_id}
         result: Any

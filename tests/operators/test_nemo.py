@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from nemo_provider.operators.nemo import (
     NemoCreateSessionOperator,
     NemoExportOperator,
     NemoGenerateOperator,
+    NemoPromptOperator,
     NemoUploadOperator,
 )
 from nemo_provider.triggers.nemo import NemoRenderTrigger
@@ -291,3 +293,33 @@ def test_generate_refused_message_is_resent_on_retry(fake_client, records, ti, n
     fake_client.send_raises = None
     NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID).execute({"ti": new_try(ti)})
     assert fake_client.names().count("send_message") == 2
+
+
+# -- prompt -----------------------------------------------------------------------------------------
+def test_prompt_routes_credits(fake_client, records, ti) -> None:
+    out = NemoPromptOperator(task_id="p", text="how many credits do I have?").execute({"ti": ti})
+    assert out["action"] == "credits"
+    assert out["result"]["available"] == fake_client.credits_available
+
+
+def test_prompt_routes_export(fake_client, records, ti, tmp_path) -> None:
+    out = NemoPromptOperator(
+        task_id="p", text="export it", session_id=SID, destination=str(tmp_path) + "/"
+    ).execute({"ti": ti})
+    assert out["action"] == "export"
+    assert os.path.exists(out["result"]["path"])
+
+
+def test_prompt_routes_other_text_to_a_message(fake_client, records, ti) -> None:
+    out = NemoPromptOperator(task_id="p", text="make an upbeat corporate track", session_id=SID).execute(
+        {"ti": ti}
+    )
+    assert out["action"] == "message"
+    assert ("send_message", "make an upbeat corporate track") in fake_client.calls
+
+
+def test_prompt_translates_gui_phrases(fake_client, records, ti, tmp_path) -> None:
+    out = NemoPromptOperator(
+        task_id="p", text="click Export", session_id=SID, destination=str(tmp_path) + "/"
+    ).execute({"ti": ti})
+    assert out["action"] == "export"

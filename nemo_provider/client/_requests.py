@@ -121,6 +121,7 @@ class RequestSpec:
     session_id: str | None = None
     read_timeout: float | None = None
     raw_body: bool = False  # success bodies are not envelopes (file downloads)
+    foreign: bool = False  # not the API (a CDN): its statuses are not Nemo error codes
 
 
 @dataclass
@@ -323,6 +324,13 @@ def parse_response(raw: RawResponse, spec: RequestSpec, ctx: ErrorContext) -> An
     ok_status = 200 <= raw.status < 300
     if ok_status and (spec.raw_body or raw.handle is not None):
         return raw
+    if spec.foreign:
+        host = urlsplit(spec.path).hostname or "?"
+        raise NemoAPIError(
+            f"Fetching the file from {host} failed with HTTP {raw.status} (the link may have expired). "
+            "Download by render id to use the API's own download route.",
+            http_status=raw.status,
+        )
     text = raw.body.decode("utf-8", errors="replace")
     try:
         body: Any = json.loads(text) if text.strip() else None
@@ -713,11 +721,13 @@ def send_message(
 
 def download_spec(core: ClientCore, url: str) -> RequestSpec:
     absolute = urljoin(core.base_url + "/", url) if url.startswith("/") else url
+    own = core.is_own_origin(absolute)
     return RequestSpec(
         name="download",
         method="GET",
         path=absolute,
-        authenticated=core.is_own_origin(absolute),
+        authenticated=own,
+        foreign=not own,
         idempotent=True,
         stream=True,
         raw_body=True,

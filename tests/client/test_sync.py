@@ -511,6 +511,16 @@ def test_download_falls_back_to_the_proxy_route(client: NemoClient, fake: FakeNe
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_download_from_an_expired_cdn_link_is_not_a_credit_error(
+    client: NemoClient, fake: FakeNemo, tmp_path: Path
+) -> None:
+    fake.script("GET /old.mp4", httpx.Response(403))
+    with pytest.raises(NemoAPIError, match=r"cdn\.example\.net failed with HTTP 403") as info:
+        client.download("https://cdn.example.net/old.mp4", tmp_path / "x.mp4")
+    assert type(info.value) is NemoAPIError
+    assert fake.requests_to("GET", "/api/credits") == []
+
+
 def test_download_api_relative_url_gets_the_token(client: NemoClient, fake: FakeNemo, tmp_path: Path) -> None:
     client.download("/api/render/proxy/render_7/download", tmp_path / "x.bin")
     assert (

@@ -1,0 +1,125 @@
+"""The sans-IO core: the envelope parser, header rules and flows driven by hand (no HTTP at all)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+
+from nemo_provider.client import _requests as api
+from nemo_provider.client.errors import (
+    NemoAPIError,
+    NemoAuthError,
+    NemoInsufficientCreditsError,
+    NemoRateLimitError,
+)
+
+BASE = "https://mega-api-prod.nemovideo.ai"
+SPEC = api.RequestSpec(name="thing", method="GET", path="/x")
+
+
+def raw(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> api.RawResponse:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return api.RawResponse(status, headers or {}, data)
+
+
+def parse(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+    return api.parse_response(
+        raw(body, status, headers), SPEC, api.ClientCore(BASE, "tok", None).error_context()
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"code": 0, "message": "ok", "data": {"a": 1}}, {"a": 1}),
+        ({"code": "0", "data": [1]}, [1]),
+        ({"code": 0, "a": 2}, {"a": 2}),
+        ({"success": True, "data": {"b": 1}}, {"b": 1}),
+        ({"success": True, "id": "r"}, {"id": "r"}),
+        ({"taskId": "r", "status": "pending"}, {"taskId": "r", "status": "pending"}),
+        (b"", {}),
+    ],
+)
+def test_success_in_every_envelope(body: Any, expected: Any) -> None:
+    assert parse(body) == expected
+
+
+def test_failed_render_in_success_false_is_a_status_not_an_error() -> None:
+    assert parse({"success": False, "data": {"id": "r", "status": "failed"}}) == {
+        "id": "r",
+        "status": "failed",
+    }
+    with pytest.raises(NemoAPIError, match="it broke"):
+        parse({"success": False, "error": "it broke"})
+
+
+def test_code_wins_over_status_and_string_codes_count() -> None:
+    with pytest.raises(NemoAuthError):
+        parse({"code": "1001", "message": "expired"}, status=200)
+    with pytest.raises(NemoInsufficientCreditsError):
+        parse({"code": 2001}, status=500)
+
+
+def test_non_json_success_body_is_an_error_naming_the_host_problem() -> None:
+    with pytest.raises(NemoAPIError, match="not JSON"):
+        parse(b"<html>login</html>")
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    with pytest.raises(NemoRateLimitError) as info:
+        parse({}, 429, {"Retry-After": "12"})
+    assert info.value.retry_after == 12
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=60), usegmt=True)
+    with pytest.raises(NemoRateLimitError) as info2:
+        parse({}, 429, {"retry-after": later})
+    assert info2.value.retry_after is not None and 50 < info2.value.retry_after <= 60
+
+
+def test_token_and_attribution_only_for_the_api_origin() -> None:
+    core = api.ClientCore(BASE, "nmv_usr_x", "cid", platform="airflow")
+    own = core.headers_for(api.RequestSpec(name="a", method="GET", path="/api/x"))
+    assert own["Authorization"] == "Bearer nmv_usr_x" and own["X-Client-Id"] == "cid"
+    for foreign_url in (
+        "https://cdn.nemovideo.ai/f.mp4",
+        "http://mega-api-prod.nemovideo.ai/x",
+        f"{BASE}:8443/x",
+    ):
+        foreign = core.headers_for(api.RequestSpec(name="d", method="GET", path=foreign_url))
+        assert "Authorization" not in foreign and "X-Skill-Source" not in foreign
+    assert core.headers_for(api.RequestSpec(name="d", method="GET", path=f"{BASE}:443/x"))["Authorization"]
+    assert "nmv_usr_x" not in repr(core)
+
+
+def test_render_ids_strictly_increase() -> None:
+    core = api.ClientCore(BASE, "t", None)
+    ids = [core.new_render_id() for _ in range(50)]
+    stamps = [int(i.removeprefix("render_")) for i in ids]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 50
+
+
+def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """credits() with no token: acquire -> 429 -> sleep -> repeat -> 1001 -> re-acquire -> repeat."""
+    monkeypatch.delenv("NEMO_TOKEN", raising=False)
+    core = api.ClientCore(BASE, None, "cid")
+    flow = api.credits(core)
+    op = next(flow)
+    assert (
+        isinstance(op, api.Send) and op.spec.path == "/api/auth/anonymous-token" and not op.spec.authenticated
+    )
+    op = flow.send(raw({"code": 0, "data": {"token": "nmv_usr_1", "user_id": "u"}}))
+    assert isinstance(op, api.Send) and op.spec.path == "/api/credits/balance/simple"
+    op = flow.send(raw({}, 429))
+    assert op == api.Sleep(30.0)
+    op = flow.send(None)
+    assert isinstance(op, api.Send) and op.spec.path == "/api/credits/balance/simple"
+    op = flow.send(raw({"code": 1001}))
+    assert isinstance(op, api.Send) and op.spec.path == "/api/auth/anonymous-token"
+    op = flow.send(raw({"code": 0, "data": {"token": "nmv_usr_2", "user_id": "u"}}))
+    assert core.token == "nmv_usr_2"
+    with pytest.raises(StopIteration) as done:
+        flow.send(raw({"code": 0, "data": {"available": 5, "frozen": 0, "total": 5}}))
+    assert done.value.value.available == 5

@@ -54,3 +54,28 @@ def test_render_interrupted_twice_ends_failed_with_a_reason(tmp_path: Path) -> N
         assert user.credits()["total"] == 100
     finally:
         stop_nemo_server(server)
+
+
+def test_render_running_at_shutdown_is_resumed_and_completes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_nemo_server(data, "--fault-render-stuck")
+    user = Api(server).user("resume-client")
+    sid = user.new_session()
+    body = {
+        "id": "render_resume_1",
+        "sessionId": sid,
+        "draft": TITLE_DRAFT,
+        "output": {"format": "mp4", "quality": "low"},
+    }
+    rid = user.post("/api/render/proxy/lambda", json=body).json()["id"]
+    _poll_until(user, rid, {"processing"})
+    _stop_cleanly(server)
+
+    server = start_nemo_server(data)
+    try:
+        user = Api(server).user("resume-client")
+        done = _poll_until(user, rid, {"completed", "failed", "cancelled"})
+        assert done["status"] == "completed", done["error"]
+        assert done["output"]["size"] > 0
+    finally:
+        stop_nemo_server(server)

@@ -126,7 +126,7 @@ def test_default_share_of_edits_is_silent(api: Api) -> None:
 def test_keep_alives_while_composing(fault_api: Api) -> None:
     user = fault_api.user()
     sid = user.new_session()
-    stream = user.say(sid, "generate an epic orchestral track, 20-second")
+    stream = user.say(sid, "generate an epic orchestral track, 10-second")
     assert stream.comments and all(c.startswith(":") for c in stream.comments)
     assert stream.parts("functionResponse")
 

@@ -803,7 +803,23 @@ def retry_policy(spec: RequestSpec, max_retries: int, wait_cap: float) -> dict[s
 
 
 def _is_server_error(raw: Any) -> bool:
-    return isinstance(raw, RawResponse) and raw.status >= 500
+    """HTTP 5xx, or a 5xx envelope code (a server that answers errors with HTTP 200)."""
+    if not isinstance(raw, RawResponse):
+        return False
+    if raw.status >= 500:
+        return True
+    if (
+        raw.handle is not None
+        or not raw.body
+        or len(raw.body) > 65536
+        or not raw.body.lstrip().startswith(b"{")
+    ):
+        return False
+    try:
+        code = _as_code(json.loads(raw.body).get("code"))
+    except (ValueError, AttributeError):
+        return False
+    return code is not None and 500 <= code <= 599
 
 
 def _last_outcome(retry_state: Any) -> Any:

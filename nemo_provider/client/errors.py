@@ -349,10 +349,11 @@ def error_for(
         return NemoDuplicateRenderIdError(
             "The render id is already in use." + said, code=code, http_status=http_status
         )
-    if code is None and http_status >= 500:
+    if (code is None and http_status >= 500) or (code is not None and 500 <= code <= 599):
         return NemoServerError(
-            f"The Nemo API failed with HTTP {http_status}.{said} This is a server-side problem; retry later.",
-            code=None,
+            f"The Nemo API failed with {f'code {code}' if code is not None else f'HTTP {http_status}'}.{said} "
+            "This is a server-side problem; retry later.",
+            code=code,
             http_status=http_status,
         )
     label = f"code {code}" if code is not None else f"HTTP {http_status}"

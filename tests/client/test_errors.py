@@ -40,6 +40,10 @@ def test_http_status_used_without_code(code: int, status: int, cls: type[e.NemoE
 
 def test_other_statuses() -> None:
     assert type(e.error_for(None, 503, "", CTX)) is e.NemoServerError
+    in_envelope = e.error_for(503, 503, "busy", CTX)
+    assert (
+        type(in_envelope) is e.NemoServerError and in_envelope.code == 503 and "code 503" in str(in_envelope)
+    )
     assert type(e.error_for(None, 404, "", CTX, session_bound=False)) is e.NemoAPIError
     assert type(e.error_for(None, 400, "bad field", CTX)) is e.NemoAPIError
     assert type(e.error_for(None, 409, "", CTX)) is e.NemoDuplicateRenderIdError

@@ -371,6 +371,16 @@ def test_5xx_on_idempotent_call_backs_off_then_succeeds(
     assert len(sleeps) == 2 and sleeps[0] <= sleeps[1] <= 30.0
 
 
+@pytest.mark.parametrize("http_status", [503, 200])
+def test_5xx_envelope_code_is_retried_too(fake: FakeNemo, sleeps: Sleeps, http_status: int) -> None:
+    fake.script(
+        "GET /api/credits/balance/simple", httpx.Response(http_status, json={"code": 503, "message": "busy"})
+    )
+    with make(fake, sleeps, token="t0ken-abc") as c:
+        assert c.credits().available == 90
+    assert len(sleeps) == 1 and len(fake.requests) == 2
+
+
 def test_5xx_persisting_raises_after_max_retries(fake: FakeNemo, sleeps: Sleeps) -> None:
     fake.script("GET /api/credits/balance/simple", httpx.Response(500, json={"detail": "boom"}), times=5)
     with (

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")
 
 _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
@@ -54,3 +57,28 @@ async def aclose_shared_clients() -> None:
     loop = asyncio.get_running_loop()
     for client in _registry.pop(loop, {}).values():
         await client.aclose()
+
+
+_tokens: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def shared_anonymous_token(base_url: str, client_id: str, acquire: Callable[[], Awaitable[T]]) -> T:
+    """One anonymous-token request per (base URL, client id) per loop, however many triggers start.
+
+    The service hands the same token back for the same client id anyway; asking once instead of once
+    per trigger saves a request per trigger when a triggerer starts with hundreds of them.
+    """
+    loop = asyncio.get_running_loop()
+    tokens = _tokens.setdefault(loop, {})
+    key = (base_url, client_id)
+    if key not in tokens:
+        lock = _locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in tokens:
+                tokens[key] = await acquire()
+    return tokens[key]

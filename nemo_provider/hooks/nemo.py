@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from nemo_provider.hooks._pool import shared_http_client
+from nemo_provider.hooks._pool import shared_anonymous_token, shared_http_client
 
 if TYPE_CHECKING:
     import httpx
@@ -209,7 +209,7 @@ class NemoHook(BaseHook):
         s = await self.aget_settings()
         if http_client is None and shared:
             http_client = shared_http_client(s.base_url, s.timeout)
-        return AsyncNemoClient(
+        client = AsyncNemoClient(
             base_url=s.base_url,
             token=s.token,
             client_id=s.client_id,
@@ -218,7 +218,23 @@ class NemoHook(BaseHook):
             platform=s.platform,
             http_client=http_client,
             logger=self.log,
+            token_source=f"the password of Airflow connection {s.conn_id!r}",
         )
+        if shared and not s.token and not os.environ.get("NEMO_TOKEN"):
+            await self._adopt_shared_anonymous_token(client, s)
+        return client
+
+    @staticmethod
+    async def _adopt_shared_anonymous_token(client: AsyncNemoClient, s: NemoClientSettings) -> None:
+        """Give the client the loop's anonymous token for this client id, acquired once for all triggers."""
+        from airflow.sdk.log import mask_secret
+
+        anonymous = await shared_anonymous_token(s.base_url, s.client_id, client.acquire_anonymous_token)
+        secret = anonymous.token.get_secret_value()
+        mask_secret(secret)
+        core = getattr(client, "_core", None)
+        if client.token != secret and hasattr(core, "set_anonymous_token"):
+            core.set_anonymous_token(anonymous)  # type: ignore[union-attr]
 
     @staticmethod
     def register_acquired_token(client: NemoClient | AsyncNemoClient) -> None:

@@ -29,7 +29,7 @@ class NemoDownloadLink(BaseOperatorLink):
             try:
                 from airflow.sdk.bases.xcom import BaseXCom
 
-                url = BaseXCom.get_value(ti_key=ti_key, key=RENDER_URL_XCOM_KEY)
+                url = BaseXCom.get_value(ti_key=ti_key, key=RENDER_URL_XCOM_KEY)  # type: ignore[arg-type]
             except Exception:
                 url = None
         return str(url) if url else ""

@@ -90,7 +90,7 @@ class NemoCreateSessionOperator(BaseOperator):
         self.language = language
         self.nemo_conn_id = nemo_conn_id
 
-    def execute(self, context: Context) -> dict[str, str]:
+    def execute(self, context: Context) -> dict[str, str | None]:
         hook = _hook(self.nemo_conn_id)
         with hook.get_client() as client:
             info = client.create_session(task_name=self.task_name, language=self.language)
@@ -608,6 +608,8 @@ class NemoExportOperator(BaseOperator):
         }
 
     def _cancel_quietly(self, client: NemoClient | None = None) -> None:
+        if not self.render_id:
+            return
         try:
             if client is not None:
                 client.cancel_render(self.render_id)
@@ -662,7 +664,7 @@ class NemoPromptOperator(BaseOperator):
 
         action = resolve_action(str(self.text), has_files=bool(self.files))
         self.log.info("Routed the request to %r.", action)
-        kwargs = {"task_id": f"{self.task_id}__{action}", "nemo_conn_id": self.nemo_conn_id}
+        kwargs: dict[str, Any] = {"task_id": f"{self.task_id}__{action}", "nemo_conn_id": self.nemo_conn_id}
         result: Any
         if action == "credits":
             with _hook(self.nemo_conn_id).get_client() as client:

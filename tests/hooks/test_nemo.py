@@ -151,3 +151,33 @@ def test_test_connection_reports_failure(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(NemoHook, "get_client", broken)
     ok, message = NemoHook().test_connection()
     assert not ok and "connection refused" in message
+
+
+def test_triggers_share_one_anonymous_token_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        assert request.url.path == "/api/auth/anonymous-token"
+        data = {"token": "nmv_usr_anon_shared_99", "user_id": "u-1", "expires_at": None, "credits": 100}
+        return httpx.Response(200, json={"code": 0, "data": data})
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEMO_POOL", json.dumps({"conn_type": "nemo", "host": "http://127.0.0.1:9"})
+    )
+
+    async def main() -> list[Any]:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        clients = [
+            await NemoHook("nemo_pool").get_async_client(http_client=http, shared=True) for _ in range(5)
+        ]
+        await http.aclose()
+        return clients
+
+    clients = asyncio.run(main())
+    assert calls == ["/api/auth/anonymous-token"], "five triggers, one token request"
+    assert {c.token for c in clients} == {"nmv_usr_anon_shared_99"}
+    assert all(c.token_is_anonymous for c in clients)
+    assert "nmv_usr_anon_shared_99" not in redact("token nmv_usr_anon_shared_99")

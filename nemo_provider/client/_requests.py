@@ -516,6 +516,7 @@ def upload(
     files: Sequence[str | os.PathLike[str]] | None = None,
     urls: Sequence[str] | None = None,
 ) -> Flow[UploadResult]:
+    # Files are checked here; URLs only by the service (CDN links often carry no extension).
     parts = tuple(check_upload_file(f) for f in files or ())
     url_list = [str(u) for u in urls or ()]
     if not parts and not url_list:

@@ -124,6 +124,12 @@ class NemoClient:
         streaming: bool = True,
         timeout: float = MESSAGE_CEILING_S,
     ) -> MessageResult:
+        """Send one message; never re-sent, since a repeat is charged twice.
+
+        The ceiling is checked whenever bytes arrive, and the socket read timeout equals it, so a
+        stream that falls completely silent ends at the latest one ceiling after its last byte (the
+        async client enforces the ceiling exactly).
+        """
         return self._run(
             api.send_message(
                 self._core,

@@ -5,14 +5,14 @@ Drawn with Pillow only (no fonts configuration needed: a bundled TrueType font i
 
 from __future__ import annotations
 
-import colorsys
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
+from nemo_local.media.artwork import draw_waveform, gradient
 from nemo_local.media.fonts import load_font
 
 MOOD_HUES: dict[str, float] = {
@@ -28,43 +28,6 @@ MOOD_HUES: dict[str, float] = {
 }
 
 
-def _gradient(width: int, height: int, hue: float, dark: bool) -> Image.Image:
-    top = colorsys.hsv_to_rgb(hue, 0.55, 0.35 if dark else 0.75)
-    bottom = colorsys.hsv_to_rgb((hue + 0.08) % 1.0, 0.75, 0.12 if dark else 0.35)
-    t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
-    rows = (np.array(top)[None, :] * (1 - t) + np.array(bottom)[None, :] * t) * 255
-    arr = np.repeat(rows[:, None, :], width, axis=1).astype(np.uint8)
-    return Image.fromarray(arr, "RGB")
-
-
-def waveform_envelope(samples: np.ndarray, columns: int) -> np.ndarray:
-    """Peak level (0-1) of ``columns`` equal slices of the track."""
-    mono = np.abs(samples).max(axis=1) if samples.ndim == 2 else np.abs(samples)
-    if len(mono) == 0:
-        return np.zeros(columns, dtype=np.float32)
-    edges = np.linspace(0, len(mono), columns + 1).astype(np.int64)
-    peaks = np.maximum.reduceat(mono, np.minimum(edges[:-1], len(mono) - 1))
-    top = float(peaks.max()) or 1.0
-    return (peaks / top).astype(np.float32)
-
-
-def draw_waveform(
-    img: Image.Image, samples: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, int, int]
-) -> None:
-    """Mirror-bar waveform inside ``box`` (left, top, right, bottom)."""
-    left, top, right, bottom = box
-    bar_w = max(2, (right - left) // 160)
-    columns = max(1, (right - left) // (bar_w + 2))
-    env = waveform_envelope(samples, columns)
-    draw = ImageDraw.Draw(img)
-    mid = (top + bottom) // 2
-    half = (bottom - top) // 2
-    for i, level in enumerate(env):
-        x0 = left + i * (bar_w + 2)
-        h = max(1, int(level * half))
-        draw.rounded_rectangle((x0, mid - h, x0 + bar_w, mid + h), radius=bar_w // 2, fill=color)
-
-
 def render_cover(
     samples: np.ndarray,
     metadata: Mapping[str, Any],
@@ -75,7 +38,7 @@ def render_cover(
     width, height = size
     mood = str(metadata.get("mood", "chill"))
     hue = MOOD_HUES.get(mood, 0.6)
-    img = _gradient(width, height, hue, dark=mood in ("dark", "epic", "sad"))
+    img = gradient(width, height, hue, dark=mood in ("dark", "epic", "sad"))
     draw_waveform(
         img, samples, (width // 12, height // 3, width - width // 12, height * 2 // 3), (255, 255, 255)
     )

@@ -1,0 +1,162 @@
+"""Video from uploaded clips: one ffmpeg pass that trims, fits, joins, titles and encodes.
+
+Pieces are laid end to end on the video track (a later clip starting inside an earlier one cuts it);
+gaps become black; pictures among the clips are looped for their duration. Titles are Pillow-drawn PNGs
+overlaid only inside their time range. The audio is the numpy mix (clip sound + music) from a WAV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
+from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.timeline import Segment, Timeline
+from nemo_local.renderer.visuals import title_overlay
+
+FPS = 30
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: float
+    duration: float
+    path: Path | None  # None: black gap
+    offset: float
+    is_picture: bool
+
+
+def lay_out(timeline: Timeline, resolved: dict[str, Path], pictures: set[str]) -> list[Piece]:
+    """Sequential pieces covering exactly [0, duration)."""
+    pieces: list[Piece] = []
+    cursor = 0.0
+    segs = [s for s in timeline.video if s.start < timeline.duration]
+    for i, seg in enumerate(segs):
+        start = max(seg.start, cursor)
+        end = min(seg.end, timeline.duration)
+        if i + 1 < len(segs):
+            end = min(end, max(segs[i + 1].start, start))
+        if end - start < 1.0 / FPS:
+            continue
+        if start - cursor >= 1.0 / FPS:
+            pieces.append(Piece(cursor, start - cursor, None, 0.0, False))
+        assert seg.src is not None
+        pieces.append(
+            Piece(
+                start,
+                end - start,
+                resolved[seg.src],
+                seg.source_offset + (start - seg.start),
+                seg.src in pictures,
+            )
+        )
+        cursor = end
+    if timeline.duration - cursor >= 1.0 / FPS:
+        pieces.append(Piece(cursor, timeline.duration - cursor, None, 0.0, False))
+    return pieces
+
+
+def _input_args(piece: Piece, width: int, height: int) -> list[str]:
+    if piece.path is None:
+        return ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={FPS}:d={piece.duration:.3f}"]
+    if piece.is_picture:
+        return ["-loop", "1", "-framerate", str(FPS), "-t", f"{piece.duration:.3f}", "-i", str(piece.path)]
+    args = ["-t", f"{piece.duration:.3f}"]
+    if piece.offset > 0:
+        args = ["-ss", f"{piece.offset:.3f}", *args]
+    return [*args, "-i", str(piece.path)]
+
+
+def build_graph(
+    timeline: Timeline, pieces: list[Piece], title_inputs: list[tuple[Segment, int, int, int]], out_label: str
+) -> str:
+    w, h = timeline.width, timeline.height
+    parts: list[str] = []
+    for i, piece in enumerate(pieces):
+        # a clip shorter than its slot holds its last frame (tpad) so the timeline never shrinks
+        parts.append(
+            f"[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,"
+            f"setsar=1,fps={FPS},format=yuv420p,tpad=stop_mode=clone:stop_duration={piece.duration:.3f},"
+            f"trim=duration={piece.duration:.3f},setpts=PTS-STARTPTS[p{i}]"
+        )
+    joined = "".join(f"[p{i}]" for i in range(len(pieces)))
+    label = "base"
+    parts.append(f"{joined}concat=n={len(pieces)}:v=1:a=0[{label}]")
+    for k, (seg, idx, x, y) in enumerate(title_inputs):
+        nxt = f"t{k}"
+        parts.append(
+            f"[{label}][{idx}:v]overlay=x={x}:y={y}:enable='between(t,{seg.start:.3f},{seg.end - 0.001:.3f})'"
+            f":eof_action=repeat[{nxt}]"
+        )
+        label = nxt
+    parts.append(f"[{label}]null[{out_label}]")
+    return ";".join(parts)
+
+
+def render_clips(
+    timeline: Timeline,
+    resolved: dict[str, Path],
+    pictures: set[str],
+    audio_wav: Path,
+    out_path: Path,
+    fmt: Format,
+    quality: Quality,
+    work: Path,
+    jobs: Jobs,
+    report: Callable[[float], None],
+) -> None:
+    """Write ``out_path`` (a video format or GIF) from the clips, titles and the mixed audio."""
+    pieces = lay_out(timeline, resolved, pictures)
+    args: list[str] = []
+    for piece in pieces:
+        args += _input_args(piece, timeline.width, timeline.height)
+    title_inputs: list[tuple[Segment, int, int, int]] = []
+    for seg in timeline.text:
+        img, x, y = title_overlay(seg, timeline.width, timeline.height)
+        path = work / f"title_{len(title_inputs):03d}.png"
+        img.save(path, compress_level=1)
+        title_inputs.append((seg, len(pieces) + len(title_inputs), x, y))
+        args += ["-i", str(path)]
+    audio_index = len(pieces) + len(title_inputs)
+    args += ["-i", str(audio_wav)]
+    graph = build_graph(timeline, pieces, title_inputs, "vout")
+    if fmt.kind == "gif":
+        width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
+        graph = graph.replace(
+            "null[vout]",
+            f"fps={quality.gif_fps},scale={width}:-2:flags=lanczos,split[ga][gb];"
+            "[ga]palettegen=stats_mode=diff[gp];[gb][gp]paletteuse=dither=bayer:bayer_scale=4[vout]",
+        )
+        args += [
+            "-filter_complex",
+            graph,
+            "-map",
+            "[vout]",
+            "-t",
+            f"{timeline.duration:.3f}",
+            "-f",
+            "gif",
+            str(out_path),
+        ]
+    else:
+        args += [
+            "-filter_complex",
+            graph,
+            "-map",
+            "[vout]",
+            "-map",
+            f"{audio_index}:a",
+            *video_codec_args(fmt.video_codec, quality, gop=2 * FPS),
+            "-r",
+            str(FPS),
+            *audio_codec_args(fmt.audio_codec, quality),
+            "-t",
+            f"{timeline.duration:.3f}",
+        ]
+        if fmt.muxer in ("mp4", "mov"):
+            args += ["-movflags", "+faststart"]
+        args += ["-f", str(fmt.muxer), str(out_path)]
+    proc = jobs.start("encoding the video", args, progress=True)
+    jobs.wait(lambda: report(5.0 + 93.0 * min(1.0, proc.out_time_s / max(timeline.duration, 1e-3))))

@@ -1,0 +1,191 @@
+"""render_draft(): the one entry point. Chooses the pipeline (audio only, still pictures, clips), owns the
+temporary directory, reports monotonic progress, and publishes the output atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import wave
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nemo_local.media import ProbeError, probe
+from nemo_local.renderer import mixdown
+from nemo_local.renderer.clips import render_clips
+from nemo_local.renderer.errors import RenderCancelled, RenderError
+from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
+from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.stills import render_gif_from_stills, render_stills
+from nemo_local.renderer.timeline import Timeline, parse_draft
+from nemo_local.renderer.visuals import cover_card, fit_picture
+
+_PICTURE_CODECS = {"png", "mjpeg", "jpeg", "webp", "bmp", "tiff"}
+COVER_ID = "cover"
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    path: Path
+    size: int
+    duration_s: float
+    width: int | None
+    height: int | None
+
+
+class _Progress:
+    """Monotonic 0-100 reporting; never lets a failing callback break the render."""
+
+    def __init__(self, callback: Callable[[float], None] | None) -> None:
+        self.callback = callback
+        self.value = 0.0
+
+    def __call__(self, value: float) -> None:
+        value = max(self.value, min(100.0, float(value)))
+        if self.callback is None or (value - self.value < 0.5 and value < 100.0):
+            return
+        self.value = value
+        with contextlib.suppress(Exception):  # progress display must not fail a render
+            self.callback(round(value, 1))
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(2)
+        fh.setsampwidth(2)
+        fh.setframerate(mixdown.SAMPLE_RATE)
+        fh.writeframes(pcm.tobytes())
+
+
+def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> dict[str, Path]:
+    resolved: dict[str, Path] = {}
+    for seg in (*timeline.video, *timeline.audio):
+        assert seg.src is not None
+        if seg.src in resolved:
+            continue
+        try:
+            path = Path(resolve_media(seg.src))
+        except (KeyError, FileNotFoundError, ValueError, OSError) as exc:
+            raise RenderError(f"media for segment {seg.id!r} is not available: {exc}") from exc
+        if not path.is_file():
+            raise RenderError(f"media for segment {seg.id!r} is not available")
+        resolved[seg.src] = path
+    return resolved
+
+
+def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[str], bool]:
+    """(srcs that are still pictures, whether any video segment is a moving clip)."""
+    pictures: set[str] = set()
+    moving = False
+    for seg in timeline.video:
+        assert seg.src is not None
+        try:
+            info = probe(resolved[seg.src])
+        except ProbeError as exc:
+            raise RenderError(str(exc)) from exc
+        if not info.has_video:
+            raise RenderError(f"video segment {seg.id!r} has no picture in it")
+        if info.video_codec in _PICTURE_CODECS and (
+            info.format_name.endswith("_pipe") or info.format_name == "image2"
+        ):
+            pictures.add(seg.src)
+        else:
+            moving = True
+    return pictures, moving
+
+
+def _encode_audio(
+    wav: Path, out: Path, fmt: Format, quality: Quality, jobs: Jobs, duration: float, report: _Progress
+) -> None:
+    if fmt.audio_codec == "pcm":
+        shutil.copyfile(wav, out)
+        return
+    args = ["-i", str(wav), *audio_codec_args(fmt.audio_codec, quality), "-f", str(fmt.muxer), str(out)]
+    proc = jobs.start("encoding the audio", args, progress=True)
+    jobs.wait(lambda: report(30.0 + 68.0 * min(1.0, proc.out_time_s / max(duration, 1e-3))))
+
+
+def render_draft(
+    draft: Mapping[str, Any],
+    out_path: Path,
+    *,
+    fmt: str = "mp4",
+    quality: str = "high",
+    resolve_media: Callable[[str], Path],
+    progress: Callable[[float], None] | None = None,
+    cancel: threading.Event | None = None,
+    work_dir: Path | None = None,
+) -> RenderOutput:
+    """Render ``draft`` to ``out_path``; raises RenderError (bad draft, media, ffmpeg) or RenderCancelled."""
+    out_path = Path(out_path)
+    spec = get_format(fmt)
+    preset = get_quality(quality)
+    timeline = parse_draft(draft)
+    report = _Progress(progress)
+    report(0.0)
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="render-", dir=work_dir))
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    jobs = Jobs(cancel)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        resolved = _resolve_all(timeline, resolve_media)
+        jobs.check_cancel()
+        mix = mixdown.mix_timeline(timeline, lambda src: resolved[src], cancel)
+        wav = work / "mix.wav"
+        _write_wav(wav, mix)
+        report(5.0)
+        if spec.kind == "audio":
+            _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
+        else:
+            pictures, moving = _pictures_among(timeline, resolved)
+            if moving:
+                render_clips(timeline, resolved, pictures, wav, partial, spec, preset, work, jobs, report)
+            else:
+                bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, mix)}
+                for src in pictures:
+                    bases[src] = fit_picture(resolved[src], timeline.width, timeline.height)
+
+                def base_at(t: float) -> str:
+                    for seg in reversed(timeline.video):
+                        if seg.start <= t < seg.end:
+                            assert seg.src is not None
+                            return seg.src
+                    return COVER_ID
+
+                if spec.kind == "gif":
+                    render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
+                else:
+                    render_stills(timeline, bases, base_at, wav, partial, spec, preset, work, jobs, report)
+        jobs.check_cancel()
+        os.replace(partial, out_path)
+    except RenderCancelled:
+        jobs.kill_all()
+        partial.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        jobs.kill_all()
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    try:
+        info = probe(out_path)
+        duration = info.duration
+        width, height = info.width, info.height
+    except ProbeError:
+        duration, width, height = timeline.duration, None, None
+    if spec.kind == "audio":
+        width = height = None
+    report(100.0)
+    return RenderOutput(
+        path=out_path, size=out_path.stat().st_size, duration_s=duration, width=width, height=height
+    )

@@ -1,0 +1,121 @@
+"""Run ffmpeg processes with progress and cancellation.
+
+Progress comes from ``-progress pipe:1`` (``out_time_us=`` lines); cancellation kills the process and
+raises :class:`RenderCancelled`. Several processes may run at once (video segments and audio encode in
+parallel on two cores); :class:`Jobs` waits for all of them while watching the cancel event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from nemo_local.media import ffmpeg_exe
+from nemo_local.renderer.errors import RenderCancelled, RenderError
+
+_POLL_S = 0.05
+
+
+def base_cmd() -> list[str]:
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+
+
+@dataclass
+class _Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    stderr: list[bytes] = field(default_factory=list)
+    out_time_s: float = 0.0
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+class Jobs:
+    """A set of running ffmpeg processes that finish together, fail together and cancel together."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.procs: list[_Proc] = []
+
+    def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> _Proc:
+        self.check_cancel()
+        cmd = [*base_cmd(), *(["-progress", "pipe:1", "-nostats"] if progress else []), *args]
+        popen = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE if progress else subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        proc = _Proc(name, popen)
+        err_thread = threading.Thread(target=self._drain, args=(popen.stderr, proc.stderr), daemon=True)
+        err_thread.start()
+        proc.threads.append(err_thread)
+        if progress:
+            out_thread = threading.Thread(target=self._progress, args=(proc,), daemon=True)
+            out_thread.start()
+            proc.threads.append(out_thread)
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def _drain(stream: object, sink: list[bytes]) -> None:
+        assert stream is not None
+        for line in stream:  # type: ignore[attr-defined]
+            sink.append(line)
+            del sink[:-40]
+
+    @staticmethod
+    def _progress(proc: _Proc) -> None:
+        assert proc.popen.stdout is not None
+        for raw in proc.popen.stdout:
+            line = raw.decode(errors="replace").strip()
+            if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
+                value = line.split("=", 1)[1]
+                if value.lstrip("-").isdigit():
+                    proc.out_time_s = max(proc.out_time_s, int(value) / 1_000_000)
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            self.kill_all()
+            raise RenderCancelled("render cancelled")
+
+    def kill_all(self) -> None:
+        for proc in self.procs:
+            if proc.popen.poll() is None:
+                proc.popen.kill()
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(timeout=5)
+
+    def wait(self, on_tick: Callable[[], None] | None = None) -> None:
+        """Wait for every process; raise RenderError naming the first that failed, RenderCancelled on cancel."""
+        try:
+            while True:
+                self.check_cancel()
+                if on_tick is not None:
+                    on_tick()
+                running = [p for p in self.procs if p.popen.poll() is None]
+                failed = [p for p in self.procs if p.popen.returncode not in (None, 0)]
+                if failed:
+                    self.kill_all()
+                    proc = failed[0]
+                    for t in proc.threads:
+                        t.join(timeout=2)
+                    tail = b"".join(proc.stderr).decode(errors="replace").strip()[-600:]
+                    raise RenderError(f"ffmpeg failed while {proc.name}: {tail or 'no message'}")
+                if not running:
+                    break
+                # wake as soon as a process ends, or after one poll interval to look at cancel/progress
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    running[0].popen.wait(timeout=_POLL_S)
+            for proc in self.procs:
+                for t in proc.threads:
+                    t.join(timeout=2)
+        finally:
+            self.procs = [p for p in self.procs if p.popen.poll() is None]
+
+
+def run(name: str, args: Sequence[str], cancel: threading.Event | None) -> None:
+    """Run one ffmpeg command to completion."""
+    jobs = Jobs(cancel)
+    jobs.start(name, args)
+    jobs.wait()

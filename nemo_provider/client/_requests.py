@@ -90,6 +90,9 @@ from nemo_provider.client.sse import MessageAccumulator
 
 T = TypeVar("T")
 
+#: How much longer than the message ceiling a single socket read may block before httpx gives up.
+READ_TIMEOUT_GRACE_S = 5.0
+
 
 # --------------------------------------------------------------------------------------------------
 # Operations exchanged between flows and runners
@@ -676,7 +679,10 @@ def send_message(
     """
     started = core.clock()
     before = yield from state(core, session_id)  # also: 1002 surfaces here, before anything is sent
-    raw = yield from open_message_stream(core, session_id, text, streaming=streaming, read_timeout=timeout)
+    # The ceiling is enforced by the runners (a watchdog / a cancel scope); the read timeout is a backstop.
+    raw = yield from open_message_stream(
+        core, session_id, text, streaming=streaming, read_timeout=timeout + READ_TIMEOUT_GRACE_S
+    )
     acc = MessageAccumulator(
         on_text=on_text,
         on_progress=on_progress,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -124,12 +126,7 @@ class NemoClient:
         streaming: bool = True,
         timeout: float = MESSAGE_CEILING_S,
     ) -> MessageResult:
-        """Send one message; never re-sent, since a repeat is charged twice.
-
-        The ceiling is checked whenever bytes arrive, and the socket read timeout equals it, so a
-        stream that falls completely silent ends at the latest one ceiling after its last byte (the
-        async client enforces the ceiling exactly).
-        """
+        """Send one message; never re-sent, since a repeat is charged twice."""
         return self._run(
             api.send_message(
                 self._core,
@@ -241,12 +238,44 @@ class NemoClient:
             return api.RawResponse(response.status_code, response.headers, body)
 
     def _drain(self, op: api.Drain) -> BaseException | None:
+        """Read the body; at the deadline a watchdog shuts the socket down to wake the blocked read.
+
+        A thread cannot cancel a blocking read, but `shutdown()` on its socket makes it return at
+        once, so a silent stream ends at the ceiling instead of one read timeout later. Transports
+        without a real socket (tests) fall back to the per-chunk deadline check and the read timeout.
+        """
         handle: httpx.Response = op.handle
+        fired = threading.Event()
+        watchdog = self._watchdog(handle, op.deadline, fired)
         try:
             for chunk in handle.iter_bytes():
                 op.on_bytes(chunk)
-            return None
+            return _timed_out() if fired.is_set() else None
         except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
-            return exc
+            return _timed_out() if fired.is_set() else exc
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             handle.close()
+
+    def _watchdog(
+        self, handle: httpx.Response, deadline: float | None, fired: threading.Event
+    ) -> threading.Timer | None:
+        stream = handle.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if deadline is None or not isinstance(sock, socket.socket):
+            return None
+
+        def stop() -> None:
+            fired.set()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(max(0.0, deadline - self._core.clock()), stop)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+def _timed_out() -> NemoStreamError:
+    return NemoStreamError("No end of the reply within the ceiling.", code="timeout")

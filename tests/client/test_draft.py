@@ -136,7 +136,7 @@ drafts = st.fixed_dictionaries(
 ).flatmap(lambda base: _with_keys(["x", "y"]).map(lambda more: {**more, **base}))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(drafts)
 def test_any_draft_round_trips_unchanged(wire: dict[str, Any]) -> None:
     original = copy.deepcopy(wire)

@@ -268,7 +268,7 @@ def test_arbitrary_bytes_never_crash_the_reader(data: bytes) -> None:
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=10,
+    max_leaves=6,
 )
 eventish = st.dictionaries(
     st.sampled_from(
@@ -279,8 +279,8 @@ eventish = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(eventish, max_size=8))
+@settings(max_examples=150, deadline=None)
+@given(st.lists(eventish, max_size=6))
 def test_arbitrary_json_events_never_crash_the_reader(events: list[dict[str, Any]]) -> None:
     result = parse_stream("".join(f"data: {json.dumps(e)}\n\n" for e in events))
     assert isinstance(result, MessageResult)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -565,3 +568,52 @@ def test_token_never_leaks_into_reprs_errors_logs_or_urls(
     texts += [str(r.url) for r in fake.requests]
     assert texts and not any(secret in t or "SUPERSECRET" in t for t in texts)
     assert os.environ.get("NEMO_TOKEN") is None
+
+
+# -- the ceiling on a real socket ---------------------------------------------------------------------
+class _SilentAgent(BaseHTTPRequestHandler):
+    """Answers state reads; on /run_sse sends one keep-alive and then nothing until released."""
+
+    release: threading.Event
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = json.dumps({"code": 0, "data": {"session_id": SID, "state": {"draft": None}}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b": working\n\n")
+        self.wfile.flush()
+        self.release.wait(30)
+
+
+def test_sync_ceiling_ends_a_silent_stream_on_time() -> None:
+    release = threading.Event()
+    handler = type("Handler", (_SilentAgent,), {"release": release})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with NemoClient(f"http://127.0.0.1:{server.server_address[1]}", token="t0ken-abc") as c:
+            started = time.monotonic()
+            with pytest.raises(NemoStreamError, match="timed out") as info:
+                c.send_message(SID, "slow", timeout=0.5)
+            elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+    assert 0.5 <= elapsed < 5.0  # the read timeout (a backstop) would only fire after 5.5 s
+    assert (
+        info.value.partial is not None and info.value.partial.timeline_summary == "Timeline (0 tracks): empty"
+    )

@@ -8,7 +8,9 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nemo_local.config import ServerConfig
 from nemo_local.store import Store
@@ -77,14 +79,14 @@ class RenderWorker:
                 log.exception("render %s crashed", render_id)
                 self.store.renders.fail(render_id, "internal render error")
 
-    def _progress(self, render_id: str) -> callable:  # type: ignore[valid-type]
-        last = [0.0, -1.0]
+    def _progress(self, render_id: str) -> Callable[[float], None]:
+        """The renderer reports 0-100; the store gets a monotonic value, at most every half second or 1 %."""
+        last = [0.0, 0.0]
 
         def report(value: float) -> None:
-            pct = float(value) * 100 if value <= 1.0 else float(value)
-            pct = max(0.0, min(99.0, pct))
+            pct = max(last[1], min(99.0, float(value)))
             now = time.monotonic()
-            if pct - last[1] >= 1.0 or now - last[0] > 0.5:
+            if pct - last[1] >= 1.0 or (pct > last[1] and now - last[0] > 0.5):
                 last[0], last[1] = now, pct
                 self.store.renders.set_progress(render_id, pct)
 
@@ -119,7 +121,9 @@ class RenderWorker:
             with self._lock:
                 self._cancels.pop(render_id, None)
 
-    def _render(self, render_id: str, draft: dict, fmt: str, quality: str, cancel: threading.Event) -> None:  # type: ignore[type-arg]
+    def _render(
+        self, render_id: str, draft: dict[str, Any], fmt: str, quality: str, cancel: threading.Event
+    ) -> None:
         from nemo_local.renderer import RenderCancelled, render_draft
 
         job_dir = self.store.dir("renders") / render_id

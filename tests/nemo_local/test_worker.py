@@ -56,15 +56,19 @@ def test_render_interrupted_twice_ends_failed_with_a_reason(tmp_path: Path) -> N
         stop_nemo_server(server)
 
 
-def test_render_running_at_shutdown_is_resumed_and_completes(tmp_path: Path) -> None:
+def test_render_running_at_shutdown_is_resumed_and_completes(
+    tmp_path: Path, media_files: dict[str, Path]
+) -> None:
     data = tmp_path / "data"
     server = start_nemo_server(data, "--fault-render-stuck")
     user = Api(server).user("resume-client")
     sid = user.new_session()
+    files = [("files", ("clip.mp4", media_files["video"].read_bytes()))]
+    assert user.post(f"/api/upload-video/nemo_agent/me/{sid}", files=files).status_code == 200
     body = {
         "id": "render_resume_1",
         "sessionId": sid,
-        "draft": TITLE_DRAFT,
+        "draft": user.state(sid)["state"]["draft"],
         "output": {"format": "mp4", "quality": "low"},
     }
     rid = user.post("/api/render/proxy/lambda", json=body).json()["id"]

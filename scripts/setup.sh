@@ -16,7 +16,9 @@ fi
 export VIRTUAL_ENV="$PWD/.venv"
 # --compile-bytecode: this environment sets PYTHONDONTWRITEBYTECODE=1, and without .pyc files every
 # `import airflow.sdk` costs twice as long (docs/airflow-notes in the team's shared material).
-$UV pip install --quiet --compile-bytecode -e ".[dev]"
+# The provider supports apache-airflow>=3.1; the suite is pinned to the release it is tested on.
+AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
+$UV pip install --quiet --compile-bytecode -e ".[dev]" "apache-airflow==${AIRFLOW_VERSION}"
 # tinysoundfont's wheel declares pyaudio (needs PortAudio headers) but never uses it for offline
 # rendering; install it without its dependencies. See docs/local-backend.md.
 $UV pip install --quiet --compile-bytecode --no-deps "tinysoundfont>=0.3.7"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,6 +35,18 @@ def compose_to_files(plan: dict[str, Any], out_dir: str, stem: str) -> dict[str,
     }
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """Worker initializer: exit when the server process is gone (even killed with SIGKILL), so no
+    composer process outlives its server."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def _warm_up() -> bool:
     import nemo_local.composer  # noqa: F401  (import cost paid once per worker, not on the first request)
 
@@ -46,7 +61,12 @@ class ComposeRunner:
         self._pool: Executor = self._new_pool()
 
     def _new_pool(self) -> Executor:
-        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_watch_parent,
+            initargs=(os.getpid(),),
+        )
 
     def warm_up(self) -> None:
         for _ in range(self._workers):
@@ -61,4 +81,11 @@ class ComposeRunner:
             return await loop.run_in_executor(self._pool, compose_to_files, plan, str(out_dir), stem)
 
     def shutdown(self) -> None:
+        """Stop at once: a track still being composed for a stopping server is lost either way, and
+        waiting for workers (or their warm-up imports) would make every stop take seconds."""
+        processes = list(getattr(self._pool, "_processes", {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.join(timeout=2)

@@ -45,11 +45,15 @@ class _Progress:
     def __init__(self, callback: Callable[[float], None] | None) -> None:
         self.callback = callback
         self.value = 0.0
+        self.started = False
 
     def __call__(self, value: float) -> None:
         value = max(self.value, min(100.0, float(value)))
-        if self.callback is None or (value - self.value < 0.5 and value < 100.0):
+        if self.callback is None or (self.started and value - self.value < 0.5 and value < 100.0):
             return
+        if self.started and value == self.value == 100.0:
+            return
+        self.started = True
         self.value = value
         with contextlib.suppress(Exception):  # progress display must not fail a render
             self.callback(round(value, 1))

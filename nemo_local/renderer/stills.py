@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
@@ -22,7 +23,23 @@ from nemo_local.renderer.timeline import Segment, Timeline
 from nemo_local.renderer.visuals import compose_frame, title_overlay
 
 FPS = 30
-UNIT_FRAMES = 2 * FPS
+# 1 s closed-GOP units: x264 still analyses every repeated frame (~10-15 ms at 1080p), so the unit is kept
+# short; a keyframe per second of a flat picture costs only a few kB.
+UNIT_FRAMES = FPS
+
+
+def yuv420p_bytes(img: Image.Image) -> bytes:
+    """Planar BT.601 limited-range YUV 4:2:0: ffmpeg reads it without decoding or scaling anything."""
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+    cb = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0
+    cr = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0
+    h, w = y.shape
+    planes = [y]
+    for chroma in (cb, cr):
+        planes.append(chroma.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
+    return b"".join(np.clip(np.round(p), 0, 255).astype(np.uint8).tobytes() for p in planes)
 
 
 @dataclass(frozen=True)
@@ -86,8 +103,8 @@ def render_stills(
         base_id, title_ids = scene.key
         frame = compose_frame(bases[base_id], [overlays[t] for t in title_ids])
         name = hashlib.sha256(repr(scene.key).encode()).hexdigest()[:12]
-        path = work / f"pic_{name}.png"
-        frame.save(path, format="PNG", compress_level=1)
+        path = work / f"pic_{name}.yuv"
+        path.write_bytes(yuv420p_bytes(frame))
         pictures[scene.key] = path
     report(8.0)
 
@@ -111,7 +128,20 @@ def render_stills(
     for (key, count), seg_path in needed.items():
         if key not in input_index:
             input_index[key] = len(input_index)
-            inputs += ["-loop", "1", "-framerate", str(FPS), "-i", str(pictures[key])]
+            inputs += [
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "yuv420p",
+                "-s",
+                f"{timeline.width}x{timeline.height}",
+                "-framerate",
+                str(FPS),
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(pictures[key]),
+            ]
         outputs += [
             "-map",
             f"{input_index[key]}:v",
@@ -138,7 +168,8 @@ def render_stills(
     lines: list[str] = []
     for scene in scenes:
         q, r = divmod(scene.frames, UNIT_FRAMES)
-        lines += [f"file '{needed[(scene.key, UNIT_FRAMES)].name}'"] * q
+        if q:
+            lines += [f"file '{needed[(scene.key, UNIT_FRAMES)].name}'"] * q
         if r:
             lines.append(f"file '{needed[(scene.key, r)].name}'")
     concat.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -182,22 +213,25 @@ def render_gif_from_stills(
     scenes = plan_scenes(timeline, base_at)
     texts = {s.id: s for s in timeline.text}
     overlays = {sid: title_overlay(seg, timeline.width, timeline.height) for sid, seg in texts.items()}
+    width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
+    height = max(2, round(timeline.height * width / timeline.width / 2) * 2)
     lines: list[str] = []
     made: dict[tuple[str, tuple[str, ...]], Path] = {}
     for scene in scenes:
         if scene.key not in made:
             base_id, title_ids = scene.key
             path = work / f"gif_{len(made):03d}.png"
-            compose_frame(bases[base_id], [overlays[t] for t in title_ids]).save(path, compress_level=1)
+            frame = compose_frame(bases[base_id], [overlays[t] for t in title_ids])
+            # scaled once here rather than once per GIF frame inside ffmpeg
+            frame.resize((width, height), Image.Resampling.LANCZOS).save(path, compress_level=1)
             made[scene.key] = path
         lines += [f"file '{made[scene.key].name}'", f"duration {scene.frames / FPS:.4f}"]
     lines.append(f"file '{made[scenes[-1].key].name}'")  # the concat demuxer needs the last file repeated
     listing = work / "gif.txt"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report(20.0)
-    width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
     graph = (
-        f"fps={quality.gif_fps},scale={width}:-2:flags=lanczos,split[a][b];"
+        f"fps={quality.gif_fps},split[a][b];"
         "[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4"
     )
     proc = jobs.start(

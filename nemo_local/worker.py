@@ -3,7 +3,9 @@ progress to the store, honour cancel, and are recovered after a restart (resumed
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import shutil
 import threading
@@ -69,6 +71,10 @@ class RenderWorker:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
+        # Linux niceness is per thread and inherited by the ffmpeg processes this thread starts: renders
+        # yield the CPU to the event loop, so polls and SSE events stay prompt while a render runs.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stopping.is_set():
             render_id = self._queue.get()
             if render_id is None:

@@ -4,6 +4,7 @@ which keeps keep-alives and every other request flowing while a track is being m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -45,6 +46,8 @@ def _watch_parent(parent_pid: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    with contextlib.suppress(OSError):
+        os.nice(10)  # composing yields the CPU to the server's event loop (keep-alives, first events)
 
 
 def _warm_up() -> bool:

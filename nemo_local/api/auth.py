@@ -18,7 +18,7 @@ _issue_lock = threading.Lock()
 
 
 @router.post("/api/auth/anonymous-token", response_model=Envelope[AnonymousTokenData])
-def anonymous_token(request: Request, state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+async def anonymous_token(request: Request, state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
     client_id = request.headers.get("x-client-id", "").strip()
     if not client_id or len(client_id) > 64:
         raise ApiError(400, "Missing or invalid X-Client-Id header (a UUID, at most 64 characters)")

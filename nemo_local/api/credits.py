@@ -14,6 +14,9 @@ router = APIRouter(tags=["credits"])
 
 
 @router.get("/api/credits/balance/simple", response_model=Envelope[CreditsData])
-def balance(caller: Caller = Depends(current_user), state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+async def balance(
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
     bal = state.store.credits.balance(caller.user_id)
     return ok({"available": bal.available, "frozen": bal.frozen, "total": bal.total})

@@ -17,7 +17,9 @@ class Caller:
     anonymous: bool
 
 
-def current_user(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+async def current_user(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+    """Async on purpose: a token lookup is a sub-millisecond indexed read, cheaper on the event loop than
+    a hop through the thread pool, which queues under load and delays the first SSE event."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

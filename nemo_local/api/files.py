@@ -12,7 +12,7 @@ router = APIRouter(tags=["files"])
 
 
 @router.get("/files/{public_id}/{name}", response_class=FileResponse)
-def public_file(public_id: str, name: str, state: AppState = Depends(app_state)) -> FileResponse:  # noqa: B008
+async def public_file(public_id: str, name: str, state: AppState = Depends(app_state)) -> FileResponse:  # noqa: B008
     found = state.store.media.public_file(public_id)
     if found is None or found.name != name or not found.path.is_file():
         raise ApiError(404, "File not found", http_status=404)

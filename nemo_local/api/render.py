@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -63,7 +64,7 @@ def _own_job(state: AppState, caller: Caller, render_id: str) -> RenderRow:
 
 
 @router.post("/api/render/proxy/lambda", response_model=RenderCreated)
-def create_render(
+async def create_render(
     request: Request,
     body: CreateRender = Body(...),  # noqa: B008
     caller: Caller = Depends(current_user),  # noqa: B008
@@ -80,7 +81,7 @@ def create_render(
     spent = caller.anonymous and state.store.credits.balance(caller.user_id).available <= 0
     if spent and not request.headers.get("x-skill-source"):
         raise ApiError(402, "Export is blocked on the free plan without attribution headers")
-    render_id = body.id or f"render_{int(time.time() * 1000)}"
+    render_id = body.id or f"render_{int(time.time() * 1000)}_{secrets.token_hex(3)}"
     try:
         job = state.store.renders.create(render_id, caller.user_id, session.id, body.draft, fmt, quality)
     except DuplicateRenderId as exc:
@@ -90,7 +91,7 @@ def create_render(
 
 
 @router.get("/api/render/proxy/lambda/{render_id}", response_model=RenderShapeA | dict[str, Any])
-def poll_render(
+async def poll_render(
     render_id: str,
     request: Request,
     caller: Caller = Depends(current_user),  # noqa: B008
@@ -100,7 +101,7 @@ def poll_render(
 
 
 @router.post("/api/render/proxy/lambda/{render_id}/cancel", response_model=RenderShapeA | dict[str, Any])
-def cancel_render(
+async def cancel_render(
     render_id: str,
     request: Request,
     caller: Caller = Depends(current_user),  # noqa: B008
@@ -112,7 +113,7 @@ def cancel_render(
 
 
 @router.get("/api/render/proxy/{render_id}/download", response_class=FileResponse)
-def download_render(
+async def download_render(
     render_id: str,
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008

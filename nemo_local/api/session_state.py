@@ -34,7 +34,7 @@ def video_infos(state: AppState, session_id: str, base: str) -> list[dict[str, A
 
 
 @router.get("/api/state/nemo_agent/me/{session_id}/latest", response_model=Envelope[StateData])
-def latest_state(
+async def latest_state(
     session_id: str,
     request: Request,
     caller: Caller = Depends(current_user),  # noqa: B008

@@ -23,7 +23,7 @@ class AppState:
     renders: RenderWorker
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.nemo
     return state
 

@@ -20,7 +20,7 @@ class CreateSession(BaseModel):
 
 
 @router.post("/api/tasks/me/with-session/nemo_agent", response_model=Envelope[SessionData])
-def create_session(
+async def create_session(
     body: CreateSession = Body(default_factory=CreateSession),  # noqa: B008
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008

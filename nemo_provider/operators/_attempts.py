@@ -2,9 +2,9 @@
 
 Airflow wipes a task instance's XComs when a new try starts, so an id pushed to XCom by try 1 is gone
 by try 2. A retry that wants to resume the render (or recognise the message) that try 1 started needs a
-record that outlives the try: an Airflow Variable keyed by the task instance's identity (dag, run, task,
-map index) — never by the try number. Airflow 3.3's ``ResumableJobMixin`` solves the same problem; this
-works on 3.1 and 3.2 too. A record holds ids and hashes only, never a token.
+record that outlives the try. On Airflow 3.3+ that is the task instance's ``task_state_store`` (the
+store ``ResumableJobMixin`` uses); on 3.1/3.2 an Airflow Variable keyed by the task instance's identity
+(dag, run, task, map index) — never by the try number. A record holds ids and hashes only, never a token.
 """
 
 from __future__ import annotations
@@ -57,7 +57,24 @@ class InMemoryBackend:
         self.records.pop(key, None)
 
 
-#: Replaced in unit tests (``monkeypatch.setattr(_attempts, "default_backend", InMemoryBackend())``).
+class TaskStateStoreBackend:
+    """Airflow 3.3's per-task-instance store, which survives retries and is cleaned up by Airflow."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        value = self._store.get(key)
+        return value if isinstance(value, dict) else None
+
+    def set(self, key: str, value: dict[str, Any], description: str) -> None:
+        self._store.set(key, value)
+
+    def delete(self, key: str) -> None:
+        self._store.delete(key)
+
+
+#: Used when the context has no ``task_state_store`` (Airflow < 3.3). Replaced in unit tests (``monkeypatch.setattr(_attempts, "default_backend", InMemoryBackend())``).
 default_backend: RecordBackend = VariableBackend()
 
 
@@ -74,6 +91,10 @@ class TaskAttemptStore:
         self.key = f"nemo_provider.{kind}.{digest}"
         self.kind = kind
         self.try_number = int(getattr(ti, "try_number", 0) or 0)
+        state_store = context.get("task_state_store") if hasattr(context, "get") else None
+        if backend is None and state_store is not None:
+            backend = TaskStateStoreBackend(state_store)
+            self.key = f"nemo_provider.{kind}"  # the store is already scoped to this task instance
         self._backend = backend
 
     @property

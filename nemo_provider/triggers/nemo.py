@@ -18,8 +18,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 if TYPE_CHECKING:
     from nemo_provider.client import AsyncNemoClient
 
-#: The reasons Airflow's triggerer gives when it cancels triggers because *it* is stopping. A trigger
-#: cancelled for any other reason (no message) was removed because its task left the deferred state —
+#: Airflow 3.3+ calls ``BaseTrigger.on_kill`` itself when a user kills a deferred task, and only then.
+_AIRFLOW_CALLS_ON_KILL = hasattr(BaseTrigger, "on_kill")
+
+#: Airflow 3.1/3.2: the reasons the triggerer gives when it cancels triggers because *it* is stopping.
+#: A trigger cancelled with no reason there was removed because its task left the deferred state —
 #: killed by a user or timed out by the scheduler — and then the remote render should stop too.
 _SHUTDOWN_REASONS = ("EOF - shutting down", "Supervisor closed", "Reader loop exited")
 
@@ -144,9 +147,9 @@ class NemoRenderTrigger(BaseTrigger):
                 await asyncio.sleep(min(self.poll_interval, remaining))
         except asyncio.CancelledError as cancelled:
             reason = cancelled.args[0] if cancelled.args else None
-            if not self._finished and reason not in _SHUTDOWN_REASONS:
-                # Airflow < 3.3 has no BaseTrigger.on_kill: a cancel with no shutdown reason means the
-                # task was killed or timed out while deferred, so stop the render it was waiting for.
+            if not _AIRFLOW_CALLS_ON_KILL and not self._finished and reason not in _SHUTDOWN_REASONS:
+                # Airflow < 3.3 never calls on_kill: a cancel without a shutdown reason means the task
+                # was killed or timed out while deferred, so stop the render it was waiting for.
                 await asyncio.shield(self.on_kill())
             raise
 
@@ -172,7 +175,11 @@ class NemoRenderTrigger(BaseTrigger):
         return self._event("timeout", message, last, cancelled=self._cancel_sent)
 
     async def on_kill(self) -> None:
-        """Cancel the remote render when the deferred task is killed (Airflow 3.3 calls this directly)."""
+        """Cancel the remote render when a user kills the deferred task (mark failed/success, clear).
+
+        Airflow 3.3+ calls this only for user actions — not on triggerer restarts or redistribution —
+        so a rolling deploy of triggerers never cancels renders.
+        """
         if self._cancel_sent or self._finished:
             return
         self._cancel_sent = True

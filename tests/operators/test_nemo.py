@@ -323,3 +323,31 @@ def test_prompt_translates_gui_phrases(fake_client, records, ti, tmp_path) -> No
         task_id="p", text="click Export", session_id=SID, destination=str(tmp_path) + "/"
     ).execute({"ti": ti})
     assert out["action"] == "export"
+
+
+class FakeTaskStateStore:
+    """Airflow 3.3's per-task-instance store: survives retries of the same task instance."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, object] = {}
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: object) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+def test_retry_resumes_through_the_task_state_store(fake_client, records, ti, new_try, tmp_path) -> None:
+    store = FakeTaskStateStore()
+    with pytest.raises(TaskDeferred) as first:
+        export_op(tmp_path, deferrable=True).execute({"ti": ti, "task_state_store": store})
+    assert store.data["nemo_provider.render"]["render_id"] == first.value.trigger.render_id
+    assert records.records == {}, "with a task_state_store, no Variable is used"
+    with pytest.raises(TaskDeferred) as second:
+        export_op(tmp_path, deferrable=True).execute({"ti": new_try(ti), "task_state_store": store})
+    assert second.value.trigger.render_id == first.value.trigger.render_id
+    assert fake_client.renders_created == 1

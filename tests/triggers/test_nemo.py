@@ -153,26 +153,49 @@ async def test_on_kill_cancels(client_with) -> None:
     assert client.cancelled == ["render_1"]
 
 
-@pytest.mark.asyncio
-async def test_task_killed_while_deferred_cancels_the_render(client_with) -> None:
-    """Airflow < 3.3 cancels the trigger's task (no reason given) when its task instance is killed."""
-    client = client_with(["processing"])
-    t = trigger(poll_interval=5)
-    task = asyncio.create_task(first_event(t))
+def test_on_kill_overrides_the_airflow_hook() -> None:
+    from airflow.triggers.base import BaseTrigger
+
+    assert NemoRenderTrigger.on_kill is not BaseTrigger.on_kill
+
+
+async def _cancel_while_polling(client: FakeAsyncClient, reason: str | None) -> None:
+    task = asyncio.create_task(first_event(trigger(poll_interval=5)))
     await client.polled.wait()
-    task.cancel()
+    task.cancel(reason)
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@pytest.mark.asyncio
+async def test_airflow_3_2_kill_while_deferred_cancels_the_render(client_with, monkeypatch) -> None:
+    """Airflow < 3.3 cancels the trigger's task (no reason given) when its task instance is killed."""
+    from nemo_provider.triggers import nemo
+
+    monkeypatch.setattr(nemo, "_AIRFLOW_CALLS_ON_KILL", False)
+    client = client_with(["processing"])
+    await _cancel_while_polling(client, None)
     assert client.cancelled == ["render_1"]
 
 
 @pytest.mark.asyncio
-async def test_triggerer_shutdown_does_not_cancel_the_render(client_with) -> None:
+@pytest.mark.parametrize("reason", ["EOF - shutting down", "Supervisor closed"])
+async def test_airflow_3_2_triggerer_shutdown_leaves_the_render(client_with, monkeypatch, reason) -> None:
+    from nemo_provider.triggers import nemo
+
+    monkeypatch.setattr(nemo, "_AIRFLOW_CALLS_ON_KILL", False)
     client = client_with(["processing"])
-    t = trigger(poll_interval=5)
-    task = asyncio.create_task(first_event(t))
-    await client.polled.wait()
-    task.cancel("EOF - shutting down")
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await _cancel_while_polling(client, reason)
+    assert client.cancelled == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("reason", [None, "EOF - shutting down", "__airflow_user_action__"])
+async def test_airflow_3_3_leaves_cancelling_to_on_kill(client_with, monkeypatch, reason) -> None:
+    """On 3.3+ the triggerer calls on_kill for user actions; the trigger itself never guesses."""
+    from nemo_provider.triggers import nemo
+
+    monkeypatch.setattr(nemo, "_AIRFLOW_CALLS_ON_KILL", True)
+    client = client_with(["processing"])
+    await _cancel_while_polling(client, reason)
     assert client.cancelled == []

@@ -13,7 +13,6 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
-_UP2 = (signal.firwin(24, 0.45, window=("kaiser", 7.0)) * 2.0).astype(np.float32)
 _PRIME = 8192  # samples of the loop's end used to prime IIR filters in circular mode
 
 
@@ -51,29 +50,43 @@ def _impulse_response(seconds: float, sr: int, seed: int) -> np.ndarray:
     return ir.astype(np.float32)
 
 
+_REVERB_DECIMATION = 4
+# 4x interpolator for the wet signal: short (4 taps per phase) because the tail is already dark
+_UP4 = (signal.firwin(16, 0.22, window=("kaiser", 5.0)) * _REVERB_DECIMATION).astype(np.float32)
+
+
 def reverb(x: np.ndarray, sr: int, *, wet: float, seconds: float, seed: int) -> np.ndarray:
-    """Add a stereo convolution reverb; computed at half rate (the tail is dark anyway) to save time.
+    """Add a stereo convolution reverb. The tail is damped above 5 kHz like a real room, so it is computed
+    at a quarter of the sample rate (16x fewer operations) and interpolated back.
 
     The output has the input's length: callers render enough tail before calling.
     """
     if wet <= 0:
         return x
     n = len(x)
-    mono = x.mean(axis=1)
-    half = (mono[0 : n - (n % 2) : 2] + mono[1 : n - (n % 2) : 2]) * 0.5
-    b, a = signal.butter(1, 150.0 / (sr / 4), btype="highpass")
-    half = signal.lfilter(b, a, half).astype(np.float32)
-    ir = _impulse_response(seconds, sr // 2, seed)
-    size = sfft.next_fast_len(len(half) + len(ir), real=True)
-    spectrum = sfft.rfft(half, size)
-    wet_half = np.empty((len(half), 2), dtype=np.float32)
-    for ch in range(2):
-        wet_half[:, ch] = sfft.irfft(spectrum * sfft.rfft(ir[:, ch], size), size)[: len(half)]
-    up = signal.upfirdn(_UP2, wet_half, 2, 1, axis=0)
-    delay = (len(_UP2) - 1) // 2
+    low_sr = sr // _REVERB_DECIMATION
+    half_nyquist = sr / 4
+    send_filter = np.vstack(
+        [
+            signal.butter(1, 150.0 / half_nyquist, btype="highpass", output="sos"),
+            signal.butter(4, 4500.0 / half_nyquist, output="sos"),
+        ]
+    ).astype(np.float32)
+    # average pairs first (a gentle low-pass) so the send filter runs at half rate
+    half_len = n // 2
+    pairs = x[: 2 * half_len].reshape(half_len, 4).mean(axis=1)
+    mono = signal.sosfilt(send_filter, pairs).astype(np.float32)
+    send = mono[:: _REVERB_DECIMATION // 2]
+    ir = _impulse_response(seconds, low_sr, seed)
+    size = sfft.next_fast_len(len(send) + len(ir), real=True)
+    spectrum = sfft.rfft(send, size)
+    ir_spectra = sfft.rfft(ir, size, axis=0)
+    wet_low = sfft.irfft(spectrum[:, None] * ir_spectra, size, axis=0)[: len(send)].astype(np.float32)
+    up = signal.upfirdn(_UP4, wet_low, _REVERB_DECIMATION, 1, axis=0)
+    delay = (len(_UP4) - 1) // 2
     up = up[delay : delay + n]
     out = x.copy()
-    out[: len(up)] += (wet * 1.6) * up
+    out[: len(up)] += np.float32(wet * 1.6) * up
     return out
 
 
@@ -82,8 +95,17 @@ def tone(x: np.ndarray, sr: int, *, lowpass_hz: float, circular: bool) -> np.nda
     sections = [signal.butter(2, 30.0 / (sr / 2), btype="highpass", output="sos")]
     if lowpass_hz < sr / 2 * 0.9:
         sections.append(signal.butter(2, lowpass_hz / (sr / 2), output="sos"))
-    sos = np.vstack(sections)
+    sos = np.vstack(sections).astype(np.float32)
     return _circular(lambda y: signal.sosfilt(sos, y, axis=0).astype(np.float32), x, circular)
+
+
+def _noise_bed(sr: int, seed: int) -> np.ndarray:
+    """A few seconds of band-limited stereo hiss, tiled under the track (inaudible as a repeat at -40 dB)."""
+    rng = np.random.default_rng([seed, 99991])
+    length = int(2.71 * sr)
+    hiss = rng.standard_normal((length, 2), dtype=np.float32)
+    sos = signal.butter(1, [300.0 / (sr / 2), 6000.0 / (sr / 2)], btype="band", output="sos")
+    return signal.sosfilt(sos, hiss, axis=0).astype(np.float32)
 
 
 def lofi(x: np.ndarray, sr: int, *, seed: int, circular: bool) -> np.ndarray:
@@ -94,26 +116,26 @@ def lofi(x: np.ndarray, sr: int, *, seed: int, circular: bool) -> np.ndarray:
     # whole numbers of cycles over the track so a loop's modulation meets itself at the seam
     wow_hz = max(1, round(0.55 * duration)) / duration
     flutter_hz = max(1, round(5.3 * duration)) / duration
-    t = np.arange(n, dtype=np.float64) / sr
     phase = float(rng.uniform(0, 2 * np.pi))
-    delay = 0.0011 * (1 + np.sin(2 * np.pi * wow_hz * t + phase)) + 0.00006 * (
-        1 + np.sin(2 * np.pi * flutter_hz * t)
+    # the delay curve is smooth: compute it at 1/64 of the rate and interpolate
+    step = 64
+    coarse_t = np.arange(0, n + step, step, dtype=np.float64) / sr
+    coarse = 0.0011 * (1 + np.sin(2 * np.pi * wow_hz * coarse_t + phase)) + 0.00006 * (
+        1 + np.sin(2 * np.pi * flutter_hz * coarse_t)
     )
-    pos = np.arange(n) - delay * sr
-    if circular:
-        pos = np.mod(pos, n)
-        i0 = np.floor(pos).astype(np.int64)
-        frac = (pos - i0).astype(np.float32)[:, None]
-        i1 = (i0 + 1) % n
-    else:
-        pos = np.clip(pos, 0, n - 1)
-        i0 = np.floor(pos).astype(np.int64)
-        frac = (pos - i0).astype(np.float32)[:, None]
-        i1 = np.minimum(i0 + 1, n - 1)
-    y = x[i0] * (1 - frac) + x[i1] * frac
-    rms = float(np.sqrt(np.mean(y**2))) + 1e-9
-    drive = 0.12 / rms  # saturate relative to the mix level, not its arbitrary absolute scale
-    y = (np.tanh(y * drive) / drive).astype(np.float32)
+    delay = np.interp(np.arange(n, dtype=np.float64), np.arange(len(coarse)) * step, coarse * sr)
+    pos = np.arange(n, dtype=np.float64) - delay
+    pos = np.mod(pos, n) if circular else np.clip(pos, 0, n - 1)
+    i0 = pos.astype(np.int64)
+    frac = (pos - i0).astype(np.float32)[:, None]
+    i1 = i0 + 1
+    i1[i1 >= n] = 0 if circular else n - 1
+    y = x[i0]
+    y += (x[i1] - y) * frac
+    rms = float(np.sqrt(np.mean(y[::7] ** 2))) + 1e-9
+    drive = np.float32(0.12 / rms)  # saturate relative to the mix level, not its arbitrary absolute scale
+    np.tanh(y * drive, out=y)
+    y /= drive
     sos = np.vstack(
         [
             signal.butter(2, 90.0 / (sr / 2), btype="highpass", output="sos"),
@@ -121,16 +143,14 @@ def lofi(x: np.ndarray, sr: int, *, seed: int, circular: bool) -> np.ndarray:
         ]
     )
     y = _circular(lambda z: signal.sosfilt(sos, z, axis=0).astype(np.float32), y, circular)
-    hiss = rng.standard_normal((n, 2)).astype(np.float32)
-    hiss = signal.sosfilt(
-        signal.butter(1, [300.0 / (sr / 2), 6000.0 / (sr / 2)], btype="band", output="sos"), hiss, axis=0
-    )
-    crackle = np.zeros((n, 2), dtype=np.float32)
+    bed = _noise_bed(sr, seed)
+    reps = -(-n // len(bed))
+    y += np.tile(bed, (reps, 1))[:n] * np.float32(0.018 * rms)
+    # crackle: sparse two-sample clicks
     count = int(duration * 4)
-    where = rng.integers(0, n, size=(count,))
-    crackle[where, rng.integers(0, 2, size=(count,))] = rng.uniform(-1, 1, size=count) * rng.uniform(
-        0.3, 1.0, size=count
-    )
-    crackle = signal.lfilter([1.0, -0.6], [1.0], crackle, axis=0)
-    noise = 0.018 * rms * hiss + 0.55 * rms * crackle
-    return (y + noise.astype(np.float32)).astype(np.float32)
+    where = rng.integers(0, max(1, n - 1), size=count)
+    chan = rng.integers(0, 2, size=count)
+    amp = (rng.uniform(-1, 1, size=count) * rng.uniform(0.3, 1.0, size=count) * 0.55 * rms).astype(np.float32)
+    np.add.at(y, (where, chan), amp)
+    np.add.at(y, (where + 1, chan), -0.6 * amp)
+    return y

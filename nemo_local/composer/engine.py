@@ -69,17 +69,22 @@ def compose(
 
     sr = SAMPLE_RATE
     n = round(resolved.duration_s * sr)
-    tail_s = _RELEASE_TAIL_S + (style.reverb_seconds if resolved.loop else 0.3)
-    rendered = max(n, math.ceil(arrangement.music_end_s * sr)) + int(tail_s * sr)
+    # a loop folds its ringing tail back onto its start; a non-loop ends where it is cut (and faded)
+    rendered = max(n, math.ceil(arrangement.music_end_s * sr)) + int(
+        (_RELEASE_TAIL_S + style.reverb_seconds) * sr
+    )
+    if not resolved.loop:
+        rendered = n
     audio = synth.render(arrangement, rendered, sr)
     t2 = time.perf_counter()
     timings["synthesize"] = t2 - t1
 
     audio = effects.reverb(audio, sr, wet=style.reverb_wet, seconds=style.reverb_seconds, seed=resolved.seed)
     audio = effects.wrap_tail(audio, n) if resolved.loop else audio[:n]
-    audio = effects.tone(audio, sr, lowpass_hz=style.brightness_hz, circular=resolved.loop)
-    if style.lofi_fx:
+    if style.lofi_fx:  # band-limits on its own, narrower than tone() would
         audio = effects.lofi(audio, sr, seed=resolved.seed, circular=resolved.loop)
+    else:
+        audio = effects.tone(audio, sr, lowpass_hz=style.brightness_hz, circular=resolved.loop)
     t3 = time.perf_counter()
     timings["effects"] = t3 - t2
 

@@ -70,7 +70,34 @@ def _default_duration(draft: dict[str, Any], session: SessionRow) -> float:
     return video_ms / 1000 if video_ms else DEFAULT_TRACK_S
 
 
-def prepare(
+def _parse_plan(text: str, default_duration_s: float) -> dict[str, Any]:
+    """Runs in a thread: the composer package is heavy to import the first time, and the event loop
+    must keep serving keep-alives and other sessions meanwhile."""
+    from nemo_local.composer import parse_prompt
+
+    plan: dict[str, Any] = parse_prompt(text, default_duration_s=default_duration_s).model_dump()
+    return plan
+
+
+def _adjust_plan(
+    plan_data: dict[str, Any], ops: list[tuple[str, float]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Runs in a thread (see _parse_plan): apply calmer / more upbeat / length changes to the plan."""
+    from nemo_local.composer import MusicPlan
+
+    plan = MusicPlan.model_validate(plan_data)
+    changes: list[dict[str, Any]] = []
+    for kind, value in ops:
+        if kind == "energy":
+            plan = plan.adjusted(energy=int(value))
+            changes.append({"op": "energy", "value": value, "bpm": plan.bpm})
+        else:
+            plan = plan.adjusted(duration_s=float(value or plan.duration_s))
+            changes.append({"op": kind, "value": plan.duration_s})
+    return plan.model_dump(), changes
+
+
+async def prepare(
     deps: TurnDeps, session: SessionRow, user_id: str, text: str, base_url: str, streaming: bool
 ) -> Turn:
     """Understand the message and hold its credits; raises InsufficientCredits (-> 2001) before any event."""
@@ -80,10 +107,7 @@ def prepare(
     understood = understand(text, has_music=has_music, has_video=drafts.video_length_ms(draft) > 0)
     turn = Turn(deps, session, user_id, base_url.rstrip("/"), streaming, understood, draft)
     if understood.kind == "generate":
-        from nemo_local.composer import parse_prompt
-
-        plan = parse_prompt(text, default_duration_s=_default_duration(draft, session))
-        turn.plan = plan.model_dump()
+        turn.plan = await asyncio.to_thread(_parse_plan, text, _default_duration(draft, session))
         turn.cost = GENERATE_COST
     elif understood.kind == "edit":
         turn.cost = EDIT_COST
@@ -153,22 +177,14 @@ async def _generate(turn: Turn) -> tuple[dict[str, Any], str]:
 
 
 async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
-    from nemo_local.composer import MusicPlan
-
     draft = turn.draft
     changes: list[dict[str, Any]] = []
     recompose = [op for op in turn.understood.ops if op.recomposes]
     if recompose and turn.session.plan is not None:
-        plan = MusicPlan.model_validate(turn.session.plan)
-        for op in recompose:
-            if op.kind == "energy":
-                plan = plan.adjusted(energy=int(op.value or 0))
-                changes.append({"op": "energy", "value": op.value, "bpm": plan.bpm})
-            else:
-                seconds = op.value if op.kind == "length" else drafts.video_length_ms(draft) / 1000
-                plan = plan.adjusted(duration_s=float(seconds or plan.duration_s))
-                changes.append({"op": op.kind, "value": plan.duration_s})
-        url, meta = await _publish_track(turn, plan.model_dump())
+        video_s = drafts.video_length_ms(draft) / 1000
+        wanted = [(op.kind, float(op.value or 0) if op.kind != "fit_video" else video_s) for op in recompose]
+        plan, changes = await asyncio.to_thread(_adjust_plan, turn.session.plan, wanted)
+        url, meta = await _publish_track(turn, plan)
         seg_meta = {
             "title": meta["title"],
             "media_id": meta["media_id"],

@@ -3,7 +3,9 @@ the store, warms the composer pool and starts (and recovers) the render worker."
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,6 +44,8 @@ def create_app(config: ServerConfig) -> FastAPI:
                 failed,
             )
         composer.warm_up()
+        # The composer package is slow to import; do it now, off the event loop, not on the first message.
+        threading.Thread(target=importlib.import_module, args=("nemo_local.composer",), daemon=True).start()
         try:
             yield
         finally:

@@ -69,7 +69,9 @@ async def run_sse(
         sse_cut_after=lambda: state.config.faults.sse_cut_after,
     )
     try:
-        turn = agent_turn.prepare(deps, session, caller.user_id, text, base_url(request), body.streaming)
+        turn = await agent_turn.prepare(
+            deps, session, caller.user_id, text, base_url(request), body.streaming
+        )
     except InsufficientCredits as exc:
         raise insufficient(exc.available, exc.needed, caller.user_id, caller.anonymous) from exc
     headers: dict[str, Any] = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

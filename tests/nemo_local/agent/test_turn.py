@@ -37,7 +37,7 @@ async def test_failing_composer_is_a_tool_error_and_credits_come_back(tmp_path: 
     store = Store(tmp_path)
     user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
     session = store.sessions.create(user, "p", "en")
-    turn = agent_turn.prepare(
+    turn = await agent_turn.prepare(
         _deps(store, FailingComposer()), session, user, "generate a calm track, 4-second", "http://h", False
     )
     assert store.credits.balance(user).frozen == 10
@@ -55,7 +55,7 @@ async def test_failure_outside_the_tool_is_an_error_frame(tmp_path: Path) -> Non
     user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
     session = store.sessions.create(user, "p", "en")
     store.sessions.save_draft(session.id, {"t": [], "d": 0, "m": {}}, "seed")
-    turn = agent_turn.prepare(
+    turn = await agent_turn.prepare(
         _deps(store, FailingComposer()), session, user, "add a title 'Hi' for 2 seconds", "http://h", False
     )
 

@@ -41,6 +41,13 @@ def _is_transient(err: BaseException) -> bool:
     return any(cls.__name__ in _TRANSIENT_ERROR_NAMES for cls in type(err).__mro__)
 
 
+def _preload_client_modules() -> None:
+    import aiohttp  # noqa: F401
+
+    import nemo_provider.client
+    import nemo_provider.hooks.nemo  # noqa: F401
+
+
 class NemoRenderTrigger(BaseTrigger):
     """Poll a render until it completes, fails, is cancelled, or the deadline passes.
 
@@ -92,6 +99,9 @@ class NemoRenderTrigger(BaseTrigger):
 
     async def _get_client(self) -> AsyncNemoClient:
         if self._client is None:
+            # The first import of the client (httpx, pydantic models, aiohttp) takes a few hundred ms; do
+            # it in a thread so the triggerer's loop, shared by every trigger, is never blocked by it.
+            await asyncio.to_thread(_preload_client_modules)
             from nemo_provider.hooks.nemo import NemoHook
 
             self._client = await NemoHook(self.nemo_conn_id).get_async_client(shared=True)

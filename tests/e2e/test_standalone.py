@@ -1,0 +1,163 @@
+"""The real thing: `airflow standalone` (api-server, scheduler, dag-processor, triggerer) in a temp home.
+
+Triggers `nemo_generate_from_ui` over the REST API with form values, waits for the run to succeed,
+and checks that the export was waited for by the triggerer (the trigger ran in the triggerer process,
+and the task's log shows the deferral and the resume) and that the exported file is there.
+Settings follow the team's measured notes: PARALLELISM=4, MIN_HEARTBEAT_INTERVAL=1, all users admin,
+started in its own process group and stopped with SIGINT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "nemo_generate_from_ui"
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(what: str, check: Any, timeout: float, interval: float = 1.0) -> Any:
+    """Poll `check()` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except (httpx.HTTPError, KeyError, ValueError) as err:
+            last_error = err
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
+
+
+class Standalone:
+    def __init__(self, home: Path, port: int, env: dict[str, str]) -> None:
+        self.home, self.port, self.env = home, port, env
+        self.log_path = home / "standalone.log"
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        airflow = str(Path(sys.executable).parent / "airflow")
+        self.proc = subprocess.Popen(
+            [airflow, "standalone"],
+            env=self.env,
+            cwd=self.home,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stopping it reaches every component
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.kill(self.proc.pid, signal.SIGINT)  # SIGTERM would orphan the components
+        try:
+            self.proc.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def standalone(nemo_server, tmp_path: Path) -> Iterator[tuple[Standalone, Path]]:
+    home = tmp_path / "airflow-home"
+    dags = tmp_path / "dags"
+    out = tmp_path / "exports"
+    for d in (home, dags, out):
+        d.mkdir()
+    shutil.copy(REPO / "example_dags" / f"{DAG_ID}.py", dags)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            # workers reach the execution API on the port chosen above, not the default :8080
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps({"conn_type": "nemo", "host": nemo_server.base_url}),
+            "NEMO_EXPORT_DIR": str(out),
+        }
+    )
+    server = Standalone(home, port, env)
+    server.start()
+    try:
+        yield server, out
+    finally:
+        server.stop()
+
+
+def test_ui_dag_runs_through_the_triggerer(standalone: tuple[Standalone, Path]) -> None:
+    server, out = standalone
+    http = httpx.Client(base_url=server.base, timeout=10)
+    _wait_for(
+        "the api-server's health endpoint", lambda: http.get("/api/v2/monitor/health").status_code == 200, 150
+    )
+    token = http.get("/auth/token").json()["access_token"]  # all-admins mode: a token without credentials
+    http.headers["Authorization"] = f"Bearer {token}"
+    _wait_for(f"{DAG_ID} to be parsed", lambda: http.get(f"/api/v2/dags/{DAG_ID}").status_code == 200, 120)
+
+    conf = {"prompt": "warm guitar for a cooking video", "mood": "happy", "duration_s": 6, "output_format": "mp3",
+            "loop": False, "output_dir": str(out)}  # fmt: skip
+    response = http.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
+    assert response.status_code in (200, 201), response.text
+    run_id = response.json()["dag_run_id"]
+
+    def finished() -> str | None:
+        state = http.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
+        return state if state in ("success", "failed") else None
+
+    state = _wait_for("the DAG run to finish", finished, 240, interval=2)
+    ti_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances"
+    assert state == "success", json.dumps(http.get(ti_url).json(), indent=1)[:3000] + server.log()[-4000:]
+
+    # The export went through the triggerer: the task deferred, and the triggerer ran our trigger for it
+    # (Airflow writes a trigger's log next to the task's log, as `attempt=1.log.trigger.<id>.log`).
+    task_logs = server.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=export"
+    assert "Pausing task as DEFERRED" in (task_logs / "attempt=1.log").read_text()
+    trigger_logs = sorted(task_logs.glob("attempt=1.log.trigger.*.log"))
+    assert trigger_logs, f"no trigger log in {task_logs}: the export did not go through the triggerer"
+    trigger_log = trigger_logs[0].read_text()
+    assert "Trigger fired event" in trigger_log and "'status': 'success'" in trigger_log, trigger_log[-2000:]
+
+    # The form's values reached the export, and the file is on disk with the size the service reported.
+    result = http.get(f"{ti_url}/export/xcomEntries/return_value", params={"deserialize": True}).json()[
+        "value"
+    ]
+    if isinstance(result, str):
+        result = json.loads(result)
+    path = Path(result["path"])
+    assert path.suffix == ".mp3" and path.is_relative_to(out)
+    assert path.stat().st_size == result["size"] > 0

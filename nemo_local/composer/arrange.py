@@ -15,6 +15,7 @@ from nemo_local.composer.form import Section, fit_tempo, plan_sections
 from nemo_local.composer.plan import MusicPlan
 from nemo_local.composer.styles import GM, PROGRESSIONS, Style, style_for
 from nemo_local.composer.theory import (
+    SCALES,
     Chord,
     build_chord,
     pitch_in_range,
@@ -466,12 +467,19 @@ def _timpani(
 # ---------------------------------------------------------------------------------------------- melody
 
 
-def _chord_tone_indices(chord: Chord, seventh: bool) -> list[int]:
-    """Diatonic indices (mod 7) of the chord's tones; a raised-third dominant only offers root and fifth."""
+def _avoid_index(chord: Chord, tonic_pc: int, mode: str) -> int | None:
+    """The diatonic step (mod 7) that clashes with ``chord``: the scale's third of a dominant whose third
+    was raised (V in harmonic minor), else None."""
+    natural_third = (tonic_pc + SCALES[mode][(chord.degree + 2) % 7]) % 12
+    return (chord.degree + 2) % 7 if natural_third != chord.third_pc else None
+
+
+def _chord_tone_indices(chord: Chord, seventh: bool, avoid: int | None = None) -> list[int]:
+    """Diatonic indices (mod 7) of the chord's tones, without the clashing step."""
     tones = [chord.degree, chord.degree + 2, chord.degree + 4]
     if seventh:
         tones.append(chord.degree + 6)
-    return [t % 7 for t in tones]
+    return [t % 7 for t in tones if t % 7 != avoid]
 
 
 def _nearest_index(current: int, allowed_mod7: list[int], low: int, high: int, bias: int) -> int:
@@ -489,9 +497,10 @@ def _melody_bar(
     rng: np.random.Generator,
     seventh: bool,
     cadence_to: list[int] | None = None,
+    avoid: int | None = None,
 ) -> tuple[list[tuple[int, int, int]], int]:
     low, high = bounds
-    tones = _chord_tone_indices(chord, seventh)
+    tones = _chord_tone_indices(chord, seventh, avoid)
     direction = 1 if rng.random() < 0.5 else -1
     out: list[tuple[int, int, int]] = []
     for n, (step, length) in enumerate(rhythm):
@@ -507,6 +516,8 @@ def _melody_bar(
                 direction = -direction
                 nxt = current - move
             current = max(low, min(high, nxt))
+            if avoid is not None and current % 7 == avoid:
+                current = current - 1 if current - 1 >= low else current + 1
         if rng.random() < 0.22:
             direction = -direction
         out.append((step, length, current))
@@ -528,6 +539,10 @@ def _melody(
     idx_high = max(i for i in range(-7, 100) if scale_pitch(tonic, mode, i, 0) <= high_pitch)
     mid = (idx_low + idx_high) // 2
     phrase_cache: dict[tuple[str, int], list[list[tuple[int, int, int]]]] = {}
+
+    def avoid_of(bar: int) -> int | None:
+        return _avoid_index(chords[min(bar, len(chords) - 1)], tonic, mode)
+
     seventh = style.sevenths
     last_bar = len(chords) - 1
 
@@ -543,23 +558,48 @@ def _melody(
         cad = CADENCES[int(prng.integers(len(CADENCES)))]
         current = mid + (2 if name == "B" else 0)
         bars_out: list[list[tuple[int, int, int]]] = []
-        first, current = _melody_bar(r1, chords[start_bar], current, (idx_low, idx_high), prng, seventh)
+        first, current = _melody_bar(
+            r1, chords[start_bar], current, (idx_low, idx_high), prng, seventh, avoid=avoid_of(start_bar)
+        )
         bars_out.append(first)
         second, current = _melody_bar(
-            r2, chords[min(start_bar + 1, last_bar)], current, (idx_low, idx_high), prng, seventh
+            r2,
+            chords[min(start_bar + 1, last_bar)],
+            current,
+            (idx_low, idx_high),
+            prng,
+            seventh,
+            avoid=avoid_of(start_bar + 1),
         )
         bars_out.append(second)
         # bar 3 repeats bar 1's shape as a sequence over its own chord
         chord3 = chords[min(start_bar + 2, last_bar)]
-        target = _nearest_index(first[0][2], _chord_tone_indices(chord3, seventh), idx_low, idx_high, 0)
+        avoid3 = avoid_of(start_bar + 2)
+        target = _nearest_index(
+            first[0][2], _chord_tone_indices(chord3, seventh, avoid3), idx_low, idx_high, 0
+        )
         shift = target - first[0][2]
         third = [(s, ln, max(idx_low, min(idx_high, i + shift))) for s, ln, i in first]
+        if avoid3 is not None:
+            third = [(s, ln, i - 1 if i % 7 == avoid3 else i) for s, ln, i in third]
+        tones3 = _chord_tone_indices(chord3, seventh, avoid3)
+        third = [
+            (s, ln, _nearest_index(i, tones3, idx_low, idx_high, 0) if (s in (0, 8) or ln >= 8) else i)
+            for s, ln, i in third
+        ]
         bars_out.append(third)
         goal = [0] if variant % 2 == 1 else [2, 4]
         chord4 = chords[min(start_bar + 3, last_bar)]
         goal_abs = [(chord4.degree + g) % 7 for g in goal]
         fourth, _ = _melody_bar(
-            cad, chord4, third[-1][2], (idx_low, idx_high), prng, seventh, cadence_to=goal_abs
+            cad,
+            chord4,
+            third[-1][2],
+            (idx_low, idx_high),
+            prng,
+            seventh,
+            cadence_to=goal_abs,
+            avoid=avoid_of(start_bar + 3),
         )
         bars_out.append(fourth)
         phrase_cache[key] = bars_out

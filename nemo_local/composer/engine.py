@@ -17,6 +17,7 @@ from nemo_local.composer.master import master
 from nemo_local.composer.naming import make_title
 from nemo_local.composer.plan import MAX_DURATION_S, MIN_DURATION_S, MusicPlan
 from nemo_local.composer.prompt import parse_prompt
+from nemo_local.composer.styles import mix_levels
 from nemo_local.composer.track import ComposedTrack
 
 SAMPLE_RATE = synth.SAMPLE_RATE
@@ -75,7 +76,7 @@ def compose(
     )
     if not resolved.loop:
         rendered = n
-    audio = synth.render(arrangement, rendered, sr)
+    audio = synth.render(arrangement, rendered, sr, levels=mix_levels(style, resolved.energy))
     t2 = time.perf_counter()
     timings["synthesize"] = t2 - t1
 

@@ -291,3 +291,24 @@ def style_for(plan: MusicPlan, rng: np.random.Generator) -> Style:
     if plan.energy <= 1 and style.drum_kind in ("pop", "four", "epic"):
         style = replace(style, drum_kind="folk")
     return style
+
+
+# Mix levels (dB, relative) per role and style: the melody leads, pads sit underneath.
+_LEVELS: dict[str, dict[str, float]] = {
+    "default": {"melody": 0.0, "comp": -3.0, "pad": -9.0, "bass": -2.0, "drums": -1.0, "timpani": -5.0},
+    "lofi": {"melody": -1.5, "comp": -2.0, "pad": -11.0, "bass": -2.0, "drums": 0.0},
+    "ambient": {"melody": -2.0, "comp": -5.0, "pad": 0.0, "bass": -7.0},
+    "cinematic": {"melody": 0.0, "comp": -3.0, "pad": -4.0, "bass": -4.0, "drums": -1.0, "timpani": -3.0},
+    "piano": {"melody": 0.0, "comp": -2.5, "pad": -10.0, "bass": -4.0},
+    "electronic": {"melody": -1.0, "comp": -3.0, "pad": -8.0, "bass": -2.0, "drums": 0.0},
+    "corporate": {"melody": -1.0, "comp": -2.0, "pad": -10.0, "bass": -3.0, "drums": -1.0},
+    "acoustic": {"melody": 0.0, "comp": -1.0, "pad": -10.0, "bass": -3.0, "drums": -4.0},
+}
+
+
+def mix_levels(style: Style, energy: int) -> dict[str, float]:
+    """Relative level of each role for ``style``; calm tracks pull the drums back."""
+    levels = {**_LEVELS["default"], **_LEVELS.get(style.name, {})}
+    if energy <= 2 and "drums" in levels:
+        levels["drums"] -= 3.0
+    return levels

@@ -9,7 +9,9 @@ music. The SoundFont defaults to the TimGM6mb.sf2 shipped inside the ``pretty_mi
 from __future__ import annotations
 
 import functools
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +59,45 @@ def _events(parts: list[Part], sr: int) -> list[tuple[int, int, int, int, float]
 _UPSAMPLE_FIR = (signal.firwin(24, 0.45, window=("kaiser", 7.0)) * 2.0).astype(np.float32)
 
 
-def render(arr: Arrangement, total_samples: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Synthesize ``total_samples`` frames of stereo audio, shape (n, 2), float32."""
+def active_level_db(x: np.ndarray, sr: int) -> float:
+    """Loudness of a part while it plays: K-weighted power of the 400 ms blocks within 25 dB of the
+    loudest, so a melody that rests through the intro is judged by its phrases, not diluted by silence."""
+    step = 4
+    mono = x[::step].sum(axis=1)
+    from nemo_local.composer.master import k_weighted_power  # deferred: master imports pyloudnorm lazily
+
+    power = k_weighted_power(mono[:, None], sr // step)
+    block = int(0.4 * sr / step)
+    count = len(power) // block
+    if count == 0:
+        return -math.inf
+    blocks = power[: count * block].reshape(count, block).mean(axis=1)
+    top = float(blocks.max())
+    if top <= 0:
+        return -math.inf
+    active = blocks[blocks >= top * 10 ** (-2.5)]
+    return 10 * math.log10(float(active.mean()))
+
+
+def render(
+    arr: Arrangement,
+    total_samples: int,
+    sample_rate: int = SAMPLE_RATE,
+    levels: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """Synthesize ``total_samples`` frames of stereo audio, shape (n, 2), float32.
+
+    With ``levels`` (role -> dB), each part is rendered on its own, measured, and mixed at its level
+    relative to the others: General MIDI presets differ by 15 dB and more in loudness, so fixed channel
+    volumes cannot balance a mix whose instruments are chosen at random.
+    """
     bundled = "NEMO_SOUNDFONT" not in os.environ
     full = [p for p in arr.parts if not (p.half_rate or (bundled and not p.instrument.is_drum))]
     half = [p for p in arr.parts if p not in full]
-    out = _render_parts(full, total_samples, sample_rate)
+    out = _render_group(full, total_samples, sample_rate, levels)
     if half:
         n_half = (total_samples + 1) // 2
-        low = _render_parts(half, n_half, sample_rate // 2)
+        low = _render_group(half, n_half, sample_rate // 2, levels)
         up = signal.upfirdn(_UPSAMPLE_FIR, low, 2, 1, axis=0)
         delay = (len(_UPSAMPLE_FIR) - 1) // 2
         up = up[delay : delay + total_samples]
@@ -73,10 +105,29 @@ def render(arr: Arrangement, total_samples: int, sample_rate: int = SAMPLE_RATE)
     return out
 
 
-def _render_parts(parts: list[Part], total_samples: int, sample_rate: int) -> np.ndarray:
+def _render_group(
+    parts: list[Part], total_samples: int, sample_rate: int, levels: Mapping[str, float] | None
+) -> np.ndarray:
+    if not parts:
+        return np.zeros((total_samples, 2), dtype=np.float32)
     sf = tsf.SoundFont(_soundfont_bytes(str(soundfont_path())))
     sf.set_output(tsf.OutputMode.StereoInterleaved, sample_rate, _GAIN_DB)
     sf.set_max_voices(_MAX_VOICES)
+    if levels is None:
+        return _render_parts(sf, parts, total_samples, sample_rate)
+    mix = np.zeros((total_samples, 2), dtype=np.float32)
+    for part in parts:
+        sf.reset()
+        audio = _render_parts(sf, [part], total_samples, sample_rate)
+        measured = active_level_db(audio, sample_rate)
+        if not math.isfinite(measured):
+            continue
+        gain = 10 ** ((levels.get(part.role, -6.0) - 20.0 - measured) / 20)
+        mix += audio * np.float32(gain)
+    return mix
+
+
+def _render_parts(sf: tsf.SoundFont, parts: list[Part], total_samples: int, sample_rate: int) -> np.ndarray:
     for part in parts:
         drum = part.instrument.is_drum
         sf.channel_set_preset_number(part.channel, 0 if drum else part.instrument.program, drum)

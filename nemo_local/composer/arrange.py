@@ -425,13 +425,13 @@ def _drums(
             for step, ch in enumerate(pattern):
                 if ch == "." or (fill and step >= 12):
                     continue
-                if name in ("hat", "shaker") and energy >= 4 and ch == "." and step % 2 == 1:
-                    continue
                 vel = (96 if ch == "x" else 62) * (0.75 + 0.25 * sec.intensity) + rng.normal(0, 5)
                 t0 = clock.at(bar, step)
                 _add(inst, DRUM[name], t0, t0 + 0.12, vel)
             if name in ("hat", "shaker") and energy >= 4 and not sparse:
                 for step in range(1, 16, 2):
+                    if pattern[step] != ".":
+                        continue
                     t0 = clock.at(bar, step)
                     _add(inst, DRUM[name], t0, t0 + 0.08, 44 + rng.normal(0, 5))
         if style.drum_kind == "four" and energy >= 4 and not sparse:
@@ -632,12 +632,20 @@ def _melody(
 
 
 def _fix_overlaps(inst: pretty_midi.Instrument) -> None:
-    """A synthesizer's note-off ends every voice of that key, so same-key notes must not overlap."""
+    """A synthesizer's note-off ends every voice of that key, so same-key notes must not overlap: a note
+    starting within 15 ms of another on the same key is a double hit and is dropped; others are trimmed."""
     inst.notes.sort(key=lambda n: (n.pitch, n.start))
-    for a, b in zip(inst.notes, inst.notes[1:], strict=False):
-        if a.pitch == b.pitch and a.end > b.start - 0.005:
-            a.end = max(a.start + 0.01, b.start - 0.005)
-    inst.notes.sort(key=lambda n: (n.start, n.pitch))
+    kept: list[pretty_midi.Note] = []
+    for note in inst.notes:
+        prev = kept[-1] if kept and kept[-1].pitch == note.pitch else None
+        if prev is not None and note.start - prev.start < 0.015:
+            prev.velocity = max(prev.velocity, note.velocity)
+            prev.end = max(prev.end, note.end)
+            continue
+        if prev is not None and prev.end > note.start - 0.005:
+            prev.end = note.start - 0.005
+        kept.append(note)
+    inst.notes = sorted(kept, key=lambda n: (n.start, n.pitch))
 
 
 def arrange(plan: MusicPlan) -> Arrangement:

@@ -69,7 +69,7 @@ def plan_sections(bars: int, *, loop: bool) -> list[Section]:
 def _body(start: int, count: int, *, first_intensity: float) -> list[Section]:
     if count <= 0:
         return []
-    length = 8 if count >= 16 else 4 if count >= 8 else count
+    length = 8 if count >= 16 else 4 if count >= 6 else count
     chunks: list[int] = []
     remaining = count
     while remaining > 0:

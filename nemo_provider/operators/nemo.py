@@ -154,7 +154,8 @@ class NemoUploadOperator(BaseOperator):
         for f in result.files:
             self.log.info("Uploaded %s (%s) into session %s.", f.filename, f.file_type, self.session_id)
         return {
-            "session_id": self.session_id,
+            # the client re-creates an expired session (1002) and says which one it used
+            "session_id": getattr(result, "session_id", None) or self.session_id,
             "files": _dump(result.files),
             "session_state_applied": result.session_state_applied,
         }

@@ -351,3 +351,21 @@ def test_retry_resumes_through_the_task_state_store(fake_client, records, ti, ne
         export_op(tmp_path, deferrable=True).execute({"ti": new_try(ti), "task_state_store": store})
     assert second.value.trigger.render_id == first.value.trigger.render_id
     assert fake_client.renders_created == 1
+
+
+def test_upload_streams_local_files_and_reports_them(fake_client, ti, tmp_path) -> None:
+    from nemo_provider.client.models import UploadedFile, UploadResult
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 64)
+    sent: list[list[str]] = []
+
+    def upload(session_id, files=None, urls=None):
+        sent.append(list(files or []))
+        return UploadResult(files=[UploadedFile(filename="clip.mp4", file_type="video", duration=6.0)])
+
+    fake_client.upload = upload  # type: ignore[attr-defined]
+    out = NemoUploadOperator(task_id="u", session_id=SID, files=[str(video)]).execute({"ti": ti})
+    assert sent == [[str(video)]]
+    assert out["session_id"] == SID
+    assert out["files"][0]["filename"] == "clip.mp4" and out["files"][0]["duration"] == 6.0

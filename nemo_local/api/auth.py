@@ -8,12 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from nemo_local.api.envelope import AnonymousTokenData, Envelope, iso, ok
+from nemo_local.api.envelope import AnonymousTokenData, Envelope, error_responses, iso, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, client_ip
 from nemo_local.config import ANONYMOUS_CREDITS, ANONYMOUS_TTL_S
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(responses=error_responses(400, 429), tags=["auth"])
 _issue_lock = threading.Lock()
 
 

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from nemo_local.api.deps import Caller, current_user
-from nemo_local.api.envelope import CreditsData, Envelope, ok
+from nemo_local.api.envelope import CreditsData, Envelope, error_responses, ok
 from nemo_local.api.state import AppState, app_state
 
-router = APIRouter(tags=["credits"])
+router = APIRouter(responses=error_responses(401), tags=["credits"])
 
 
 @router.get("/api/credits/balance/simple", response_model=Envelope[CreditsData])

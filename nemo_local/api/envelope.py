@@ -96,3 +96,30 @@ class RenderShapeA(BaseModel):
     progress: float
     output: RenderOutput | None = None
     error: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error: the contract's code (1001, 1002, 2001, 4001, 4002, 4003, 400, 402, 409, 422, 429, 503)."""
+
+    code: int
+    message: str
+    data: dict[str, Any] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "missing X-Client-Id (code 400)",
+    401: "token invalid or expired (code 1001)",
+    402: "export blocked on the free plan (code 402)",
+    403: "out of credits (code 2001)",
+    404: "session not found (code 1002) or render not found (code 404)",
+    409: "duplicate render id, or render not completed (code 409)",
+    413: "file too large (code 4002)",
+    415: "unsupported file type (code 4001)",
+    422: "invalid request (code 422) or URL refused (code 4003)",
+    429: "rate limited (code 429, Retry-After)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route can answer (HTTP 200 + code with the errors_in_200 switch)."""
+    return {s: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[s]} for s in statuses}

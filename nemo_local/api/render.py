@@ -11,12 +11,12 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from nemo_local.api.deps import Caller, current_user, own_session
-from nemo_local.api.envelope import RenderCreated, RenderShapeA, iso
+from nemo_local.api.envelope import RenderCreated, RenderShapeA, error_responses, iso
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.store import DuplicateRenderId, RenderRow
 
-router = APIRouter(tags=["render"])
+router = APIRouter(responses=error_responses(401, 402, 404, 409, 422), tags=["render"])
 FORMATS = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
 QUALITIES = ("low", "medium", "high")
 

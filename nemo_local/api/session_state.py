@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from nemo_local.api.deps import Caller, current_user, own_session
-from nemo_local.api.envelope import Envelope, StateData, ok
+from nemo_local.api.envelope import Envelope, StateData, error_responses, ok
 from nemo_local.api.state import AppState, app_state, base_url
 
-router = APIRouter(tags=["state"])
+router = APIRouter(responses=error_responses(401, 404), tags=["state"])
 
 GENERATED_KEYS = ("duration_ms", "title", "prompt", "bpm", "key", "mood", "seed", "lufs")
 

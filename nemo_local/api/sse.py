@@ -11,11 +11,16 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from nemo_local.agent import turn as agent_turn
 from nemo_local.api.deps import Caller, current_user
+from nemo_local.api.envelope import error_responses
 from nemo_local.api.errors import ApiError, errors_in_200, insufficient
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.store import InsufficientCredits
 
 router = APIRouter(tags=["agent"])
+
+
+class AdkDetail(BaseModel):
+    detail: str
 
 
 class Part(BaseModel):
@@ -42,7 +47,9 @@ class RunSSE(BaseModel):
     "/run_sse",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "ADK events, one `data:` line each"}
+        200: {"content": {"text/event-stream": {}}, "description": "ADK events, one `data:` line each"},
+        404: {"model": AdkDetail, "description": "unknown session, or another user's (ADK's answer)"},
+        **error_responses(401, 403),
     },
 )
 async def run_sse(

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
 
 from nemo_local.api.deps import Caller, current_user
-from nemo_local.api.envelope import Envelope, SessionData, ok
+from nemo_local.api.envelope import Envelope, SessionData, error_responses, ok
 from nemo_local.api.state import AppState, app_state
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(responses=error_responses(401), tags=["sessions"])
 
 
 class CreateSession(BaseModel):

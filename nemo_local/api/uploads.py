@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 
 from nemo_local.agent import drafts
 from nemo_local.api.deps import Caller, current_user, own_session
-from nemo_local.api.envelope import Envelope, UploadData, ok
+from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.ingest.receive import (
@@ -29,7 +29,7 @@ from nemo_local.ingest.receive import (
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
 from nemo_local.store import SessionRow, UploadRow
 
-router = APIRouter(tags=["upload"])
+router = APIRouter(responses=error_responses(401, 404, 413, 415, 422), tags=["upload"])
 IMAGE_SECONDS = 5.0
 MIME = {
     "mp4": "video/mp4", "mov": "video/quicktime", "avi": "video/x-msvideo", "webm": "video/webm",

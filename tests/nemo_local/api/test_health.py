@@ -32,3 +32,7 @@ def test_openapi_lists_every_contract_endpoint(nemo_server: NemoServer) -> None:
     assert served >= CONTRACT_PATHS
     credits = doc["paths"]["/api/credits/balance/simple"]["get"]["responses"]["200"]
     assert "schema" in credits["content"]["application/json"]
+    upload = doc["paths"]["/api/upload-video/nemo_agent/me/{session_id}"]["post"]["responses"]
+    assert {"200", "401", "404", "413", "415"} <= set(upload)
+    sse = doc["paths"]["/run_sse"]["post"]["responses"]
+    assert "text/event-stream" in sse["200"]["content"] and {"401", "403", "404", "422"} <= set(sse)

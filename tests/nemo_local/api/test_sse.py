@@ -180,3 +180,24 @@ def test_camel_case_request_keys(api: Api, keys: str) -> None:
     resp = user.post("/run_sse", json=body)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     assert resp.text.startswith("data: {")
+
+
+def test_seed_makes_the_same_track_and_replace_swaps_it(api: Api) -> None:
+    user = api.user()
+    first, second = user.new_session(), user.new_session()
+    for sid in (first, second):
+        _generate(user, sid, "generate a loopable calm piano track, 2-second, seed 7")
+    a, b = (user.state(sid)["state"]["generated_media"][0] for sid in (first, second))
+    assert a["seed"] == b["seed"] == 7 and (a["title"], a["key"], a["bpm"]) == (
+        b["title"],
+        b["key"],
+        b["bpm"],
+    )
+    assert httpx.get(a["url"]).content == httpx.get(b["url"]).content
+    stream = user.say(first, "replace the track with upbeat jazz")
+    (call,) = stream.parts("functionCall")
+    assert call["name"] == "compose_music" and call["args"]["duration_s"] == 2
+    media = user.state(first)["state"]["generated_media"]
+    assert len(media) == 2 and media[1]["mood"] != media[0]["mood"]
+    assert _music(user, first)["src"] == media[1]["url"]
+    assert user.credits()["available"] == 100 - 3 * 10

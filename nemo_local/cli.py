@@ -13,7 +13,7 @@ from nemo_local.config import FaultSwitches, ServerConfig
 DEFAULT_DATA_DIR = Path(os.environ.get("NEMO_LOCAL_DATA_DIR", "~/.nemo_local")).expanduser()
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the API-compatible server")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (0 = any free port; the real one is printed)")

@@ -18,25 +18,31 @@ ANONYMOUS_TTL_S = 7 * 24 * 3600
 class FaultSwitches(BaseModel):
     """Misbehaviours a provider must survive; all off by default, flipped by CLI flags or /admin/faults."""
 
-    burst_429: int = Field(0, ge=0, description="the next N API requests answer 429 (Retry-After: 1)")
-    error_rate: float = Field(0.0, ge=0.0, le=1.0, description="share of API requests answered with 503")
-    slow_ms: int = Field(0, ge=0, description="delay added before every API request, in ms")
-    sse_cut_after: int = Field(0, ge=0, description="abort /run_sse streams after N events (0 = off)")
-    render_fail: bool = Field(False, description="render jobs fail with an injected reason")
-    render_stuck: bool = Field(
-        False, description="render jobs stay 'processing' until cancelled or switched off"
+    burst_429: int = Field(default=0, ge=0, description="the next N API requests answer 429 (Retry-After: 1)")
+    error_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="share of API requests answered with 503"
     )
-    errors_in_200: bool = Field(False, description="answer coded errors with HTTP 200 + the envelope code")
-    render_shape_b: bool = Field(False, description="render polls answer the older {success, data} shape")
+    slow_ms: int = Field(default=0, ge=0, description="delay added before every API request, in ms")
+    sse_cut_after: int = Field(default=0, ge=0, description="abort /run_sse streams after N events (0 = off)")
+    render_fail: bool = Field(default=False, description="render jobs fail with an injected reason")
+    render_stuck: bool = Field(
+        default=False, description="render jobs stay 'processing' until cancelled or switched off"
+    )
+    errors_in_200: bool = Field(
+        default=False, description="answer coded errors with HTTP 200 + the envelope code"
+    )
+    render_shape_b: bool = Field(
+        default=False, description="render polls answer the older {success, data} shape"
+    )
 
 
 class FaultUpdate(BaseModel):
     """Partial update accepted by POST /admin/faults: any switch (omitted ones keep their value)."""
 
-    burst_429: int | None = Field(None, ge=0)
-    error_rate: float | None = Field(None, ge=0.0, le=1.0)
-    slow_ms: int | None = Field(None, ge=0)
-    sse_cut_after: int | None = Field(None, ge=0)
+    burst_429: int | None = Field(default=None, ge=0)
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    slow_ms: int | None = Field(default=None, ge=0)
+    sse_cut_after: int | None = Field(default=None, ge=0)
     render_fail: bool | None = None
     render_stuck: bool | None = None
     errors_in_200: bool | None = None
@@ -61,5 +67,5 @@ class ServerConfig:
     render_workers: int = 1
     compose_workers: int = 2
     max_upload_bytes: int = MAX_UPLOAD_BYTES
-    faults: FaultSwitches = field(default_factory=FaultSwitches)
+    faults: FaultSwitches = field(default_factory=lambda: FaultSwitches())
     fault_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -36,7 +36,7 @@ def music_segment(draft: Draft) -> dict[str, Any] | None:
     for track in tracks(draft, AUDIO):
         for seg in track.get("sg", []):
             if seg.get("m", {}).get("generated"):
-                return seg  # type: ignore[no-any-return]
+                return dict(seg) if not isinstance(seg, dict) else seg
     return None
 
 

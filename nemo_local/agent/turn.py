@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ def _parse_plan(text: str, default_duration_s: float) -> dict[str, Any]:
 
 
 def _adjust_plan(
-    plan_data: dict[str, Any], ops: list[tuple[str, float]]
+    plan_data: dict[str, Any], ops: Sequence[tuple[str, float]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Runs in a thread (see _parse_plan): apply calmer / more upbeat / length changes to the plan."""
     from nemo_local.composer import MusicPlan

@@ -156,10 +156,10 @@ def _edit_ops(original: str, norm: str, has_music: bool) -> list[Op]:
             ops.append(Op("fade_out", _fade_seconds(norm, _FADE_OUT)))
     if _FIT.search(norm):
         ops.append(Op("fit_video"))
-    elif _LENGTH.search(norm) and not any(o.kind == "title" for o in ops):
-        seconds = find_duration_s(norm[_LENGTH.search(norm).start() :])  # type: ignore[union-attr]
-        if seconds:
-            ops.append(Op("length", seconds))
+    elif (length := _LENGTH.search(norm)) and not any(o.kind == "title" for o in ops):
+        wanted = find_duration_s(norm[length.start() :])
+        if wanted:
+            ops.append(Op("length", wanted))
     if _CALMER.search(norm):
         ops.append(Op("energy", -1))
     elif _UPBEAT.search(norm):

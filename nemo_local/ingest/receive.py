@@ -158,7 +158,7 @@ async def receive_multipart(
     sink = _MultipartSink(dest, limit)
     parser = MultipartParser(
         boundary,
-        {  # type: ignore[arg-type]
+        {
             "on_part_begin": sink.on_part_begin,
             "on_part_data": sink.on_part_data,
             "on_part_end": sink.on_part_end,

@@ -76,18 +76,29 @@ def compose(
     )
     if not resolved.loop:
         rendered = n
-    audio = synth.render(arrangement, rendered, sr, levels=mix_levels(style, resolved.energy))
-    t2 = time.perf_counter()
-    timings["synthesize"] = t2 - t1
+    fx_time = [0.0]
 
-    audio = effects.reverb(audio, sr, wet=style.reverb_wet, seconds=style.reverb_seconds, seed=resolved.seed)
+    def room(audio: np.ndarray, rate: int) -> np.ndarray:
+        start = time.perf_counter()
+        wet = effects.reverb(
+            audio, rate, wet=style.reverb_wet, seconds=style.reverb_seconds, seed=resolved.seed
+        )
+        fx_time[0] += time.perf_counter() - start
+        return wet
+
+    audio = synth.render(
+        arrangement, rendered, sr, levels=mix_levels(style, resolved.energy), melodic_fx=room
+    )
+    t2 = time.perf_counter()
+    timings["synthesize"] = t2 - t1 - fx_time[0]
+
     audio = effects.wrap_tail(audio, n) if resolved.loop else audio[:n]
     if style.lofi_fx:  # band-limits on its own, narrower than tone() would
         audio = effects.lofi(audio, sr, seed=resolved.seed, circular=resolved.loop)
     else:
         audio = effects.tone(audio, sr, lowpass_hz=style.brightness_hz, circular=resolved.loop)
     t3 = time.perf_counter()
-    timings["effects"] = t3 - t2
+    timings["effects"] = t3 - t2 + fx_time[0]
 
     fade_in, fade_out = _fades(resolved, style.name)
     mastered, report = master(audio, sr, fade_in_s=fade_in, fade_out_s=fade_out, loop=resolved.loop)

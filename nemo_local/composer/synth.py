@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +59,15 @@ def _events(parts: list[Part], sr: int) -> list[tuple[int, int, int, int, float]
 _UPSAMPLE_FIR = (signal.firwin(24, 0.45, window=("kaiser", 7.0)) * 2.0).astype(np.float32)
 
 
+def sample_rate_floor(sr: int) -> int:
+    """Decimation step that keeps a level measurement at or above 11.025 kHz."""
+    return sr // 11025
+
+
 def active_level_db(x: np.ndarray, sr: int) -> float:
     """Loudness of a part while it plays: K-weighted power of the 400 ms blocks within 25 dB of the
     loudest, so a melody that rests through the intro is judged by its phrases, not diluted by silence."""
-    step = 4
+    step = max(1, sample_rate_floor(sr))  # measure at ~11 kHz: K-weighting needs its 1.5 kHz shelf in band
     mono = x[::step].sum(axis=1)
     from nemo_local.composer.master import k_weighted_power  # deferred: master imports pyloudnorm lazily
 
@@ -79,40 +84,75 @@ def active_level_db(x: np.ndarray, sr: int) -> float:
     return 10 * math.log10(float(active.mean()))
 
 
+def _rate_divisor(part: Part, bundled: bool) -> int:
+    """1 = full rate, 2 = half, 4 = quarter (see the module notes)."""
+    if part.instrument.is_drum:
+        return 1
+    if part.half_rate:  # pads, bass, timpani, low ostinato: soft or low, little above 5 kHz matters
+        return 4 if bundled else 2
+    return 2 if bundled else 1
+
+
 def render(
     arr: Arrangement,
     total_samples: int,
     sample_rate: int = SAMPLE_RATE,
     levels: Mapping[str, float] | None = None,
+    melodic_fx: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Synthesize ``total_samples`` frames of stereo audio, shape (n, 2), float32.
 
     With ``levels`` (role -> dB), each part is rendered on its own, measured, and mixed at its level
     relative to the others: General MIDI presets differ by 15 dB and more in loudness, so fixed channel
     volumes cannot balance a mix whose instruments are chosen at random.
+
+    ``melodic_fx(audio, rate)`` (e.g. the reverb) is applied to the mix of the non-drum parts at the rate
+    they were synthesized at, before they are interpolated to ``sample_rate``: with the bundled SoundFont
+    that is half rate, which halves the effect's cost and saves an interpolation.
     """
     bundled = "NEMO_SOUNDFONT" not in os.environ
-    full = [p for p in arr.parts if not (p.half_rate or (bundled and not p.instrument.is_drum))]
-    half = [p for p in arr.parts if p not in full]
-    out = _render_group(full, total_samples, sample_rate, levels)
-    if half:
-        n_half = (total_samples + 1) // 2
-        low = _render_group(half, n_half, sample_rate // 2, levels)
-        up = signal.upfirdn(_UPSAMPLE_FIR, low, 2, 1, axis=0)
-        delay = (len(_UPSAMPLE_FIR) - 1) // 2
-        up = up[delay : delay + total_samples]
-        out[: len(up)] += up
+    sf = tsf.SoundFont(_soundfont_bytes(str(soundfont_path())))
+    sf.set_max_voices(_MAX_VOICES)
+    drums = [p for p in arr.parts if p.instrument.is_drum]
+    others = [p for p in arr.parts if not p.instrument.is_drum]
+    top = 2 if bundled else 1  # the rate divisor the non-drum mix is assembled at
+    top_len = -(-total_samples // top)
+    melodic = np.zeros((top_len, 2), dtype=np.float32)
+    for div in sorted({_rate_divisor(p, bundled) for p in others}, reverse=True):
+        parts = [p for p in others if _rate_divisor(p, bundled) == div]
+        audio = _render_group(sf, parts, -(-total_samples // div), sample_rate // div, levels)
+        while div > top:
+            div //= 2
+            audio = _upsample2(audio, -(-total_samples // div))
+        melodic += audio[:top_len]
+    if bundled and melodic_fx is not None and others:
+        melodic = melodic_fx(melodic, sample_rate // top)
+    out = _render_group(sf, drums, total_samples, sample_rate, levels) if drums else None
+    full = _upsample2(melodic, total_samples) if top == 2 else melodic
+    out = full if out is None else out + full
+    if not bundled and melodic_fx is not None:
+        out = melodic_fx(out, sample_rate)
+    return out
+
+
+def _upsample2(low: np.ndarray, total_samples: int) -> np.ndarray:
+    up = signal.upfirdn(_UPSAMPLE_FIR, low, 2, 1, axis=0)
+    delay = (len(_UPSAMPLE_FIR) - 1) // 2
+    out = np.zeros((total_samples, 2), dtype=np.float32)
+    chunk = up[delay : delay + total_samples]
+    out[: len(chunk)] = chunk
     return out
 
 
 def _render_group(
-    parts: list[Part], total_samples: int, sample_rate: int, levels: Mapping[str, float] | None
+    sf: tsf.SoundFont,
+    parts: list[Part],
+    total_samples: int,
+    sample_rate: int,
+    levels: Mapping[str, float] | None,
 ) -> np.ndarray:
-    if not parts:
-        return np.zeros((total_samples, 2), dtype=np.float32)
-    sf = tsf.SoundFont(_soundfont_bytes(str(soundfont_path())))
+    sf.reset()
     sf.set_output(tsf.OutputMode.StereoInterleaved, sample_rate, _GAIN_DB)
-    sf.set_max_voices(_MAX_VOICES)
     if levels is None:
         return _render_parts(sf, parts, total_samples, sample_rate)
     mix = np.zeros((total_samples, 2), dtype=np.float32)

@@ -51,11 +51,11 @@ def _events(parts: list[Part], sr: int) -> list[tuple[int, int, int, int, float]
     return events
 
 
-# TinySoundFont's cost grows with voices x samples. Parts that carry nothing above 11 kHz are rendered at
-# half rate and upsampled: sustained low/soft parts (Part.half_rate) always, and with the bundled
-# TimGM6mb.sf2 every melodic part, because its melodic samples are band-limited below 11 kHz (measured:
-# < 0.01 % of the energy of piano, guitar, leads, vibes lies above it). Drums stay at full rate: hi-hats
-# and shakers keep a third of their energy up there.
+# TinySoundFont's cost grows with voices x samples, so each part is synthesized at the lowest rate that
+# keeps what its samples contain. Measured on the bundled TimGM6mb.sf2: piano, guitars, leads, vibes carry
+# < 0.01 % of their energy above 11 kHz (-> half rate); pads, strings, choir and basses < 0.06 % above
+# 5.5 kHz (-> quarter rate, Part.half_rate); hi-hats and shakers a third above 11 kHz (drums stay at full
+# rate). With another SoundFont (NEMO_SOUNDFONT) only the sustained parts drop to half rate.
 _UPSAMPLE_FIR = (signal.firwin(24, 0.45, window=("kaiser", 7.0)) * 2.0).astype(np.float32)
 
 

@@ -38,7 +38,9 @@ def decode_audio(
         stream = container.streams.audio[0]
         if start > 1.0:
             container.seek(int((start - 0.5) * av.time_base), any_frame=False, backward=True)
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+        # mono plays at full level on both sides (ffmpeg's default upmix would lower it by 3 dB)
+        mono = stream.codec_context.channels == 1
+        resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo", rate=SAMPLE_RATE)
         position: float | None = None
         for packet in container.demux(stream):
             if cancel is not None and cancel.is_set():
@@ -46,7 +48,9 @@ def decode_audio(
             for frame in packet.decode():
                 frame_time = float(frame.pts * frame.time_base) if frame.pts is not None else None
                 for res in resampler.resample(frame):
-                    data = res.to_ndarray().T.astype(np.float32)  # (n, 2)
+                    data = res.to_ndarray().T.astype(np.float32)  # (n, channels)
+                    if mono:
+                        data = np.repeat(data, 2, axis=1)
                     if position is None:
                         position = frame_time if frame_time is not None else 0.0
                     offset = round((position - start) * SAMPLE_RATE)

@@ -76,7 +76,7 @@ def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> di
             continue
         try:
             path = Path(resolve_media(seg.src))
-        except (KeyError, FileNotFoundError, ValueError, OSError) as exc:
+        except Exception as exc:  # whatever the resolver raises, the render fails with a readable reason
             raise RenderError(f"media for segment {seg.id!r} is not available: {exc}") from exc
         if not path.is_file():
             raise RenderError(f"media for segment {seg.id!r} is not available")

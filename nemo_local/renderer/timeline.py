@@ -103,7 +103,7 @@ def _segment(raw: Mapping[str, Any], kind: str, index: int) -> Segment:
 
 
 def _even(value: float) -> int:
-    return max(2, round(value / 2.0) * 2)
+    return max(2, int(value / 2.0 + 0.5) * 2)  # half up: 1001 -> 1002 (H.264 needs even sizes)
 
 
 def canvas_size(meta: Mapping[str, Any]) -> tuple[int, int]:

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
-from conftest import decoded_audio, frame_at
 
 from nemo_local.media import probe
 from nemo_local.renderer import RenderCancelled, RenderError, render_draft
+
+from .helpers import decoded_audio, frame_at
 
 
 def still_draft(

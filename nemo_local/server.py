@@ -50,6 +50,9 @@ def serve(config: ServerConfig) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # Background threads (render worker, process-pool feeders) must not hold the GIL for the default 5 ms
+    # slices while the event loop has first SSE events to send.
+    sys.setswitchinterval(0.001)
     sock = _bind(config.host, config.port)
     port = sock.getsockname()[1]
     config.port = port

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,14 @@ def _adjust_plan(
     return plan.model_dump(), changes
 
 
+async def _composer_call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a cheap composer function: in a thread while the (slow) first import may still be needed,
+    inline afterwards, since a thread hop per message costs more than the call under load (GIL hand-offs)."""
+    if "nemo_local.composer" in sys.modules and "nemo_local.composer.engine" in sys.modules:
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
 async def prepare(
     deps: TurnDeps, session: SessionRow, user_id: str, text: str, base_url: str, streaming: bool
 ) -> Turn:
@@ -107,7 +116,7 @@ async def prepare(
     understood = understand(text, has_music=has_music, has_video=drafts.video_length_ms(draft) > 0)
     turn = Turn(deps, session, user_id, base_url.rstrip("/"), streaming, understood, draft)
     if understood.kind == "generate":
-        turn.plan = await asyncio.to_thread(_parse_plan, text, _default_duration(draft, session))
+        turn.plan = await _composer_call(_parse_plan, text, _default_duration(draft, session))
         turn.cost = GENERATE_COST
     elif understood.kind == "edit":
         turn.cost = EDIT_COST
@@ -183,7 +192,7 @@ async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
     if recompose and turn.session.plan is not None:
         video_s = drafts.video_length_ms(draft) / 1000
         wanted = [(op.kind, float(op.value or 0) if op.kind != "fit_video" else video_s) for op in recompose]
-        plan, changes = await asyncio.to_thread(_adjust_plan, turn.session.plan, wanted)
+        plan, changes = await _composer_call(_adjust_plan, turn.session.plan, wanted)
         url, meta = await _publish_track(turn, plan)
         seg_meta = {
             "title": meta["title"],

@@ -606,6 +606,13 @@ def _melody(
         return bars_out
 
     rng = clock.rng
+    harmonise = plan.energy >= 3 and style.name in (
+        "corporate",
+        "acoustic",
+        "cinematic",
+        "electronic",
+        "piano",
+    )
     for sec in sections:
         if sec.name not in ("A", "B"):
             continue
@@ -615,12 +622,24 @@ def _melody(
                 break
             block = offset // 4
             notes = phrase(sec.name, sec.start_bar, block % 2)[offset % 4]
+            avoid = avoid_of(bar)
             for step, length, idx in notes:
                 pitch = scale_pitch(tonic, mode, idx, 0)
                 t0 = clock.at(bar, step)
                 end = clock.at(bar, step + length, human=False) - 0.02
                 accent = 10 if step in (0, 8) else 0
-                _add(inst, pitch, t0, end, 72 + 14 * sec.intensity + accent + rng.normal(0, 4))
+                velocity = 72 + 14 * sec.intensity + accent + rng.normal(0, 4)
+                _add(inst, pitch, t0, end, velocity)
+                # the chorus thickens: a diatonic third below on the longer notes
+                lower = idx - 2
+                if (
+                    harmonise
+                    and sec.name == "B"
+                    and length >= 4
+                    and lower % 7 != avoid
+                    and lower >= idx_low - 2
+                ):
+                    _add(inst, scale_pitch(tonic, mode, lower, 0), t0 + 0.004, end, velocity - 16)
     if not plan.loop and len(chords) > 1:
         t0 = clock.at(last_bar, 0)
         _add(

@@ -105,6 +105,9 @@ def engine_only(draft: dict[str, Any], data_dir: Path, work: Path, prompt: str =
     from nemo_local.store import Store
 
     store = Store(data_dir)
+    compose(
+        parse_prompt("warm-up, 1-second")
+    )  # one-time loading, as the server's warm composer pool has done
     started = time.perf_counter()
     track = compose(parse_prompt(prompt))
     audio = work / "engine.wav"
@@ -131,7 +134,8 @@ def main() -> int:
 
         info = probe(result["file"])
         size_mb = os.path.getsize(result["file"]) / 1e6
-        engine_s = engine_only(result["draft"], tmpdir / "data", tmpdir)
+        # The engine's best of two runs: a conservative baseline on a machine shared with other work.
+        engine_s = min(engine_only(result["draft"], tmpdir / "data", tmpdir) for _ in range(2))
     value = result["seconds"]
     ratio = value / engine_s if engine_s else float("inf")
     ok = value <= TARGET_S and ratio <= TARGET_RATIO and info.height == 1080 and abs(info.duration - 60) < 1.5

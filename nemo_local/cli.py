@@ -24,7 +24,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--allow-private-urls", action="store_true", help="let URL uploads reach loopback/private hosts"
     )
-    p.add_argument("--anon-ip-limit", type=int, default=200, help="new anonymous tokens per IP per hour")
+    p.add_argument("--anon-ip-limit", type=int, default=1000, help="new anonymous tokens per IP per hour")
     p.add_argument(
         "--silent-edit-share", type=float, default=0.3, help="share of edits answered with no text"
     )

@@ -60,7 +60,7 @@ class ServerConfig:
     port: int = 8765
     admin_token: str | None = None
     allow_private_urls: bool = False
-    anon_ip_limit: int = 200
+    anon_ip_limit: int = 1000
     anon_ip_window_s: float = 3600.0
     silent_edit_share: float = 0.3
     keepalive_s: float = 5.0

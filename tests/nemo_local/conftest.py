@@ -146,7 +146,7 @@ def api(nemo_server: NemoServer) -> Iterator[Api]:
 def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NemoServer]:
     """A module's own server whose switches tests flip (and reset) through /admin/faults."""
     data_dir = tmp_path_factory.mktemp("nemo-faults")
-    server = start_nemo_server(data_dir, "--keepalive-seconds", "0.2", "--silent-edit-share", "0")
+    server = start_nemo_server(data_dir, "--keepalive-seconds", "0.05", "--silent-edit-share", "0")
     yield server
     stop_nemo_server(server)
     shutil.rmtree(data_dir, ignore_errors=True)

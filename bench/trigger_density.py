@@ -95,16 +95,15 @@ def rss_bytes() -> int:
 async def probe(variant: str, ids: list[str], token: str) -> dict[str, float]:
     counter = {"polls": 0}
     if variant == "nemo":
-        from nemo_provider.client import AsyncNemoClient
         from nemo_provider.triggers.nemo import NemoRenderTrigger
 
-        original = AsyncNemoClient.render_status
+        original = NemoRenderTrigger._poll
 
-        async def counted(self, render_id):  # type: ignore[no-untyped-def]
+        async def counted(self, client):  # type: ignore[no-untyped-def]
             counter["polls"] += 1
-            return await original(self, render_id)
+            return await original(self, client)
 
-        AsyncNemoClient.render_status = counted  # type: ignore[method-assign]
+        NemoRenderTrigger._poll = counted  # type: ignore[method-assign]
 
         def make(i: int):  # type: ignore[no-untyped-def]
             return NemoRenderTrigger(render_id=ids[i], end_time=time.time() + 3600, poll_interval=INTERVAL)

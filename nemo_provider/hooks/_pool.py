@@ -21,6 +21,9 @@ T = TypeVar("T")
 _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
+_transports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def shared_http_client(base_url: str, timeout: float) -> httpx.AsyncClient:
@@ -35,9 +38,21 @@ def shared_http_client(base_url: str, timeout: float) -> httpx.AsyncClient:
     per_loop = _registry.setdefault(loop, {})
     client = per_loop.get(base_url)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=_pooled_transport())
+        transport = _pooled_transport()
+        client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
         per_loop[base_url] = client
+        _transports.setdefault(loop, {})[base_url] = transport
     return client
+
+
+def shared_aiohttp_session(base_url: str) -> Any:
+    """The aiohttp session under the running loop's pooled client for ``base_url`` (None if none yet)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    transport = _transports.get(loop, {}).get(base_url)
+    return transport.session() if transport is not None else None
 
 
 #: Connections per pool. A few keep-alive connections carry thousands of short polls; more only adds
@@ -79,11 +94,18 @@ def _pooled_transport() -> httpx.AsyncBaseTransport:
         def __init__(self) -> None:
             self._session: aiohttp.ClientSession | None = None
 
+        def session(self) -> aiohttp.ClientSession:
+            return self._get_session()
+
         def _get_session(self) -> aiohttp.ClientSession:
             if self._session is None or self._session.closed:
                 connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=MAX_CONNECTIONS)
                 # httpx decodes content-encoding itself: aiohttp must hand over the raw bytes.
-                self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+                self._session = aiohttp.ClientSession(
+                    connector=connector,
+                    auto_decompress=False,
+                    cookie_jar=aiohttp.DummyCookieJar(),  # the API uses bearer tokens, not cookies
+                )
             return self._session
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -134,6 +156,7 @@ def shared_client_count() -> int:
 async def aclose_shared_clients() -> None:
     """Close the running loop's pooled clients (tests and benchmarks; triggerers just exit)."""
     loop = asyncio.get_running_loop()
+    _transports.pop(loop, None)
     for client in _registry.pop(loop, {}).values():
         await client.aclose()
 

@@ -126,7 +126,7 @@ class NemoRenderTrigger(BaseTrigger):
             client = await self._get_client()
             while True:
                 try:
-                    last = await client.render_status(self.render_id)
+                    last = await self._poll(client)
                     errors = 0
                 except Exception as err:
                     if not _is_transient(err):
@@ -162,6 +162,12 @@ class NemoRenderTrigger(BaseTrigger):
                 # was killed or timed out while deferred, so stop the render it was waiting for.
                 await asyncio.shield(self.on_kill())
             raise
+
+    async def _poll(self, client: AsyncNemoClient) -> Any:
+        """One status read, on the shared pool's lean path (same request and parser as the client)."""
+        from nemo_provider.hooks._lean import lean_render_status
+
+        return await lean_render_status(client, self.render_id)
 
     def _terminal_event(self, render: Any) -> TriggerEvent | None:
         if render.status == "completed":

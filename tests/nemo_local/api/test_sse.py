@@ -201,3 +201,16 @@ def test_seed_makes_the_same_track_and_replace_swaps_it(api: Api) -> None:
     assert len(media) == 2 and media[1]["mood"] != media[0]["mood"]
     assert _music(user, first)["src"] == media[1]["url"]
     assert user.credits()["available"] == 100 - 3 * 10
+
+
+def test_music_for_an_uploaded_video_matches_its_length(api: Api, media_files: dict[str, Path]) -> None:
+    user = api.user()
+    sid = user.new_session()
+    files = [("files", ("clip.mp4", media_files["video"].read_bytes()))]
+    assert user.post(f"/api/upload-video/nemo_agent/me/{sid}", files=files).status_code == 200
+    stream = _generate(user, sid, "generate calm piano music")
+    (call,) = stream.parts("functionCall")
+    assert abs(call["args"]["duration_s"] - 2.0) < 0.1
+    draft = user.state(sid)["state"]["draft"]
+    assert {t["tt"] for t in draft["t"]} == {0, 1}
+    assert abs(_music(user, sid)["d"] - 2000) <= 100

@@ -68,7 +68,7 @@ def active_level_db(x: np.ndarray, sr: int) -> float:
     """Loudness of a part while it plays: K-weighted power of the 400 ms blocks within 25 dB of the
     loudest, so a melody that rests through the intro is judged by its phrases, not diluted by silence."""
     step = max(1, sample_rate_floor(sr))  # measure at ~11 kHz: K-weighting needs its 1.5 kHz shelf in band
-    mono = x[::step].sum(axis=1)
+    mono = x[::step, 0] + x[::step, 1]
     from nemo_local.composer.master import k_weighted_power  # deferred: master imports pyloudnorm lazily
 
     power = k_weighted_power(mono[:, None], sr // step)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from nemo_local.agent.turn import StreamCut
 from nemo_local.api.app import create_app
 from nemo_local.config import ServerConfig
 
@@ -46,6 +47,18 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _QuietInjectedCuts(logging.Filter):
+    """An injected SSE cut is the point of the fault switch, not a server error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, StreamCut):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
 def serve(config: ServerConfig) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -53,6 +66,7 @@ def serve(config: ServerConfig) -> int:
     # Background threads (render worker, process-pool feeders) must not hold the GIL for the default 5 ms
     # slices while the event loop has first SSE events to send.
     sys.setswitchinterval(0.001)
+    logging.getLogger("uvicorn.error").addFilter(_QuietInjectedCuts())
     sock = _bind(config.host, config.port)
     port = sock.getsockname()[1]
     config.port = port

@@ -19,7 +19,6 @@ from nemo_local.store import Store
 
 log = logging.getLogger("nemo_local.worker")
 STUCK_PROGRESS = 5.0
-AUDIO_FORMATS = {"mp3", "wav", "m4a", "aac"}
 MIME = {
     "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
     "avi": "video/x-msvideo", "gif": "image/gif", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4",
@@ -28,6 +27,8 @@ MIME = {
 
 
 class RenderWorker:
+    """A queue of render ids and N threads draining it; the store holds the truth about every job."""
+
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self.store = store
         self.config = config

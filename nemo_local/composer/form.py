@@ -48,20 +48,20 @@ def plan_sections(bars: int, *, loop: bool) -> list[Section]:
     if loop:
         return _body(0, bars, first_intensity=0.8)
     if bars <= 2:
-        body = (
+        short = (
             [Section("A", 0, bars, 0.85)]
             if bars == 1
             else [Section("A", 0, 1, 0.85), Section("outro", 1, 1, 0.6)]
         )
-        return body
+        return short
     intro = 0 if bars < 5 else 1 if bars < 9 else 2 if bars < 24 else 4
     outro = 1 if bars < 8 else 2 if bars < 24 else 4
     sections: list[Section] = []
     if intro:
         sections.append(Section("intro", 0, intro, 0.3))
-    body = bars - intro - outro
+    body_bars = bars - intro - outro
     # a short track is one section: it should sound like the song, not like its quiet opening
-    sections.extend(_body(intro, body, first_intensity=0.65 if body >= 8 else 0.9))
+    sections.extend(_body(intro, body_bars, first_intensity=0.65 if body_bars >= 8 else 0.9))
     sections.append(Section("outro", bars - outro, outro, 0.5))
     return sections
 

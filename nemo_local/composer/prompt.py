@@ -229,9 +229,9 @@ def _parse_key(scan: _Scan, original: str) -> tuple[str | None, str | None]:
         (re.compile(r"(?<![a-z])major(?![a-z])|大调"), "major"),
         (re.compile(r"(?<![a-z])minor(?![a-z])|小调"), "minor"),
     ):
-        match = regex.search(scan.text)
-        if match:
-            scan.take(match)
+        found = regex.search(scan.text)
+        if found:
+            scan.take(found)
             scan.understood.append(f"mode: {mode}")
             return None, mode
     return None, None

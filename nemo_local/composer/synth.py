@@ -174,7 +174,7 @@ def _render_parts(sf: tsf.SoundFont, parts: list[Part], total_samples: int, samp
         sf.channel_set_volume(part.channel, part.volume / 127.0)
         sf.channel_set_pan(part.channel, part.pan / 127.0)
     out = np.zeros(total_samples * 2, dtype=np.float32)
-    view = memoryview(out).cast("B")
+    view = memoryview(out.data).cast("B")
     pos = 0
     for sample, kind, ch, key, vel in _events(parts, sample_rate):
         if sample >= total_samples:

@@ -67,7 +67,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     spath = os.fspath(path)
     try:
         container = av.open(spath)
-    except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError) as exc:
         raise ProbeError(f"cannot read media file {os.path.basename(spath)!r}: {exc}") from exc
     with container:
         video = container.streams.video[0] if container.streams.video else None

@@ -30,7 +30,7 @@ def decode_audio(
     filled = 0
     try:
         container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError) as exc:
         raise RenderError(f"cannot read media {path.name!r}: {exc}") from exc
     with container:
         if not container.streams.audio:
@@ -46,7 +46,9 @@ def decode_audio(
             if cancel is not None and cancel.is_set():
                 raise RenderCancelled("render cancelled")
             for frame in packet.decode():
-                frame_time = float(frame.pts * frame.time_base) if frame.pts is not None else None
+                frame_time = (
+                    float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
+                )
                 for res in resampler.resample(frame):
                     data = res.to_ndarray().T.astype(np.float32)  # (n, channels)
                     if mono:

@@ -74,7 +74,7 @@ def _draw_lines(
     centre_y: int,
     fill: tuple[int, ...],
 ) -> tuple[int, int, int, int]:
-    boxes = [draw.textbbox((0, 0), line, font=font) for line in lines]
+    boxes = [tuple(int(v) for v in draw.textbbox((0, 0), line, font=font)) for line in lines]
     line_h = max((b[3] - b[1] for b in boxes), default=0)
     gap = line_h // 4
     total = len(lines) * line_h + (len(lines) - 1) * gap

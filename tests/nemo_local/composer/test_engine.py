@@ -111,6 +111,31 @@ def test_calm_and_upbeat_differ_measurably() -> None:
     assert _centroid(upbeat.samples) > 1.2 * _centroid(calm.samples)
 
 
+def _audio_tempo(x: np.ndarray) -> float:
+    """BPM from the audio: the strongest autocorrelation lag of the onset envelope, 50-200 BPM."""
+    hop = 512
+    _, _, spec = signal.stft(x.mean(axis=1), SR, nperseg=2048, noverlap=2048 - hop)
+    mag = np.log1p(100 * np.abs(spec) / (np.abs(spec).max() + 1e-12))
+    flux = np.maximum(0.0, np.diff(mag, axis=1)).sum(axis=0)
+    flux -= flux.mean()
+    ac = np.correlate(flux, flux, "full")[len(flux) - 1 :]
+    frames_per_s = SR / hop
+    lags = np.arange(1, len(ac))
+    bpm = 60 * frames_per_s / lags
+    usable = (bpm >= 50) & (bpm <= 200)
+    return float(60 * frames_per_s / lags[usable][np.argmax(ac[1:][usable])])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_calm_is_slower_than_upbeat_in_the_audio(seed: int) -> None:
+    calm = compose("calm lo-fi", duration_s=8.0, seed=seed)
+    upbeat = compose("upbeat corporate", duration_s=8.0, seed=seed)
+    calm_bpm, upbeat_bpm = _audio_tempo(calm.samples), _audio_tempo(upbeat.samples)
+    assert abs(calm_bpm - calm.metadata["bpm"]) <= 0.03 * calm.metadata["bpm"]
+    assert abs(upbeat_bpm - upbeat.metadata["bpm"]) <= 0.03 * upbeat.metadata["bpm"]
+    assert upbeat_bpm > 1.3 * calm_bpm
+
+
 def test_loop_seam_is_continuous() -> None:
     track = compose("chill lo-fi loop", duration_s=6.0, seed=4)
     assert track.metadata["loop"] is True

@@ -28,8 +28,14 @@ class Piece:
     is_picture: bool
 
 
-def lay_out(timeline: Timeline, resolved: dict[str, Path], pictures: set[str]) -> list[Piece]:
+def lay_out(
+    timeline: Timeline,
+    resolved: dict[str, Path],
+    pictures: set[str],
+    durations: dict[str, float] | None = None,
+) -> list[Piece]:
     """Sequential pieces covering exactly [0, duration)."""
+    durations = durations or {}
     pieces: list[Piece] = []
     cursor = 0.0
     segs = [s for s in timeline.video if s.start < timeline.duration]
@@ -43,15 +49,11 @@ def lay_out(timeline: Timeline, resolved: dict[str, Path], pictures: set[str]) -
         if start - cursor >= 1.0 / FPS:
             pieces.append(Piece(cursor, start - cursor, None, 0.0, False))
         assert seg.src is not None
-        pieces.append(
-            Piece(
-                start,
-                end - start,
-                resolved[seg.src],
-                seg.source_offset + (start - seg.start),
-                seg.src in pictures,
-            )
-        )
+        offset = seg.source_offset + (start - seg.start)
+        length = durations.get(seg.src, 0.0)
+        if length > 0 and offset >= length:  # past the clip's end: show its last moment rather than nothing
+            offset = max(0.0, length - 0.5)
+        pieces.append(Piece(start, end - start, resolved[seg.src], offset, seg.src in pictures))
         cursor = end
     if timeline.duration - cursor >= 1.0 / FPS:
         pieces.append(Piece(cursor, timeline.duration - cursor, None, 0.0, False))
@@ -99,6 +101,7 @@ def render_clips(
     timeline: Timeline,
     resolved: dict[str, Path],
     pictures: set[str],
+    durations: dict[str, float],
     audio_wav: Path,
     out_path: Path,
     fmt: Format,
@@ -108,7 +111,7 @@ def render_clips(
     report: Callable[[float], None],
 ) -> None:
     """Write ``out_path`` (a video format or GIF) from the clips, titles and the mixed audio."""
-    pieces = lay_out(timeline, resolved, pictures)
+    pieces = lay_out(timeline, resolved, pictures, durations)
     args: list[str] = []
     for piece in pieces:
         args += _input_args(piece, timeline.width, timeline.height)

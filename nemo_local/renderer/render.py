@@ -84,9 +84,10 @@ def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> di
     return resolved
 
 
-def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[str], bool]:
-    """(srcs that are still pictures, whether any video segment is a moving clip)."""
+def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[str], bool, dict[str, float]]:
+    """(srcs that are still pictures, whether any video segment is a moving clip, clip durations)."""
     pictures: set[str] = set()
+    durations: dict[str, float] = {}
     moving = False
     for seg in timeline.video:
         assert seg.src is not None
@@ -102,7 +103,8 @@ def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[
             pictures.add(seg.src)
         else:
             moving = True
-    return pictures, moving
+            durations[seg.src] = info.duration
+    return pictures, moving, durations
 
 
 def _encode_audio(
@@ -150,9 +152,11 @@ def render_draft(
         if spec.kind == "audio":
             _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
         else:
-            pictures, moving = _pictures_among(timeline, resolved)
+            pictures, moving, durations = _pictures_among(timeline, resolved)
             if moving:
-                render_clips(timeline, resolved, pictures, wav, partial, spec, preset, work, jobs, report)
+                render_clips(
+                    timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
+                )
             else:
                 bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, mix)}
                 for src in pictures:

@@ -208,3 +208,30 @@ def test_errors_are_render_errors(
 def test_bad_quality_is_rejected(tmp_path: Path, resolve: Callable[[str], Path]) -> None:
     with pytest.raises(RenderError, match="unknown quality"):
         render_draft(still_draft(), tmp_path / "q.mp4", quality="ultra-max", resolve_media=resolve)
+
+
+def test_clips_are_placed_trimmed_and_gaps_are_black(tmp_path: Path, resolve: Callable[[str], Path]) -> None:
+    draft = {
+        "t": [
+            {
+                "tt": 0,
+                "sg": [
+                    {"id": "a", "s": 0, "d": 1000, "src": "nemo://clip", "ss": 2000},
+                    {
+                        "id": "b",
+                        "s": 2000,
+                        "d": 1000,
+                        "src": "nemo://clip",
+                        "ss": 60000,
+                    },  # offset past the end
+                ],
+            },
+            {"tt": 1, "sg": [{"id": "bgm", "s": 0, "d": 3000, "src": "nemo://music"}]},
+        ],
+        "d": 3000,
+    }
+    out = render_draft(draft, tmp_path / "gaps.mp4", quality="low", resolve_media=resolve)
+    assert abs(probe(out.path).duration - 3.0) <= 0.05
+    first, gap, second = (frame_at(out.path, t) for t in (0.5, 1.5, 2.5))
+    assert first.mean() > 40 and second.mean() > 40  # test pattern visible
+    assert gap.mean() < 5  # black between the clips

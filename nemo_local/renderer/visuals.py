@@ -26,7 +26,7 @@ def cover_card(width: int, height: int, title: str, samples: np.ndarray | None) 
     """The picture shown when a draft has no video: gradient, the mix's waveform, the draft title."""
     img = gradient(width, height, hue_for(title or "nemo"), dark=True)
     if samples is not None and len(samples):
-        top = height * 58 // 100
+        top = height * 44 // 100  # above the lower third, where titles go by default
         draw_waveform(
             img, samples, (width // 10, top, width - width // 10, top + height // 4), (255, 255, 255, 200)
         )
@@ -34,7 +34,7 @@ def cover_card(width: int, height: int, title: str, samples: np.ndarray | None) 
         font = load_font(max(28, min(width, height) // 11), text=title)
         draw = ImageDraw.Draw(img)
         lines = _wrap(title, font, int(width * 0.84), draw)
-        _draw_lines(draw, lines, font, width, height * 30 // 100, fill=(255, 255, 255, 255))
+        _draw_lines(draw, lines, font, width, height * 25 // 100, fill=(255, 255, 255, 255))
     return img
 
 

@@ -78,7 +78,8 @@ def test_sha256_file(tmp_path: Path) -> None:
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
 
 
-def test_font_draws_latin_and_chinese() -> None:
+def test_font_never_fails_on_latin_or_chinese() -> None:
+    """Drawing must work on any machine; real CJK glyphs need a CJK system font (a documented limit)."""
     for text in ("Urban Dreams", "城市之梦"):
         font = load_font(48, text=text)
         img = Image.new("L", (400, 80))

@@ -58,6 +58,12 @@ def test_decade_is_not_a_duration() -> None:
         ("轻音乐", "calm", "piano"),
         ("浪漫 钢琴", "romantic", "piano"),
         ("动感 电子", "energetic", "electronic"),
+        ("轻松 低保真", "chill", "lofi"),
+        ("轻快 商务", "upbeat", "corporate"),
+        ("电影 黑暗", "dark", "cinematic"),
+        ("氛围", "calm", "ambient"),
+        ("原声", "happy", "acoustic"),
+        ("活力", "energetic", "electronic"),
     ],
 )
 def test_mood_and_genre_words(prompt: str, mood: str, genre: str) -> None:

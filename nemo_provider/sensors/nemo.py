@@ -57,6 +57,7 @@ class NemoRenderSensor(BaseSensorOperator):
 
         with NemoHook(self.nemo_conn_id).get_client() as client:
             status = client.render_status(self.render_id)
+            NemoHook.register_acquired_token(client)
         return self._judge(status.model_dump(mode="json"))
 
     def _judge(self, render: dict[str, Any]) -> PokeReturnValue | bool:

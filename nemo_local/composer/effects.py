@@ -154,3 +154,17 @@ def lofi(x: np.ndarray, sr: int, *, seed: int, circular: bool) -> np.ndarray:
     np.add.at(y, (where, chan), amp)
     np.add.at(y, (where + 1, chan), -0.6 * amp)
     return y
+
+
+def sidechain(
+    x: np.ndarray, sr: int, *, bpm: float, depth: float = 0.4, release_s: float = 0.16
+) -> np.ndarray:
+    """The "pumping" of electronic music: the melodic parts duck on every beat (where the kick is) and
+    swell back. The dip is reached over 8 ms, not instantly, so sustained pads do not click; the envelope
+    repeats per beat, so a loop of whole bars stays seamless."""
+    beat = 60.0 / bpm
+    t = (np.arange(len(x), dtype=np.float64) / sr) % beat
+    attack = np.minimum(1.0, t / 0.008)
+    floor = np.exp(-beat / release_s)  # the swell ends exactly at 1 when the next beat starts
+    env = (1.0 - depth * attack * (np.exp(-t / release_s) - floor) / (1.0 - floor)).astype(np.float32)
+    return x * env[:, None]

@@ -80,6 +80,8 @@ def compose(
 
     def room(audio: np.ndarray, rate: int) -> np.ndarray:
         start = time.perf_counter()
+        if style.name == "electronic" and style.drum_kind == "four":
+            audio = effects.sidechain(audio, rate, bpm=arrangement.bpm)
         wet = effects.reverb(
             audio, rate, wet=style.reverb_wet, seconds=style.reverb_seconds, seed=resolved.seed
         )

@@ -99,9 +99,9 @@ def _place(mix: np.ndarray, seg: Segment, audio: np.ndarray, loop: bool) -> None
 
 def safety_limit(x: np.ndarray) -> np.ndarray:
     """Keep a sum of loud sources under about -1 dBFS with a smooth look-ahead gain (no hard clipping)."""
-    peak = np.abs(x).max(axis=1) if len(x) else np.zeros(0)
-    if len(peak) == 0 or peak.max() <= _CEILING:
+    if len(x) == 0 or max(float(x.max()), -float(x.min())) <= _CEILING:
         return x
+    peak = np.abs(x).max(axis=1)
     need = np.minimum(1.0, _CEILING / np.maximum(peak, 1e-9))
     window = int(0.005 * SAMPLE_RATE) | 1
     gain = uniform_filter1d(minimum_filter1d(need, size=2 * window - 1), size=window)

@@ -86,14 +86,15 @@ class Jobs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=5)
 
-    def wait(self, on_tick: Callable[[], None] | None = None) -> None:
-        """Wait for every process; raise RenderError naming the first that failed, RenderCancelled on cancel."""
+    def wait(self, on_tick: Callable[[], None] | None = None, only: Sequence[_Proc] | None = None) -> None:
+        """Wait for every process (or just ``only``, leaving the others running); raise RenderError naming
+        the first that failed, RenderCancelled on cancel."""
         try:
             while True:
                 self.check_cancel()
                 if on_tick is not None:
                     on_tick()
-                running = [p for p in self.procs if p.popen.poll() is None]
+                running = [p for p in (only if only is not None else self.procs) if p.popen.poll() is None]
                 failed = [p for p in self.procs if p.popen.returncode not in (None, 0)]
                 if failed:
                     self.kill_all()
@@ -108,8 +109,9 @@ class Jobs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     running[0].popen.wait(timeout=_POLL_S)
             for proc in self.procs:
-                for t in proc.threads:
-                    t.join(timeout=2)
+                if proc.popen.poll() is not None:
+                    for t in proc.threads:
+                        t.join(timeout=2)
         finally:
             self.procs = [p for p in self.procs if p.popen.poll() is None]
 

@@ -26,6 +26,7 @@ FPS = 30
 # 1 s closed-GOP units: x264 still analyses every repeated frame (~10-15 ms at 1080p), so the unit is kept
 # short; a keyframe per second of a flat picture costs only a few kB.
 UNIT_FRAMES = FPS
+BLOCK_UNITS = 10
 
 
 def yuv420p_bytes(img: Image.Image) -> bytes:
@@ -161,6 +162,24 @@ def render_stills(
         audio_part = min(1.0, audio_proc.out_time_s / max(timeline.duration, 1e-3))
         report(8.0 + 80.0 * (0.5 * video_part + 0.5 * audio_part))
 
+    jobs.wait(tick, only=[seg_proc])  # the audio keeps encoding meanwhile
+
+    # each concat entry costs ~6 ms at the final join: long scenes use 10 s blocks of their unit,
+    # joined once by stream copy while the audio is still encoding
+    blocks: dict[tuple[str, tuple[str, ...]], Path] = {}
+    block_args: list[str] = []
+    for scene in scenes:
+        if scene.frames // UNIT_FRAMES >= BLOCK_UNITS and scene.key not in blocks:
+            unit = needed[(scene.key, UNIT_FRAMES)]
+            listing = work / f"block_{len(blocks):03d}.txt"
+            listing.write_text(f"file '{unit.name}'\n" * BLOCK_UNITS, encoding="utf-8")
+            blocks[scene.key] = work / f"block_{len(blocks):03d}{_segment_ext(fmt)}"
+            block_args += ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    if blocks:
+        for i, path in enumerate(blocks.values()):
+            block_args += ["-map", f"{i}:v", "-c", "copy", str(path)]
+        block_proc = jobs.start("joining picture blocks", block_args)
+        jobs.wait(tick, only=[block_proc])
     jobs.wait(tick)
     report(88.0)
 
@@ -168,6 +187,9 @@ def render_stills(
     lines: list[str] = []
     for scene in scenes:
         q, r = divmod(scene.frames, UNIT_FRAMES)
+        if scene.key in blocks:
+            tens, q = divmod(q, BLOCK_UNITS)
+            lines += [f"file '{blocks[scene.key].name}'"] * tens
         if q:
             lines += [f"file '{needed[(scene.key, UNIT_FRAMES)].name}'"] * q
         if r:

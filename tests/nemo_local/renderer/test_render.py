@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import psutil
 import pytest
@@ -235,3 +236,13 @@ def test_clips_are_placed_trimmed_and_gaps_are_black(tmp_path: Path, resolve: Ca
     first, gap, second = (frame_at(out.path, t) for t in (0.5, 1.5, 2.5))
     assert first.mean() > 40 and second.mean() > 40  # test pattern visible
     assert gap.mean() < 5  # black between the clips
+
+
+def test_long_still_scene_joins_blocks_frame_exactly(tmp_path: Path, resolve: Callable[[str], Path]) -> None:
+    draft = still_draft(12.4, title_at=(10500, 1000))  # 10 s block + units + a remainder, title late
+    out = render_draft(draft, tmp_path / "long.mp4", quality="low", resolve_media=resolve)
+    assert abs(probe(out.path).duration - 12.4) <= 0.05
+    with av.open(str(out.path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == round(12.4 * 30)
+    _assert_title_only_inside(out.path, 10.5, 11.5)

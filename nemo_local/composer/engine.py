@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pretty_midi
 
 from nemo_local.composer import effects, synth
 from nemo_local.composer.arrange import arrange
@@ -120,7 +121,10 @@ def compose(
         "true_peak": round(report.true_peak_dbtp, 2),
         "loop": resolved.loop,
         "energy": resolved.energy,
-        "instruments": [p.role for p in arrangement.parts],
+        "instruments": [
+            f"{p.role}: {'drum kit' if p.instrument.is_drum else pretty_midi.program_to_instrument_name(p.instrument.program)}"
+            for p in arrangement.parts
+        ],
         "understood": list(resolved.understood),
     }
     timings["total"] = time.perf_counter() - t0

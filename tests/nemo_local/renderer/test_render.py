@@ -246,3 +246,16 @@ def test_long_still_scene_joins_blocks_frame_exactly(tmp_path: Path, resolve: Ca
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == round(12.4 * 30)
     _assert_title_only_inside(out.path, 10.5, 11.5)
+
+
+@pytest.mark.parametrize(("fmt", "vcodec"), [("gif", "gif"), ("webm", "vp9"), ("mov", "h264")])
+def test_clip_drafts_in_other_video_formats(
+    tmp_path: Path, resolve: Callable[[str], Path], fmt: str, vcodec: str
+) -> None:
+    out = render_draft(
+        clip_draft(2.0), tmp_path / f"clip.{fmt}", fmt=fmt, quality="low", resolve_media=resolve
+    )
+    info = probe(out.path)
+    assert info.video_codec == vcodec
+    assert abs(info.duration - 2.0) <= 0.05
+    assert info.has_audio is (fmt != "gif")

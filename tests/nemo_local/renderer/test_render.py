@@ -259,3 +259,24 @@ def test_clip_drafts_in_other_video_formats(
     assert info.video_codec == vcodec
     assert abs(info.duration - 2.0) <= 0.05
     assert info.has_audio is (fmt != "gif")
+
+
+def test_picture_among_clips_is_held_for_its_slot(tmp_path: Path, resolve: Callable[[str], Path]) -> None:
+    draft = {
+        "t": [
+            {
+                "tt": 0,
+                "sg": [
+                    {"id": "pic", "s": 0, "d": 1000, "src": "nemo://photo"},
+                    {"id": "clip", "s": 1000, "d": 1000, "src": "nemo://clip"},
+                ],
+            },
+        ],
+        "d": 2000,
+    }
+    out = render_draft(draft, tmp_path / "mixed.mp4", quality="low", resolve_media=resolve)
+    assert abs(probe(out.path).duration - 2.0) <= 0.05
+    picture, clip = frame_at(out.path, 0.5), frame_at(out.path, 1.5)
+    red = picture[540, 960].astype(int)
+    assert red[0] > 150 and red[1] < 90 and red[2] < 90
+    assert np.abs(clip.astype(int) - picture.astype(int)).mean() > 30

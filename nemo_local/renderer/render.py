@@ -19,7 +19,7 @@ import numpy as np
 from nemo_local.media import ProbeError, probe
 from nemo_local.renderer import mixdown
 from nemo_local.renderer.clips import render_clips
-from nemo_local.renderer.errors import RenderCancelled, RenderError
+from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
 from nemo_local.renderer.runner import Jobs
 from nemo_local.renderer.stills import render_gif_from_stills, render_stills
@@ -175,11 +175,7 @@ def render_draft(
                     render_stills(timeline, bases, base_at, wav, partial, spec, preset, work, jobs, report)
         jobs.check_cancel()
         os.replace(partial, out_path)
-    except RenderCancelled:
-        jobs.kill_all()
-        partial.unlink(missing_ok=True)
-        raise
-    except BaseException:
+    except BaseException:  # cancelled, failed or interrupted: no ffmpeg left running, no partial file left
         jobs.kill_all()
         partial.unlink(missing_ok=True)
         raise

@@ -81,7 +81,8 @@ def nemo_weekly_background_tracks() -> None:
 
     @task_group
     def track(prompt: str) -> None:
-        session = NemoCreateSessionOperator(task_id="create_session", task_name="weekly background track")
+        # The session (project) name is the prompt: it titles the MP4's cover card.
+        session = NemoCreateSessionOperator(task_id="create_session", task_name=prompt)
         generated = NemoGenerateOperator(
             task_id="generate", session_id=session.output["session_id"], prompt=message(prompt)
         )

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         UploadedFile,
         UploadResult,
     )
+    from nemo_provider.client.polling import poll_render_status
     from nemo_provider.client.routing import (
         route,
         translate_gui,
@@ -101,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "ToolResult": "nemo_provider.client.models",
     "UploadedFile": "nemo_provider.client.models",
     "UploadResult": "nemo_provider.client.models",
+    "poll_render_status": "nemo_provider.client.polling",
     "route": "nemo_provider.client.routing",
     "translate_gui": "nemo_provider.client.routing",
     "NemoClient": "nemo_provider.client.sync",
@@ -144,6 +146,7 @@ __all__ = [
     "Track",
     "UploadResult",
     "UploadedFile",
+    "poll_render_status",
     "route",
     "translate_gui",
 ]

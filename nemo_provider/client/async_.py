@@ -99,6 +99,14 @@ class AsyncNemoClient:
     def client_id(self) -> str | None:
         return self._core.client_id
 
+    def set_anonymous_token(self, token: AnonymousToken) -> None:
+        """Adopt an anonymous token acquired elsewhere (e.g. once for many triggers of one process).
+
+        The client then behaves as if it had acquired the token itself: it is marked anonymous, so a
+        1001 refusal makes it acquire a fresh one instead of failing.
+        """
+        self._core.set_anonymous_token(token)
+
     def __repr__(self) -> str:
         kind = "anonymous" if self.token_is_anonymous else ("configured" if self._core.token else "none yet")
         return f"AsyncNemoClient(base_url={self.base_url!r}, token=<{kind}>)"

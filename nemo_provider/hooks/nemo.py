@@ -232,9 +232,8 @@ class NemoHook(BaseHook):
         anonymous = await shared_anonymous_token(s.base_url, s.client_id, client.acquire_anonymous_token)
         secret = anonymous.token.get_secret_value()
         mask_secret(secret)
-        core = getattr(client, "_core", None)
-        if client.token != secret and hasattr(core, "set_anonymous_token"):
-            core.set_anonymous_token(anonymous)  # type: ignore[union-attr]
+        if client.token != secret:
+            client.set_anonymous_token(anonymous)
 
     @staticmethod
     def register_acquired_token(client: NemoClient | AsyncNemoClient) -> None:

@@ -42,7 +42,34 @@ def shared_http_client(base_url: str, timeout: float) -> httpx.AsyncClient:
         client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
         per_loop[base_url] = client
         _transports.setdefault(loop, {})[base_url] = transport
+        _close_on_loop_shutdown(loop)
     return client
+
+
+_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _close_on_loop_shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    """Park one task per loop that closes the loop's pools when it is cancelled.
+
+    Nothing tells a library that an event loop is ending, but ``asyncio.run`` and ``asyncio.Runner``
+    (the triggerer's loop, pytest-asyncio's loops) cancel every pending task and wait for them before
+    closing the loop. Without this, the aiohttp connectors are garbage-collected unclosed and aiohttp
+    prints "Unclosed connector" at interpreter exit.
+    """
+    task = _closers.get(loop)
+    if task is not None and not task.done():
+        return
+    _closers[loop] = loop.create_task(_close_when_cancelled(), name="nemo-shared-pool-closer")
+
+
+async def _close_when_cancelled() -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await _close_pools(asyncio.get_running_loop())
 
 
 def shared_aiohttp_session(base_url: str) -> Any:
@@ -154,8 +181,11 @@ def shared_client_count() -> int:
 
 
 async def aclose_shared_clients() -> None:
-    """Close the running loop's pooled clients (tests and benchmarks; triggerers just exit)."""
-    loop = asyncio.get_running_loop()
+    """Close the running loop's pooled clients now (they are also closed when the loop shuts down)."""
+    await _close_pools(asyncio.get_running_loop())  # the parked closer stays for pools made later
+
+
+async def _close_pools(loop: asyncio.AbstractEventLoop) -> None:
     _transports.pop(loop, None)
     for client in _registry.pop(loop, {}).values():
         await client.aclose()

@@ -181,3 +181,15 @@ def test_triggers_share_one_anonymous_token_request(monkeypatch: pytest.MonkeyPa
     assert {c.token for c in clients} == {"nmv_usr_anon_shared_99"}
     assert all(c.token_is_anonymous for c in clients)
     assert "nmv_usr_anon_shared_99" not in redact("token nmv_usr_anon_shared_99")
+
+
+def test_shared_pools_close_when_their_loop_shuts_down() -> None:
+    """asyncio.run (like the triggerer's and pytest's loops) cancels pending tasks before closing the loop;
+    the pool's parked closer must then close the aiohttp session, or aiohttp warns at exit."""
+
+    async def use_pool() -> Any:
+        _pool.shared_http_client("http://one", 5)
+        return _pool.shared_aiohttp_session("http://one")
+
+    session = asyncio.run(use_pool())
+    assert session is not None and session.closed

@@ -5,41 +5,16 @@ from __future__ import annotations
 
 import re
 
-_ZH_DIGITS = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+from nemo_local.numerals import chinese_number
+
 _ZH_NUMBER = re.compile(r"[零一二两三四五六七八九十百]+")
-
-
-def _zh_to_int(word: str) -> int:
-    total, current = 0, 0
-    for ch in word:
-        if ch in _ZH_DIGITS:
-            current = _ZH_DIGITS[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-    return total + current
 
 
 def normalise(text: str) -> str:
     """Chinese numerals to digits, full-width digits and punctuation to ASCII, lower case."""
     text = text.translate(str.maketrans("０１２３４５６７８９％：", "0123456789%:"))
     text = text.replace("半分钟", "30秒")
-    text = _ZH_NUMBER.sub(lambda m: str(_zh_to_int(m.group(0))), text)
+    text = _ZH_NUMBER.sub(lambda m: str(chinese_number(m.group(0))), text)
     return text.lower()
 
 

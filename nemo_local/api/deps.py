@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from nemo_local.api.errors import ApiError, session_not_found
 from nemo_local.api.state import AppState, app_state
-from nemo_local.store import SessionRow
+from nemo_local.store import RenderRow, SessionRow
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,25 @@ def own_session(state: AppState, caller: Caller, session_id: str) -> SessionRow:
     if session is None:
         raise session_not_found(session_id)
     return session
+
+
+async def path_session(
+    session_id: str,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> SessionRow:
+    """The caller's session named in the path; a dependency so every route answers a stranger's id alike."""
+    return own_session(state, caller, session_id)
+
+
+async def path_render(
+    render_id: str,
+    caller: Caller = Depends(current_user),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> RenderRow:
+    """The caller's render named in the path; another user's render is reported missing, not forbidden,
+    so render ids can't be probed."""
+    job = state.store.renders.get(render_id)
+    if job is None or job.user_id != caller.user_id:
+        raise ApiError(404, f"Render not found: {render_id}", http_status=404)
+    return job

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from nemo_local.api.deps import Caller, current_user, own_session
+from nemo_local.api.deps import Caller, current_user, own_session, path_render
 from nemo_local.api.envelope import RenderCreated, RenderShapeA, error_responses, iso
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
@@ -56,13 +56,6 @@ def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
     }
 
 
-def _own_job(state: AppState, caller: Caller, render_id: str) -> RenderRow:
-    job = state.store.renders.get(render_id)
-    if job is None or job.user_id != caller.user_id:
-        raise ApiError(404, f"Render not found: {render_id}", http_status=404)
-    return job
-
-
 @router.post("/api/render/proxy/lambda", response_model=RenderCreated)
 async def create_render(
     request: Request,
@@ -92,33 +85,28 @@ async def create_render(
 
 @router.get("/api/render/proxy/lambda/{render_id}", response_model=RenderShapeA | dict[str, Any])
 async def poll_render(
-    render_id: str,
     request: Request,
-    caller: Caller = Depends(current_user),  # noqa: B008
-    state: AppState = Depends(app_state),  # noqa: B008
+    job: RenderRow = Depends(path_render),  # noqa: B008
 ) -> dict[str, Any]:
-    return render_body(request, _own_job(state, caller, render_id))
+    return render_body(request, job)
 
 
 @router.post("/api/render/proxy/lambda/{render_id}/cancel", response_model=RenderShapeA | dict[str, Any])
 async def cancel_render(
-    render_id: str,
     request: Request,
-    caller: Caller = Depends(current_user),  # noqa: B008
+    job: RenderRow = Depends(path_render),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
-    _own_job(state, caller, render_id)
-    state.renders.cancel(render_id)
-    return render_body(request, _own_job(state, caller, render_id))
+    state.renders.cancel(job.id)
+    return render_body(request, state.store.renders.get(job.id) or job)
 
 
 @router.get("/api/render/proxy/{render_id}/download", response_class=FileResponse)
 async def download_render(
-    render_id: str,
-    caller: Caller = Depends(current_user),  # noqa: B008
+    job: RenderRow = Depends(path_render),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> FileResponse:
-    job = _own_job(state, caller, render_id)
+    render_id = job.id
     if job.status != "completed" or not job.public_id:
         raise ApiError(409, f"Render {render_id} is {job.status}, not completed")
     public = state.store.media.public_file(job.public_id)

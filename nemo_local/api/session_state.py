@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from nemo_local.api.deps import Caller, current_user, own_session
+from nemo_local.api.deps import path_session
 from nemo_local.api.envelope import Envelope, StateData, error_responses, ok
 from nemo_local.api.state import AppState, app_state, base_url
+from nemo_local.store import SessionRow
 
 router = APIRouter(responses=error_responses(401, 404), tags=["state"])
 
@@ -35,12 +36,10 @@ def video_infos(state: AppState, session_id: str, base: str) -> list[dict[str, A
 
 @router.get("/api/state/nemo_agent/me/{session_id}/latest", response_model=Envelope[StateData])
 async def latest_state(
-    session_id: str,
     request: Request,
-    caller: Caller = Depends(current_user),  # noqa: B008
+    session: SessionRow = Depends(path_session),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
-    session = own_session(state, caller, session_id)
     base = base_url(request)
     _, draft = state.store.sessions.latest_draft(session.id)
     generated = [

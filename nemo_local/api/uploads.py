@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from nemo_local.agent import drafts
-from nemo_local.api.deps import Caller, current_user, own_session
+from nemo_local.api.deps import Caller, current_user, path_session
 from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
@@ -114,12 +114,11 @@ def _apply(state: AppState, session: SessionRow, rows: list[tuple[UploadRow, str
 
 @router.post("/api/upload-video/nemo_agent/me/{session_id}", response_model=Envelope[UploadData])
 async def upload(
-    session_id: str,
     request: Request,
+    session: SessionRow = Depends(path_session),  # noqa: B008
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
-    session = own_session(state, caller, session_id)
     dest = state.store.dir("uploads") / session.id
     await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
     try:

@@ -22,7 +22,6 @@ from nemo_local.composer.plan import (
     MusicPlan,
 )
 from nemo_local.composer.vocabulary import (
-    CHINESE_DIGITS,
     DEFAULT_GENRE,
     DEFAULT_MOOD,
     ENGLISH_NUMBERS,
@@ -34,6 +33,7 @@ from nemo_local.composer.vocabulary import (
     WORDS,
     Meaning,
 )
+from nemo_local.numerals import chinese_number
 
 GENRE_BPM: dict[str, int] = {
     "lofi": 80,
@@ -104,19 +104,6 @@ _INSTR_RES = [(w, _phrase_regex(w)) for w in _ordered(INSTRUMENT_WORDS)]  # type
 _NO_DRUMS_RES = [_phrase_regex(p) for p in NO_DRUMS_PHRASES]
 
 
-def _chinese_number(text: str) -> float | None:
-    """Parse 1-99 written with Chinese numerals (一, 两, 十五, 二十); None if it is not one."""
-    if not text or any(ch not in CHINESE_DIGITS for ch in text):
-        return None
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        return float((CHINESE_DIGITS[tens] if tens else 1) * 10 + (CHINESE_DIGITS[ones] if ones else 0))
-    value = 0
-    for ch in text:
-        value = value * 10 + CHINESE_DIGITS[ch]
-    return float(value)
-
-
 def _parse_duration(scan: _Scan) -> float | None:
     text = scan.text
     rules: list[tuple[re.Pattern[str], str]] = [
@@ -168,7 +155,7 @@ def _duration_value(match: re.Match[str], kind: str) -> float | None:
     if kind == "sec":
         return float(g[0])
     if kind in ("zh_min", "zh_min_half", "zh_sec"):
-        value = 0.5 if g[0] == "半" else _chinese_number(g[0])
+        value = 0.5 if g[0] == "半" else chinese_number(g[0])
         if value is None:
             return None
         if kind == "zh_min_half":

@@ -298,22 +298,6 @@ MOOD_FOR_GENRE: dict[str, str] = {
 DEFAULT_MOOD = "chill"
 DEFAULT_GENRE = "lofi"
 
-CHINESE_DIGITS: dict[str, int] = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-    "半": 0,
-}
-
 ENGLISH_NUMBERS: dict[str, float] = {
     "a": 1,
     "an": 1,

@@ -19,7 +19,7 @@ from PIL import Image
 
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
 from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.timeline import Segment, Timeline
+from nemo_local.renderer.timeline import Timeline
 from nemo_local.renderer.visuals import compose_frame, title_overlay
 
 FPS = 30
@@ -81,6 +81,11 @@ def _segment_ext(fmt: Format) -> str:
     return ".webm" if fmt.video_codec == "vp9" else ".mp4"
 
 
+def _title_overlays(timeline: Timeline) -> dict[str, tuple[Image.Image, int, int]]:
+    """Each title drawn once up front: scenes share titles, and drawing text is the slow part of a frame."""
+    return {seg.id: title_overlay(seg, timeline.width, timeline.height) for seg in timeline.text}
+
+
 def render_stills(
     timeline: Timeline,
     bases: dict[str, Image.Image],
@@ -95,8 +100,7 @@ def render_stills(
 ) -> None:
     """Write ``out_path`` (a video format) from pictures + titles + the mixed audio."""
     scenes = plan_scenes(timeline, base_at)
-    texts: dict[str, Segment] = {s.id: s for s in timeline.text}
-    overlays = {sid: title_overlay(seg, timeline.width, timeline.height) for sid, seg in texts.items()}
+    overlays = _title_overlays(timeline)
     pictures: dict[tuple[str, tuple[str, ...]], Path] = {}
     for scene in scenes:
         if scene.key in pictures:
@@ -233,8 +237,7 @@ def render_gif_from_stills(
 ) -> None:
     """An animated GIF of the scenes: each picture decoded once (concat of images with durations)."""
     scenes = plan_scenes(timeline, base_at)
-    texts = {s.id: s for s in timeline.text}
-    overlays = {sid: title_overlay(seg, timeline.width, timeline.height) for sid, seg in texts.items()}
+    overlays = _title_overlays(timeline)
     width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
     height = max(2, round(timeline.height * width / timeline.width / 2) * 2)
     lines: list[str] = []

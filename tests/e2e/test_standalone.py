@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,10 @@ class Standalone:
             self.proc.wait(timeout=10)
 
 
-@pytest.fixture
-def standalone(nemo_server, tmp_path: Path) -> Iterator[tuple[Standalone, Path]]:
+@pytest.fixture(scope="module")
+def standalone(nemo_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Standalone, Path]]:
+    """One standalone for both scenarios of this module (starting one takes about a minute)."""
+    tmp_path = tmp_path_factory.mktemp("standalone")
     home = tmp_path / "airflow-home"
     dags = tmp_path / "dags"
     out = tmp_path / "exports"
@@ -119,8 +122,8 @@ def standalone(nemo_server, tmp_path: Path) -> Iterator[tuple[Standalone, Path]]
         server.stop()
 
 
-def test_ui_dag_runs_through_the_triggerer(standalone: tuple[Standalone, Path]) -> None:
-    server, out = standalone
+def _api(server: Standalone) -> httpx.Client:
+    """An authenticated REST client, once the api-server answers and the DAG is parsed."""
     http = httpx.Client(base_url=server.base, timeout=10)
     _wait_for(
         "the api-server's health endpoint", lambda: http.get("/api/v2/monitor/health").status_code == 200, 150
@@ -128,12 +131,21 @@ def test_ui_dag_runs_through_the_triggerer(standalone: tuple[Standalone, Path]) 
     token = http.get("/auth/token").json()["access_token"]  # all-admins mode: a token without credentials
     http.headers["Authorization"] = f"Bearer {token}"
     _wait_for(f"{DAG_ID} to be parsed", lambda: http.get(f"/api/v2/dags/{DAG_ID}").status_code == 200, 120)
+    return http
 
+
+def _trigger_run(http: httpx.Client, out: Path) -> str:
     conf = {"prompt": "warm guitar for a cooking video", "mood": "happy", "duration_s": 6, "output_format": "mp3",
             "loop": False, "output_dir": str(out)}  # fmt: skip
     response = http.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
     assert response.status_code in (200, 201), response.text
-    run_id = response.json()["dag_run_id"]
+    return str(response.json()["dag_run_id"])
+
+
+def test_ui_dag_runs_through_the_triggerer(standalone: tuple[Standalone, Path]) -> None:
+    server, out = standalone
+    http = _api(server)
+    run_id = _trigger_run(http, out)
 
     def finished() -> str | None:
         state = http.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
@@ -161,3 +173,51 @@ def test_ui_dag_runs_through_the_triggerer(standalone: tuple[Standalone, Path]) 
     path = Path(result["path"])
     assert path.suffix == ".mp3" and path.is_relative_to(out)
     assert path.stat().st_size == result["size"] > 0
+
+
+def _set_faults(nemo_server: Any, **switches: Any) -> None:
+    response = httpx.post(
+        f"{nemo_server.base_url}/admin/faults",
+        json=switches,
+        headers={"X-Admin-Token": nemo_server.admin_token},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_killing_a_deferred_export_cancels_its_render(
+    standalone: tuple[Standalone, Path], nemo_server
+) -> None:
+    """Mark the deferred export failed over REST: Airflow 3.3's triggerer cancels the trigger with its
+    "user action" reason and calls ``NemoRenderTrigger.on_kill``, which must cancel the remote render.
+    No worker holds the task while it is deferred, so only the trigger can have sent that cancel."""
+    from nemo_provider.client import NemoClient
+
+    server, out = standalone
+    http = _api(server)
+    _set_faults(nemo_server, render_stuck=True)  # every render stays `processing` until cancelled
+    try:
+        run_id = _trigger_run(http, out)
+        ti_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/export"
+        _wait_for("the export to defer", lambda: http.get(ti_url).json()["state"] == "deferred", 240, 2)
+        render_id = http.get(f"{ti_url}/xcomEntries/render_id", params={"deserialize": True}).json()["value"]
+
+        # The hook's derived client id: the same anonymous user as the task, so the render is visible.
+        client_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-provider-nemo:nemo_default:{nemo_server.base_url}")
+        )
+        with NemoClient(base_url=nemo_server.base_url, client_id=client_id) as nemo:
+            assert nemo.render_status(render_id).status == "processing"
+
+            response = http.patch(ti_url, json={"new_state": "failed"})
+            assert response.status_code == 200, response.text
+
+            def render_ended() -> str | None:
+                status = nemo.render_status(render_id).status
+                return status if status != "processing" else None
+
+            final = _wait_for(f"render {render_id} to leave `processing`", render_ended, 90)
+        assert final == "cancelled", server.log()[-4000:]
+        assert http.get(ti_url).json()["state"] == "failed"
+    finally:
+        _set_faults(nemo_server, render_stuck=False)

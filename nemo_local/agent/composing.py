@@ -51,7 +51,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _warm_up() -> bool:
-    import nemo_local.composer  # noqa: F401  (import cost paid once per worker, not on the first request)
+    import nemo_local.composer.engine  # noqa: F401  (import cost paid once per worker, not on the first request)
 
     return True
 

@@ -72,8 +72,8 @@ def _default_duration(draft: dict[str, Any], session: SessionRow) -> float:
 
 
 def _parse_plan(text: str, default_duration_s: float) -> dict[str, Any]:
-    """Runs in a thread: the composer package is heavy to import the first time, and the event loop
-    must keep serving keep-alives and other sessions meanwhile."""
+    """Runs in a thread until the prompt parser is loaded (its first import takes a few hundred ms), so
+    the event loop keeps serving keep-alives and other sessions meanwhile."""
     from nemo_local.composer import parse_prompt
 
     plan: dict[str, Any] = parse_prompt(text, default_duration_s=default_duration_s).model_dump()
@@ -99,9 +99,9 @@ def _adjust_plan(
 
 
 async def _composer_call(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a cheap composer function: in a thread while the (slow) first import may still be needed,
+    """Call a cheap composer function: in a thread while the parser's first import may still be needed,
     inline afterwards, since a thread hop per message costs more than the call under load (GIL hand-offs)."""
-    if "nemo_local.composer" in sys.modules and "nemo_local.composer.engine" in sys.modules:
+    if "nemo_local.composer.prompt" in sys.modules and "nemo_local.composer.plan" in sys.modules:
         return fn(*args)
     return await asyncio.to_thread(fn, *args)
 

@@ -44,8 +44,11 @@ def create_app(config: ServerConfig) -> FastAPI:
                 failed,
             )
         composer.warm_up()
-        # The composer package is slow to import; do it now, off the event loop, not on the first message.
-        threading.Thread(target=importlib.import_module, args=("nemo_local.composer",), daemon=True).start()
+        # This process only parses prompts (workers compose): load the parser now, off the event loop,
+        # so the first message doesn't pay for it.
+        threading.Thread(
+            target=importlib.import_module, args=("nemo_local.composer.prompt",), daemon=True
+        ).start()
         try:
             yield
         finally:

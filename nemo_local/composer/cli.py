@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from nemo_local.composer.engine import compose
 from nemo_local.composer.prompt import parse_prompt
 from nemo_local.composer.track import SUPPORTED_EXTENSIONS
 
@@ -44,6 +43,8 @@ def compose_command(argv: list[str]) -> int:
     if args.plan_only:
         print(json.dumps(plan.model_dump(), ensure_ascii=False))
         return 0
+    from nemo_local.composer.engine import compose  # the synthesis stack: only when composing
+
     track = compose(plan)
     track.write(args.out)
     if args.cover is not None:

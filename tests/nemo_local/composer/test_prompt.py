@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from nemo_local.composer import MusicPlan, parse_prompt
@@ -121,3 +124,15 @@ def test_plan_round_trips_and_adjusts() -> None:
     assert calmer.energy <= plan.energy <= upbeat.energy
     assert plan.adjusted(duration_s=45.0).duration_s == 45.0
     assert plan.duration_s == 40.0  # the original is untouched
+
+
+def test_parsing_a_prompt_does_not_load_the_synthesis_stack() -> None:
+    """The server process only parses prompts; scipy.signal (seconds to import) belongs to the workers."""
+    probe = (
+        "import sys; from nemo_local.composer import MusicPlan, parse_prompt; parse_prompt('calm piano'); "
+        "print('scipy.signal' in sys.modules, 'nemo_local.composer.engine' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "False"]

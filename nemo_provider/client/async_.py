@@ -20,6 +20,7 @@ import httpx
 from tenacity import AsyncRetrying
 
 from nemo_provider.client import _requests as api
+from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client.constants import DEFAULT_BASE_URL, MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
@@ -39,7 +40,7 @@ T = TypeVar("T")
 _LOG = logging.getLogger("nemo_provider.client")
 
 
-class AsyncNemoClient:
+class AsyncNemoClient(ClientIdentity):
     """Asynchronous Nemo API client: the same methods as `NemoClient`, awaited."""
 
     def __init__(
@@ -76,40 +77,6 @@ class AsyncNemoClient:
         self._log: LoggerLike = logger or _LOG
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
-
-    # -- identity (never shows the token) ---------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def token(self) -> str | None:
-        """The bearer token in use (for secret maskers). Never logged or shown in reprs."""
-        return self._core.token
-
-    @property
-    def token_is_anonymous(self) -> bool:
-        return self._core.token_is_anonymous
-
-    @property
-    def user_id(self) -> str | None:
-        return self._core.user_id
-
-    @property
-    def client_id(self) -> str | None:
-        return self._core.client_id
-
-    def set_anonymous_token(self, token: AnonymousToken) -> None:
-        """Adopt an anonymous token acquired elsewhere (e.g. once for many triggers of one process).
-
-        The client then behaves as if it had acquired the token itself: it is marked anonymous, so a
-        1001 refusal makes it acquire a fresh one instead of failing.
-        """
-        self._core.set_anonymous_token(token)
-
-    def __repr__(self) -> str:
-        kind = "anonymous" if self.token_is_anonymous else ("configured" if self._core.token else "none yet")
-        return f"AsyncNemoClient(base_url={self.base_url!r}, token=<{kind}>)"
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def aclose(self) -> None:

@@ -178,18 +178,20 @@ class NemoHook(BaseHook):
         """A configured synchronous client; close it (or use it as a context manager) when done."""
         from nemo_provider.client import NemoClient
 
-        s = self.get_settings()
-        return NemoClient(
-            base_url=s.base_url,
-            token=s.token,
-            client_id=s.client_id,
-            language=s.language,
-            timeout=s.timeout,
-            platform=s.platform,
-            transport=transport,
-            logger=self.log,
-            token_source=f"the password of Airflow connection {s.conn_id!r}",
-        )
+        return NemoClient(**self._client_kwargs(self.get_settings()), transport=transport)
+
+    def _client_kwargs(self, s: NemoClientSettings) -> dict[str, Any]:
+        """The constructor arguments both clients take from a connection: one place, so they cannot drift."""
+        return {
+            "base_url": s.base_url,
+            "token": s.token,
+            "client_id": s.client_id,
+            "language": s.language,
+            "timeout": s.timeout,
+            "platform": s.platform,
+            "logger": self.log,
+            "token_source": f"the password of Airflow connection {s.conn_id!r}",
+        }
 
     def get_conn(self) -> NemoClient:
         """Airflow's generic accessor; same as :meth:`get_client`."""
@@ -209,17 +211,7 @@ class NemoHook(BaseHook):
         s = await self.aget_settings()
         if http_client is None and shared:
             http_client = shared_http_client(s.base_url, s.timeout)
-        client = AsyncNemoClient(
-            base_url=s.base_url,
-            token=s.token,
-            client_id=s.client_id,
-            language=s.language,
-            timeout=s.timeout,
-            platform=s.platform,
-            http_client=http_client,
-            logger=self.log,
-            token_source=f"the password of Airflow connection {s.conn_id!r}",
-        )
+        client = AsyncNemoClient(**self._client_kwargs(s), http_client=http_client)
         if shared and not s.token and not os.environ.get("NEMO_TOKEN"):
             await self._adopt_shared_anonymous_token(client, s)
         return client

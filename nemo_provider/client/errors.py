@@ -7,6 +7,7 @@ next. No message may hold a token: server-provided text passes through `scrub()`
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,21 @@ class NemoDuplicateRenderIdError(NemoError):
 
 class NemoAPIError(NemoError):
     """Any other error code or HTTP status."""
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether another poll may succeed: network trouble, the server's 5xx, rate limiting, a broken stream.
+
+    The one classification for every poller (the export operator's loop, the trigger), so a sync and
+    an async wait can never disagree about which errors to ride out. httpx's own transport errors count
+    too (when httpx is loaded at all), for callers that reach httpx directly.
+    """
+    if isinstance(err, NemoConnectionError | NemoServerError | NemoRateLimitError | NemoStreamError):
+        return True
+    if isinstance(err, TimeoutError):
+        return True
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(err, httpx.TransportError)
 
 
 @dataclass(frozen=True)

@@ -549,7 +549,7 @@ class NemoExportOperator(BaseOperator):
         )
 
     def _poll(self, client: NemoClient, store: TaskAttemptStore, deadline: float) -> RenderStatus:
-        from nemo_provider.triggers.nemo import _is_transient
+        from nemo_provider.client.errors import is_transient
 
         assert self.render_id is not None
         errors = 0
@@ -571,7 +571,7 @@ class NemoExportOperator(BaseOperator):
                 errors = 0
             except Exception as err:
                 errors += 1
-                if not _is_transient(err) or errors > self.max_consecutive_errors:
+                if not is_transient(err) or errors > self.max_consecutive_errors:
                     raise
                 self.log.warning("Polling render %s failed (%d in a row): %s", self.render_id, errors, err)
                 continue

@@ -26,25 +26,16 @@ _AIRFLOW_CALLS_ON_KILL = hasattr(BaseTrigger, "on_kill")
 #: killed by a user or timed out by the scheduler — and then the remote render should stop too.
 _SHUTDOWN_REASONS = ("EOF - shutting down", "Supervisor closed", "Reader loop exited")
 
-#: Errors worth another poll: the network, the server's 5xx and rate limiting.
-_TRANSIENT_ERROR_NAMES = frozenset(
-    {"NemoConnectionError", "NemoServerError", "NemoRateLimitError", "NemoStreamError"}
-)
-
-
-def _is_transient(err: BaseException) -> bool:
-    """Classify by class name up the MRO so this module never imports the client at top level."""
-    import httpx
-
-    if isinstance(err, httpx.TransportError | asyncio.TimeoutError):
-        return True
-    return any(cls.__name__ in _TRANSIENT_ERROR_NAMES for cls in type(err).__mro__)
-
 
 def _preload_client_modules() -> None:
+    """Import everything a poll touches. ``nemo_provider.client`` itself is lazy (PEP 562), so the
+    runner, the models and the polling module must be named, or they load later on the shared loop."""
     import aiohttp  # noqa: F401
 
-    import nemo_provider.client
+    import nemo_provider.client.async_
+    import nemo_provider.client.errors
+    import nemo_provider.client.polling
+    import nemo_provider.hooks._lean
     import nemo_provider.hooks.nemo  # noqa: F401
 
 
@@ -124,12 +115,14 @@ class NemoRenderTrigger(BaseTrigger):
         last = None
         try:
             client = await self._get_client()
+            from nemo_provider.client.errors import is_transient  # loaded with the client, off the loop
+
             while True:
                 try:
                     last = await self._poll(client)
                     errors = 0
                 except Exception as err:
-                    if not _is_transient(err):
+                    if not is_transient(err):
                         yield self._event("error", f"Render {self.render_id}: {err}", last)
                         return
                     errors += 1

@@ -96,3 +96,28 @@ def test_server_text_is_scrubbed_of_tokens() -> None:
     text = str(err) + repr(err)
     assert "abc123" not in text and "xyz.987" not in text and "plainsecret42" not in text
     assert e.scrub("plain text") == "plain text"
+
+
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        (e.NemoConnectionError("down"), True),
+        (e.NemoServerError("503", code=503, http_status=503), True),
+        (e.NemoRateLimitError("slow down", code=429, http_status=429), True),
+        (e.NemoStreamError("cut"), True),
+        (TimeoutError(), True),
+        (e.NemoAuthError("bad token", code=1001), False),
+        (e.NemoRenderError("failed"), False),
+        (ValueError("bug"), False),
+    ],
+)
+def test_is_transient_is_true_only_for_errors_another_poll_may_clear(
+    err: BaseException, expected: bool
+) -> None:
+    assert e.is_transient(err) is expected
+
+
+def test_httpx_transport_errors_are_transient() -> None:
+    import httpx
+
+    assert e.is_transient(httpx.ConnectError("refused"))

@@ -37,11 +37,20 @@ class _AnnouncingServer(uvicorn.Server):
             print(f"nemo-local listening on {self._url}", flush=True)
 
 
+class BindError(RuntimeError):
+    """The address can't be listened on; the message says what to change."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = "pick another --port (0 = any free port)" if port else "check --host"
+        raise BindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}") from exc
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -60,6 +69,12 @@ class _QuietInjectedCuts(logging.Filter):
 
 
 def serve(config: ServerConfig) -> int:
+    """Exit status 2 (and one line on stderr) when the address is taken, instead of a traceback."""
+    try:
+        sock = _bind(config.host, config.port)
+    except BindError as exc:
+        print(f"nemo-local: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -67,7 +82,6 @@ def serve(config: ServerConfig) -> int:
     # slices while the event loop has first SSE events to send.
     sys.setswitchinterval(0.001)
     logging.getLogger("uvicorn.error").addFilter(_QuietInjectedCuts())
-    sock = _bind(config.host, config.port)
     port = sock.getsockname()[1]
     config.port = port
     host = f"[{config.host}]" if ":" in config.host else config.host

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import shutil
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ async def _publish_track(turn: Turn, plan: dict[str, Any]) -> tuple[str, dict[st
     try:
         result = await turn.deps.composer.compose(plan, out_dir, "track")
     except Exception as exc:
+        # a half-written track has no row pointing at it, so nothing else would ever remove it
+        await asyncio.to_thread(shutil.rmtree, out_dir, True)
         raise ToolFailed(f"composing failed: {type(exc).__name__}: {exc}") from exc
     meta = result["metadata"]
     title = str(meta.get("title") or "Untitled")

@@ -68,6 +68,13 @@ def _describe(f: ReceivedFile) -> dict[str, Any]:
     return info
 
 
+def _discard(files: list[ReceivedFile]) -> None:
+    """Remove files received for a request that failed; no row points at them, so nothing else would."""
+    for f in files:
+        with contextlib.suppress(FileNotFoundError):
+            f.path.unlink()
+
+
 async def _receive(request: Request, state: AppState, dest: Path) -> list[ReceivedFile]:
     limit = state.config.max_upload_bytes
     ctype = request.headers.get("content-type", "")
@@ -85,9 +92,7 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
         for url in urls:
             got.append(await fetch_url(url, dest, limit, state.config.allow_private_urls))
     except BaseException:
-        for f in got:
-            with contextlib.suppress(FileNotFoundError):
-                f.path.unlink()
+        _discard(got)
         raise
     return got
 
@@ -142,11 +147,11 @@ async def upload(
     out, rows = [], []
     try:
         described = [await asyncio.to_thread(_describe, f) for f in received]
-    except UnsupportedType as exc:
-        for f in received:
-            with contextlib.suppress(FileNotFoundError):
-                f.path.unlink()
-        raise ApiError(4001, f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}") from exc
+    except BaseException as exc:
+        _discard(received)  # also when the client hangs up mid-probe: nothing would ever own these files
+        if isinstance(exc, UnsupportedType):
+            raise ApiError(4001, f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}") from exc
+        raise
     base = base_url(request)
     for f, info in zip(received, described, strict=True):
         assert f.sniffed is not None

@@ -3,6 +3,7 @@ credits; a failure outside the tool gives the `{"error": ...}` frame; the work o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,11 @@ from nemo_local.store import Store
 
 
 class FailingComposer:
+    """Fails after writing part of the track, as a crash in the middle of an export would."""
+
     async def compose(self, plan: dict[str, Any], out_dir: Path, stem: str) -> dict[str, Any]:
+        await asyncio.to_thread(out_dir.mkdir, parents=True)
+        await asyncio.to_thread((out_dir / f"{stem}.wav").write_bytes, b"RIFF")
         raise RuntimeError("synth exploded")
 
 
@@ -47,6 +52,7 @@ async def test_failing_composer_is_a_tool_error_and_credits_come_back(tmp_path: 
     assert "credits were returned" in events[-1]["content"]["parts"][0]["text"]
     assert store.credits.balance(user).available == 100 and store.credits.balance(user).frozen == 0
     assert store.sessions.latest_draft(session.id) == (0, None)
+    assert list(store.dir("media").iterdir()) == []  # the half-written track is gone
 
 
 @pytest.mark.asyncio

@@ -131,7 +131,7 @@ class RenderWorker:
     def _render(
         self, render_id: str, draft: dict[str, Any], fmt: str, quality: str, cancel: threading.Event
     ) -> None:
-        from nemo_local.renderer import RenderCancelled, render_draft
+        from nemo_local.renderer import RenderCancelled, RenderError, render_draft
 
         job_dir = self.store.dir("renders") / render_id
         shutil.rmtree(job_dir, ignore_errors=True)
@@ -152,10 +152,18 @@ class RenderWorker:
             if not self._stopping.is_set():
                 self.store.renders.cancel(render_id)
             return
+        except RenderError as exc:  # its message is written for the user
+            if not self._stopping.is_set():
+                self.store.renders.fail(render_id, f"render failed: {exc}")
+            return
         except Exception as exc:
             if self._stopping.is_set():
                 return
-            self.store.renders.fail(render_id, f"render failed: {exc}")
+            # a bug, not a bad draft: the user can only report it, so the details go to the log
+            log.exception("render %s crashed", render_id)
+            self.store.renders.fail(
+                render_id, f"render failed: internal error ({type(exc).__name__}); see the nemo-local log"
+            )
             return
         finally:
             shutil.rmtree(job_dir / "work", ignore_errors=True)

@@ -3,9 +3,12 @@ reason once it has been interrupted too often; it never stays 'processing'. Sess
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
 from tests.nemo_local.conftest import Api, User
@@ -83,3 +86,29 @@ def test_render_running_at_shutdown_is_resumed_and_completes(
         assert done["output"]["size"] > 0
     finally:
         stop_nemo_server(server)
+
+
+def test_a_crash_is_reported_as_internal_and_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import nemo_local.renderer
+    from nemo_local.config import ServerConfig
+    from nemo_local.store import Store
+    from nemo_local.worker import RenderWorker
+
+    def crash(*_: Any, **__: Any) -> Any:
+        raise KeyError("src")
+
+    monkeypatch.setattr(nemo_local.renderer, "render_draft", crash)
+    store = Store(tmp_path)
+    user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
+    session = store.sessions.create(user, "p", "en")
+    job = store.renders.create("r1", user, session.id, TITLE_DRAFT, "mp4", "low")
+    RenderWorker(store, ServerConfig(data_dir=tmp_path))._render(
+        job.id, TITLE_DRAFT, "mp4", "low", threading.Event()
+    )
+    failed = store.renders.get(job.id)
+    assert failed is not None and failed.status == "failed"
+    assert failed.error == "render failed: internal error (KeyError); see the nemo-local log"
+    assert any("r1" in r.getMessage() and r.exc_info for r in caplog.records)
+    store.close()

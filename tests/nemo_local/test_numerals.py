@@ -31,7 +31,7 @@ def test_agent_and_composer_read_durations_alike() -> None:
     from nemo_local.agent.numbers import find_duration_s, normalise
     from nemo_local.composer.prompt import parse_prompt
 
-    for text in ("两分钟的音乐", "四十五秒", "三十秒"):
+    for text in ("两分钟的音乐", "四十五秒", "三十秒", "一分半", "两分半钟"):
         agent = find_duration_s(normalise(text))
         composer = parse_prompt(text).duration_s
         assert agent is not None and composer is not None

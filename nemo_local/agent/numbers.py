@@ -13,9 +13,8 @@ _ZH_NUMBER = re.compile(r"[零一二两三四五六七八九十百]+")
 def normalise(text: str) -> str:
     """Chinese numerals to digits, full-width digits and punctuation to ASCII, lower case."""
     text = text.translate(str.maketrans("０１２３４５６７８９％：", "0123456789%:"))
-    text = text.replace("半分钟", "30秒").replace(
-        "分半", "分30秒"
-    )  # 一分半 is 1.5 minutes, as the composer reads it
+    # 一分半 is one and a half minutes, as the composer reads it
+    text = text.replace("半分钟", "30秒").replace("分半", "分30秒")
     text = _ZH_NUMBER.sub(lambda m: str(chinese_number(m.group(0))), text)
     return text.lower()
 

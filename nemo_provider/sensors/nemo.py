@@ -30,6 +30,9 @@ class NemoRenderSensor(BaseSensorOperator):
 
     :param render_id: the render to wait for (templated).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param max_consecutive_errors: transient poll errors (network, 5xx, 429) ridden out in a row before
+        the sensor fails. In ``reschedule`` mode each reschedule starts counting afresh: the sensor's
+        ``timeout`` is then what bounds a service that stays down.
     """
 
     template_fields: Sequence[str] = ("render_id",)
@@ -51,13 +54,30 @@ class NemoRenderSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.cancel_on_timeout = cancel_on_timeout
         self.max_consecutive_errors = max_consecutive_errors
+        self._consecutive_errors = 0
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
+        from nemo_provider.client.errors import is_transient
         from nemo_provider.hooks.nemo import NemoHook
 
-        with NemoHook(self.nemo_conn_id).get_client() as client:
-            status = client.render_status(self.render_id)
-            NemoHook.register_acquired_token(client)
+        try:
+            with NemoHook(self.nemo_conn_id).get_client() as client:
+                status = client.render_status(self.render_id)
+                NemoHook.register_acquired_token(client)
+        except Exception as err:
+            # The same tolerance as the trigger's, so poke and deferrable modes fail alike.
+            if not is_transient(err) or self._consecutive_errors >= self.max_consecutive_errors:
+                raise
+            self._consecutive_errors += 1
+            self.log.warning(
+                "Polling render %s failed (%s/%s in a row), trying again: %s",
+                self.render_id,
+                self._consecutive_errors,
+                self.max_consecutive_errors,
+                err,
+            )
+            return False
+        self._consecutive_errors = 0
         return self._judge(status.model_dump(mode="json"))
 
     def _judge(self, render: dict[str, Any]) -> PokeReturnValue | bool:

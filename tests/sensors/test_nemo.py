@@ -67,6 +67,54 @@ def test_poke_failed_or_cancelled_fails_without_retry(status, terminal: str) -> 
         sensor().poke({})
 
 
+class FlakyClient(FakeClient):
+    """Fails the first ``failures`` polls with a transient error, then answers normally."""
+
+    def __init__(self, status: str, failures: int, error: Exception) -> None:
+        super().__init__(status)
+        self.failures = failures
+        self.error = error
+
+    def render_status(self, render_id: str) -> RenderStatus:
+        if self.failures > 0:
+            self.failures -= 1
+            raise self.error
+        return super().render_status(render_id)
+
+
+def test_poke_rides_out_a_few_transient_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nemo_provider.client.errors import NemoServerError
+
+    client = FlakyClient("completed", failures=2, error=NemoServerError("bad gateway", http_status=502))
+    monkeypatch.setattr(NemoHook, "get_client", lambda self, **kw: client)
+    s = sensor(max_consecutive_errors=2)
+    assert s.poke({}) is False
+    assert s.poke({}) is False
+    result = s.poke({})
+    assert isinstance(result, PokeReturnValue) and result.is_done
+
+
+def test_poke_fails_after_too_many_transient_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nemo_provider.client.errors import NemoConnectionError
+
+    client = FlakyClient("completed", failures=5, error=NemoConnectionError("connection refused"))
+    monkeypatch.setattr(NemoHook, "get_client", lambda self, **kw: client)
+    s = sensor(max_consecutive_errors=2)
+    assert s.poke({}) is False
+    assert s.poke({}) is False
+    with pytest.raises(NemoConnectionError):
+        s.poke({})
+
+
+def test_poke_does_not_ride_out_a_permanent_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nemo_provider.client.errors import NemoAuthError
+
+    client = FlakyClient("completed", failures=1, error=NemoAuthError("token invalid", code=1001))
+    monkeypatch.setattr(NemoHook, "get_client", lambda self, **kw: client)
+    with pytest.raises(NemoAuthError):
+        sensor(max_consecutive_errors=3).poke({})
+
+
 def test_deferrable_defers_with_wall_clock_deadline(status) -> None:
     status("processing")
     before = time.time()

@@ -50,6 +50,7 @@ import nemo_provider
 from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client.constants import (
     ACCEPTED_UPLOAD_EXTENSIONS,
+    DEFAULT_BASE_URL,
     DEFAULT_RETRY_AFTER_S,
     EXPORT_FORMATS,
     MAX_UPLOAD_BYTES,
@@ -172,7 +173,7 @@ class ClientCore:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None,
         token: str | None,
         client_id: str | None,
         *,
@@ -181,7 +182,8 @@ class ClientCore:
         token_source: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # As the vendor's own skills do: an explicit URL, else NEMO_API_URL, else production.
+        self.base_url = (base_url or os.environ.get("NEMO_API_URL") or DEFAULT_BASE_URL).rstrip("/")
         given = token or None
         chosen = given or os.environ.get("NEMO_TOKEN") or None
         self._token: SecretStr | None = SecretStr(chosen) if chosen else None

@@ -18,7 +18,7 @@ from tenacity import Retrying
 from nemo_provider.client import _requests as api
 from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
-from nemo_provider.client.constants import DEFAULT_BASE_URL, MESSAGE_CEILING_S
+from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
 from nemo_provider.client.errors import NemoError, NemoStreamError
 from nemo_provider.client.models import (
@@ -41,7 +41,7 @@ class NemoClient(ClientIdentity):
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         token: str | None = None,
         client_id: str | None = None,
         *,

@@ -123,3 +123,16 @@ def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(StopIteration) as done:
         flow.send(raw({"code": 0, "data": {"available": 5, "frozen": 0, "total": 5}}))
     assert done.value.value.available == 5
+
+
+def test_base_url_comes_from_argument_then_nemo_api_url_then_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nemo_provider.client._requests import ClientCore
+    from nemo_provider.client.constants import DEFAULT_BASE_URL
+
+    monkeypatch.delenv("NEMO_API_URL", raising=False)
+    assert ClientCore(None, None, None).base_url == DEFAULT_BASE_URL
+    monkeypatch.setenv("NEMO_API_URL", "http://127.0.0.1:8765/")
+    assert ClientCore(None, None, None).base_url == "http://127.0.0.1:8765"
+    assert ClientCore("https://nemo.example/", None, None).base_url == "https://nemo.example"

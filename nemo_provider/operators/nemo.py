@@ -56,6 +56,15 @@ def _dump(model: Any) -> Any:
     return model
 
 
+def _file_uri_to_path(path_or_uri: str) -> str:
+    """``file:///a/b.mp4`` -> ``/a/b.mp4``; plain paths unchanged (the client opens paths, not URIs)."""
+    if not path_or_uri.startswith("file://"):
+        return path_or_uri
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(path_or_uri).path)
+
+
 def _seconds(value: float | timedelta | None) -> float | None:
     if value is None:
         return None
@@ -146,7 +155,7 @@ class NemoUploadOperator(BaseOperator):
         hook = _hook(self.nemo_conn_id)
         files = [str(f) for f in (self.files or [])]
         with tempfile.TemporaryDirectory(prefix="nemo-upload-") as tmp, hook.get_client() as client:
-            local_files = [self._localise(f, tmp) if is_remote(f) else f for f in files]
+            local_files = [self._localise(f, tmp) if is_remote(f) else _file_uri_to_path(f) for f in files]
             result = client.upload(
                 self.session_id, files=local_files or None, urls=list(self.urls) if self.urls else None
             )

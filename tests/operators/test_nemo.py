@@ -369,3 +369,29 @@ def test_upload_streams_local_files_and_reports_them(fake_client, ti, tmp_path) 
     assert sent == [[str(video)]]
     assert out["session_id"] == SID
     assert out["files"][0]["filename"] == "clip.mp4" and out["files"][0]["duration"] == 6.0
+
+
+def test_upload_takes_file_uris_and_object_storage_paths(fake_client, ti, tmp_path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from nemo_provider.client.models import UploadedFile, UploadResult
+
+    local = tmp_path / "local clip.mp4"
+    local.write_bytes(b"local-bytes")
+    remote = ObjectStoragePath("memory://nemo-test-bucket/remote.mp4")
+    with remote.open("wb") as f:
+        f.write(b"remote-bytes" * 1000)
+    received: list[tuple[str, bytes]] = []
+
+    def upload(session_id, files=None, urls=None):
+        # read while the operator's temp copy still exists
+        received.extend((f, Path(f).read_bytes()) for f in files or [])
+        return UploadResult(files=[UploadedFile(filename=os.path.basename(f)) for f in files or []])
+
+    fake_client.upload = upload  # type: ignore[attr-defined]
+    uri = local.as_uri()
+    out = NemoUploadOperator(task_id="u", session_id=SID, files=[uri, str(remote)]).execute({"ti": ti})
+    assert received[0] == (str(local), b"local-bytes")
+    assert os.path.basename(received[1][0]) == "remote.mp4"
+    assert received[1][1] == b"remote-bytes" * 1000
+    assert [f["filename"] for f in out["files"]] == ["local clip.mp4", "remote.mp4"]

@@ -77,7 +77,7 @@ class FakeNemo:
             self.tokens_issued += 1
             return self.ok(
                 {
-                    "token": f"nmv_usr_anon{self.tokens_issued}xyz",
+                    "token": f"nmv_usr_fake-anon{self.tokens_issued}xyz",
                     "user_id": "user-7",
                     "expires_at": 1,
                     "credits": 100,

@@ -59,19 +59,19 @@ def test_every_request_carries_attribution_and_the_bearer(client: NemoClient, fa
         assert req.headers["X-Skill-Source"] == "airflow-provider-nemo"
         assert req.headers["X-Skill-Version"] == nemo_provider.__version__
         assert req.headers["X-Skill-Platform"] == "airflow"
-    assert [r.headers["Authorization"] for r in rest] == ["Bearer nmv_usr_anon1xyz"] * 2
+    assert [r.headers["Authorization"] for r in rest] == ["Bearer nmv_usr_fake-anon1xyz"] * 2
     assert client.token_is_anonymous and client.user_id == "user-7"
 
 
 def test_explicit_token_wins_over_env_and_anonymous(fake: FakeNemo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_fromenv")
-    with make(fake, token="nmv_usr_explicit", platform="custom") as c:
+    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_fake-fromenv")
+    with make(fake, token="nmv_usr_fake-explicit", platform="custom") as c:
         c.credits()
     with make(fake) as c2:
         c2.credits()
     assert [r.headers["Authorization"] for r in fake.requests] == [
-        "Bearer nmv_usr_explicit",
-        "Bearer nmv_usr_fromenv",
+        "Bearer nmv_usr_fake-explicit",
+        "Bearer nmv_usr_fake-fromenv",
     ]
     assert fake.requests[0].headers["X-Skill-Platform"] == "custom"
     assert fake.tokens_issued == 0
@@ -266,7 +266,7 @@ def test_every_error_code_both_ways(
     fake.script(
         f"GET /api/state/nemo_agent/me/{SID}/latest", fake.error(code, status, message, mode), times=3
     )
-    with make(fake, token="nmv_usr_configured") as c, pytest.raises(cls) as info:
+    with make(fake, token="nmv_usr_fake-configured") as c, pytest.raises(cls) as info:
         c.state(SID)
     assert type(info.value) is cls
     assert info.value.http_status == (200 if mode == "envelope" else status)
@@ -293,7 +293,7 @@ def test_1001_with_anonymous_token_acquires_again_and_repeats(
     assert client.credits().available == 90
     assert fake.tokens_issued == 2
     auths = [r.headers["Authorization"] for r in fake.requests_to("GET", "/api/credits")]
-    assert auths == ["Bearer nmv_usr_anon1xyz", "Bearer nmv_usr_anon2xyz"]
+    assert auths == ["Bearer nmv_usr_fake-anon1xyz", "Bearer nmv_usr_fake-anon2xyz"]
 
 
 def test_1001_twice_with_anonymous_token_fails(client: NemoClient, fake: FakeNemo) -> None:
@@ -306,7 +306,7 @@ def test_1001_twice_with_anonymous_token_fails(client: NemoClient, fake: FakeNem
 def test_1001_with_configured_token_names_it_and_does_not_go_anonymous(fake: FakeNemo) -> None:
     fake.script("GET /api/credits/balance/simple", fake.error(1001, 401))
     with (
-        make(fake, token="nmv_usr_mine", token_source="connection 'nemo_default'") as c,
+        make(fake, token="nmv_usr_fake-mine", token_source="connection 'nemo_default'") as c,
         pytest.raises(NemoAuthError) as info,
     ):
         c.credits()
@@ -545,7 +545,7 @@ def test_download_api_relative_url_gets_the_token(client: NemoClient, fake: Fake
 def test_token_never_leaks_into_reprs_errors_logs_or_urls(
     fake: FakeNemo, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    secret = "nmv_usr_SUPERSECRET123"
+    secret = "nmv_usr_fake-SUPERSECRET123"
     fake.script(
         "GET /api/credits/balance/simple",
         httpx.Response(500, json={"detail": f"bad token {secret}"}),

@@ -29,6 +29,7 @@ Which calls may be repeated, and why:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import copy
 import json
 import mimetypes
@@ -800,15 +801,49 @@ def download(core: ClientCore, url_or_render_id: str, dest: str | os.PathLike[st
 # --------------------------------------------------------------------------------------------------
 # Transport retry policy (tenacity), the same for both runners
 # --------------------------------------------------------------------------------------------------
-def retry_policy(spec: RequestSpec, max_retries: int, wait_cap: float) -> dict[str, Any]:
+def retry_policy(spec: RequestSpec, max_retries: int, wait_cap: float, logger: LoggerLike) -> dict[str, Any]:
     """Exponential backoff on network errors and 5xx, for calls that are safe to repeat only."""
+
+    def log_retry(state: Any) -> None:
+        logger.warning(
+            "Nemo API %s failed (attempt %d); retrying with backoff.", spec.name, state.attempt_number
+        )
+
     return {
         "retry": retry_if_exception_type(httpx.TransportError) | retry_if_result(_is_server_error),
         "stop": stop_after_attempt(max(1, max_retries + 1) if spec.idempotent else 1),
         "wait": wait_exponential(multiplier=0.5, min=0.5, max=wait_cap),
+        "before_sleep": log_retry,
         "retry_error_callback": _last_outcome,
         "reraise": True,
     }
+
+
+def build_http_request(
+    http: httpx.Client | httpx.AsyncClient,
+    core: ClientCore,
+    spec: RequestSpec,
+    default_timeout: float,
+    stack: contextlib.ExitStack,
+) -> httpx.Request:
+    """The httpx request for a spec, the same for both runners (building a request does no I/O).
+
+    Upload files are opened in ``stack`` and handed to httpx as file objects, so the body is
+    streamed from disk in chunks rather than read into memory.
+    """
+    timeout = httpx.Timeout(default_timeout, read=spec.read_timeout) if spec.read_timeout else default_timeout
+    files = [
+        (part.field, (part.filename, stack.enter_context(open(part.path, "rb")), part.content_type))  # noqa: SIM115 - streamed in chunks, closed by the caller's stack
+        for part in spec.files
+    ]
+    return http.build_request(
+        spec.method,
+        core.url_for(spec),
+        headers=core.headers_for(spec),
+        json=spec.json if not files else None,
+        files=files or None,
+        timeout=timeout,
+    )
 
 
 def _is_server_error(raw: Any) -> bool:

@@ -176,15 +176,9 @@ class AsyncNemoClient(ClientIdentity):
             return stop.value
 
     async def _send(self, spec: api.RequestSpec) -> api.RawResponse:
-        def log_retry(state: Any) -> None:
-            self._log.warning(
-                "Nemo API %s failed (attempt %d); retrying with backoff.", spec.name, state.attempt_number
-            )
-
         retrying = AsyncRetrying(
             sleep=self._sleep,
-            before_sleep=log_retry,
-            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap),
+            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap, self._log),
         )
         try:
             raw: api.RawResponse = await retrying(self._send_once, spec)
@@ -193,20 +187,8 @@ class AsyncNemoClient(ClientIdentity):
         return raw
 
     async def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
-        timeout = httpx.Timeout(self.timeout, read=spec.read_timeout) if spec.read_timeout else self.timeout
         with contextlib.ExitStack() as stack:
-            files = [
-                (part.field, (part.filename, stack.enter_context(open(part.path, "rb")), part.content_type))  # noqa: ASYNC230 - streamed in chunks
-                for part in spec.files
-            ]
-            request = self._http.build_request(
-                spec.method,
-                self._core.url_for(spec),
-                headers=self._core.headers_for(spec),
-                json=spec.json if not files else None,
-                files=files or None,
-                timeout=timeout,
-            )
+            request = api.build_http_request(self._http, self._core, spec, self.timeout, stack)
             response = await self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
             if not spec.stream:
                 return api.RawResponse(response.status_code, response.headers, response.content)

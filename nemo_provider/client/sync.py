@@ -170,15 +170,9 @@ class NemoClient(ClientIdentity):
             return stop.value
 
     def _send(self, spec: api.RequestSpec) -> api.RawResponse:
-        def log_retry(state: Any) -> None:
-            self._log.warning(
-                "Nemo API %s failed (attempt %d); retrying with backoff.", spec.name, state.attempt_number
-            )
-
         retrying = Retrying(
             sleep=self._sleep,
-            before_sleep=log_retry,
-            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap),
+            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap, self._log),
         )
         try:
             raw: api.RawResponse = retrying(self._send_once, spec)
@@ -187,20 +181,8 @@ class NemoClient(ClientIdentity):
         return raw
 
     def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
-        timeout = httpx.Timeout(self.timeout, read=spec.read_timeout) if spec.read_timeout else self.timeout
         with contextlib.ExitStack() as stack:
-            files = [
-                (part.field, (part.filename, stack.enter_context(open(part.path, "rb")), part.content_type))
-                for part in spec.files
-            ]
-            request = self._http.build_request(
-                spec.method,
-                self._core.url_for(spec),
-                headers=self._core.headers_for(spec),
-                json=spec.json if not files else None,
-                files=files or None,
-                timeout=timeout,
-            )
+            request = api.build_http_request(self._http, self._core, spec, self.timeout, stack)
             response = self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
             if not spec.stream:
                 return api.RawResponse(response.status_code, response.headers, response.content)

@@ -226,6 +226,29 @@ def is_transient(err: BaseException) -> bool:
     return httpx is not None and isinstance(err, httpx.TransportError)
 
 
+class TransientErrorBudget:
+    """How many transient poll errors in a row a poller rides out before it gives up.
+
+    One rule for every poller (the export operator's loop, the sensor, the trigger), so a flaky network
+    fails a task after the same number of polls whichever mode waits for the render.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+    def tolerate(self, err: BaseException) -> bool:
+        """Count ``err``; True when the poller should poll again, False when it should fail."""
+        if not is_transient(err):
+            return False
+        self.count += 1
+        return self.count <= self.limit
+
+    def reset(self) -> None:
+        """A poll succeeded: the next error starts a new run."""
+        self.count = 0
+
+
 @dataclass(frozen=True)
 class ErrorContext:
     """What the message builder may know about the caller, so messages can name the fix."""

@@ -558,10 +558,10 @@ class NemoExportOperator(BaseOperator):
         )
 
     def _poll(self, client: NemoClient, store: TaskAttemptStore, deadline: float) -> RenderStatus:
-        from nemo_provider.client.errors import is_transient
+        from nemo_provider.client.errors import TransientErrorBudget
 
         assert self.render_id is not None
-        errors = 0
+        errors = TransientErrorBudget(self.max_consecutive_errors)
         last_progress = -1.0
         while True:
             remaining = deadline - time.time()
@@ -577,12 +577,13 @@ class NemoExportOperator(BaseOperator):
             time.sleep(min(self.poll_interval, remaining))
             try:
                 status = client.render_status(self.render_id)
-                errors = 0
+                errors.reset()
             except Exception as err:
-                errors += 1
-                if not is_transient(err) or errors > self.max_consecutive_errors:
+                if not errors.tolerate(err):
                     raise
-                self.log.warning("Polling render %s failed (%d in a row): %s", self.render_id, errors, err)
+                self.log.warning(
+                    "Polling render %s failed (%d in a row): %s", self.render_id, errors.count, err
+                )
                 continue
             if status.is_terminal:
                 return status

@@ -15,6 +15,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from nemo_provider.client.errors import TransientErrorBudget
+
 
 def _seconds(value: float | timedelta) -> float:
     return float(value.total_seconds() if isinstance(value, timedelta) else value)
@@ -54,11 +56,14 @@ class NemoRenderSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.cancel_on_timeout = cancel_on_timeout
         self.max_consecutive_errors = max_consecutive_errors
-        self._consecutive_errors = 0
+        self._errors: TransientErrorBudget | None = None  # made on the worker: the client stays unimported
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        from nemo_provider.client.errors import is_transient
+        from nemo_provider.client.errors import TransientErrorBudget
         from nemo_provider.hooks.nemo import NemoHook
+
+        if self._errors is None:
+            self._errors = TransientErrorBudget(self.max_consecutive_errors)
 
         try:
             with NemoHook(self.nemo_conn_id).get_client() as client:
@@ -66,18 +71,17 @@ class NemoRenderSensor(BaseSensorOperator):
                 NemoHook.register_acquired_token(client)
         except Exception as err:
             # The same tolerance as the trigger's, so poke and deferrable modes fail alike.
-            if not is_transient(err) or self._consecutive_errors >= self.max_consecutive_errors:
+            if not self._errors.tolerate(err):
                 raise
-            self._consecutive_errors += 1
             self.log.warning(
                 "Polling render %s failed (%s/%s in a row), trying again: %s",
                 self.render_id,
-                self._consecutive_errors,
+                self._errors.count,
                 self.max_consecutive_errors,
                 err,
             )
             return False
-        self._consecutive_errors = 0
+        self._errors.reset()
         return self._judge(status.model_dump(mode="json"))
 
     def _judge(self, render: dict[str, Any]) -> PokeReturnValue | bool:

@@ -111,33 +111,34 @@ class NemoRenderTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll with the async client; every wait is ``asyncio.sleep``, never a blocking call."""
-        errors = 0
         last = None
         try:
             client = await self._get_client()
-            from nemo_provider.client.errors import is_transient  # loaded with the client, off the loop
+            # loaded with the client, off the loop
+            from nemo_provider.client.errors import TransientErrorBudget, is_transient
+
+            errors = TransientErrorBudget(self.max_consecutive_errors)
 
             while True:
                 try:
                     last = await self._poll(client)
-                    errors = 0
+                    errors.reset()
                 except Exception as err:
-                    if not is_transient(err):
-                        yield self._event("error", f"Render {self.render_id}: {err}", last)
+                    if not errors.tolerate(err):
+                        message = (
+                            f"Render {self.render_id}: {errors.count} polls in a row failed: {err}"
+                            if is_transient(err)
+                            else f"Render {self.render_id}: {err}"
+                        )
+                        yield self._event("error", message, last)
                         return
-                    errors += 1
                     self.log.warning(
                         "Polling render %s failed (%d in a row, %d tolerated): %s",
                         self.render_id,
-                        errors,
+                        errors.count,
                         self.max_consecutive_errors,
                         err,
                     )
-                    if errors > self.max_consecutive_errors:
-                        yield self._event(
-                            "error", f"Render {self.render_id}: {errors} polls in a row failed: {err}", last
-                        )
-                        return
                 else:
                     event = self._terminal_event(last)
                     if event is not None:

@@ -121,3 +121,20 @@ def test_httpx_transport_errors_are_transient() -> None:
     import httpx
 
     assert e.is_transient(httpx.ConnectError("refused"))
+
+
+def test_transient_error_budget_rides_out_a_run_then_gives_up() -> None:
+    from nemo_provider.client.errors import (
+        NemoAuthError,
+        NemoConnectionError,
+        NemoServerError,
+        TransientErrorBudget,
+    )
+
+    budget = TransientErrorBudget(2)
+    assert budget.tolerate(NemoConnectionError("refused"))
+    assert budget.tolerate(NemoServerError("bad gateway", http_status=502))
+    assert not budget.tolerate(NemoConnectionError("refused")), "a third error in a row is too many"
+    budget.reset()
+    assert budget.tolerate(NemoConnectionError("refused")), "a success starts a new run"
+    assert not TransientErrorBudget(5).tolerate(NemoAuthError("token invalid", code=1001))

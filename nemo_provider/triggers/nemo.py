@@ -118,6 +118,12 @@ class NemoRenderTrigger(BaseTrigger):
             from nemo_provider.client.errors import TransientErrorBudget, is_transient
 
             errors = TransientErrorBudget(self.max_consecutive_errors)
+            self.log.info(
+                "Waiting for render %s (polling every %.0f s, deadline in %.0f s).",
+                self.render_id,
+                self.poll_interval,
+                self.end_time - time.time(),
+            )
 
             while True:
                 try:

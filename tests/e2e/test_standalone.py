@@ -201,6 +201,15 @@ def test_killing_a_deferred_export_cancels_its_render(
         ti_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/export"
         _wait_for("the export to defer", lambda: http.get(ti_url).json()["state"] == "deferred", 240, 2)
         render_id = http.get(f"{ti_url}/xcomEntries/render_id", params={"deserialize": True}).json()["value"]
+        # `deferred` only means the trigger row exists; kill once the triggerer really runs the trigger
+        # (a kill before the triggerer picks it up never reaches it: docs/retries-timeouts-cancellation.md).
+        task_logs = server.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=export"
+
+        def trigger_running() -> bool:
+            logs = task_logs.glob("attempt=1.log.trigger.*.log")
+            return any("Waiting for render" in log.read_text() for log in logs)
+
+        _wait_for("the triggerer to run the export's trigger", trigger_running, 120)
 
         # The hook's derived client id: the same anonymous user as the task, so the render is visible.
         client_id = str(

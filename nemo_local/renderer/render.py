@@ -8,13 +8,10 @@ import os
 import shutil
 import tempfile
 import threading
-import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from nemo_local.media import ProbeError, probe
 from nemo_local.renderer import mixdown
@@ -59,15 +56,6 @@ class _Progress:
             self.callback(round(value, 1))
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(2)
-        fh.setsampwidth(2)
-        fh.setframerate(mixdown.SAMPLE_RATE)
-        fh.writeframes(pcm.tobytes())
-
-
 def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> dict[str, Path]:
     resolved: dict[str, Path] = {}
     for seg in (*timeline.video, *timeline.audio):
@@ -110,8 +98,7 @@ def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[
 def _encode_audio(
     wav: Path, out: Path, fmt: Format, quality: Quality, jobs: Jobs, duration: float, report: _Progress
 ) -> None:
-    if fmt.audio_codec == "pcm":
-        shutil.copyfile(wav, out)
+    if wav == out:  # a WAV export is the mix itself
         return
     args = ["-i", str(wav), *audio_codec_args(fmt.audio_codec, quality), "-f", str(fmt.muxer), str(out)]
     proc = jobs.start("encoding the audio", args, progress=True)
@@ -145,9 +132,10 @@ def render_draft(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         resolved = _resolve_all(timeline, resolve_media)
         jobs.check_cancel()
-        mix = mixdown.mix_timeline(timeline, lambda src: resolved[src], cancel)
-        wav = work / "mix.wav"
-        _write_wav(wav, mix)
+        wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
+        peaks = mixdown.mix_to_wav(
+            timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
+        )
         report(5.0)
         if spec.kind == "audio":
             _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
@@ -158,7 +146,7 @@ def render_draft(
                     timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
                 )
             else:
-                bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, mix)}
+                bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, peaks)}
                 for src in pictures:
                     bases[src] = fit_picture(resolved[src], timeline.width, timeline.height)
 

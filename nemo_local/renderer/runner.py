@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from nemo_local.media import ffmpeg_exe
+from nemo_local.media import children, ffmpeg_exe
 from nemo_local.renderer.errors import RenderCancelled, RenderError
 
 _POLL_S = 0.05
@@ -41,10 +41,16 @@ class Jobs:
 
     def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> _Proc:
         self.check_cancel()
-        cmd = [*base_cmd(), *(["-progress", "pipe:1", "-nostats"] if progress else []), *args]
+        progress_args = ["-progress", "pipe:1", "-stats_period", "0.1", "-nostats"] if progress else []
+        cmd = [*base_cmd(), *progress_args, *args]
+        # ffmpeg dies with the server (death signal) and is recorded for the next server's sweep
         popen = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE if progress else subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd,
+            stdout=subprocess.PIPE if progress else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=children.die_with_parent_preexec(),  # only prctl runs between fork and exec
         )
+        children.record(popen.pid, "ffmpeg")
         proc = _Proc(name, popen)
         err_thread = threading.Thread(target=self._drain, args=(popen.stderr, proc.stderr), daemon=True)
         err_thread.start()
@@ -85,6 +91,12 @@ class Jobs:
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=5)
+            self._reaped(proc)
+
+    @staticmethod
+    def _reaped(proc: _Proc) -> None:
+        if proc.popen.returncode is not None:
+            children.forget(proc.popen.pid)
 
     def wait(self, on_tick: Callable[[], None] | None = None, only: Sequence[_Proc] | None = None) -> None:
         """Wait for every process (or just ``only``, leaving the others running); raise RenderError naming
@@ -113,6 +125,9 @@ class Jobs:
                     for t in proc.threads:
                         t.join(timeout=2)
         finally:
+            for proc in self.procs:
+                if proc.popen.poll() is not None:
+                    self._reaped(proc)
             self.procs = [p for p in self.procs if p.popen.poll() is None]
 
 

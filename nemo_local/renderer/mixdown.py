@@ -34,9 +34,7 @@ def _check(cancel: threading.Event | None) -> None:
         raise RenderCancelled("render cancelled")
 
 
-def _decoded(
-    path: Path, start: float, cancel: threading.Event | None
-) -> Generator[np.ndarray, None, None]:
+def _decoded(path: Path, start: float, cancel: threading.Event | None) -> Generator[np.ndarray, None, None]:
     """Stereo float32 chunks of ``path`` from ``start`` s to its end, contiguous and aligned so that the
     first sample yielded plays at ``start`` (zeros first if the stream begins later)."""
     try:
@@ -59,7 +57,9 @@ def _decoded(
                 _check(cancel)
                 for frame in packet.decode():
                     frame_time = (
-                        float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
+                        float(frame.pts * frame.time_base)
+                        if frame.pts is not None and frame.time_base
+                        else None
                     )
                     for res in resampler.resample(frame):
                         data = res.to_ndarray().T.astype(np.float32)  # (n, channels)
@@ -128,9 +128,9 @@ class _Voice:
     def _next_chunk(self) -> np.ndarray | None:
         """The next decoded samples of the (looped) source; None when it has ended for good."""
         if self._loop_audio is not None:
-            chunk = self._loop_audio[self._loop_at : self._loop_at + BLOCK]
-            self._loop_at = (self._loop_at + len(chunk)) % len(self._loop_audio)
-            return chunk
+            piece = self._loop_audio[self._loop_at : self._loop_at + BLOCK]
+            self._loop_at = (self._loop_at + len(piece)) % len(self._loop_audio)
+            return piece
         if self._gen is None:
             self._gen = _decoded(self.path, self.seg.source_offset, self.cancel)
             self._pass = 0

@@ -137,7 +137,7 @@ async def _publish_track(turn: Turn, plan: dict[str, Any]) -> tuple[str, dict[st
     """Compose `plan`, publish the audio, record it in generated_media; returns (url, metadata)."""
     store = turn.deps.store
     media_id = "med_" + secrets.token_hex(6)
-    out_dir = store.dir("media") / media_id
+    out_dir = store.path("media", media_id)
     try:
         result = await turn.deps.composer.compose(plan, out_dir, "track")
     except Exception as exc:

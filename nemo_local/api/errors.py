@@ -68,8 +68,9 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def session_not_found(session_id: str) -> ApiError:
-    return ApiError(1002, f"Session not found: {session_id}")
+def session_not_found(session_id: str, why: str | None = None) -> ApiError:
+    shown = session_id if len(session_id) <= 40 else session_id[:40] + "…"
+    return ApiError(1002, f"Session not found: {shown}" + (f" ({why})" if why else ""))
 
 
 def insufficient(available: int, needed: int, user_id: str, anonymous: bool) -> ApiError:

@@ -14,7 +14,7 @@ from nemo_local.api.deps import Caller, current_user, own_session, path_render
 from nemo_local.api.envelope import RenderCreated, RenderShapeA, error_responses, iso
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
-from nemo_local.store import DuplicateRenderId, RenderRow
+from nemo_local.store import DuplicateRenderId, RenderRow, paths
 
 router = APIRouter(responses=error_responses(401, 402, 404, 409, 422), tags=["render"])
 FORMATS = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
@@ -27,7 +27,7 @@ class OutputSpec(BaseModel):
 
 
 class CreateRender(BaseModel):
-    id: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    id: str | None = None
     sessionId: str
     draft: dict[str, Any]
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -42,13 +42,13 @@ def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
     url = f"{base_url(request)}/files/{job.public_id}/{job.id}.{job.format}" if job.public_id else None
     if state.config.faults.render_shape_b:
         data = {
-            "id": job.id, "status": job.status, "progress": job.progress, "outputUrl": url,
+            "id": job.name, "status": job.status, "progress": job.progress, "outputUrl": url,
             "createdAt": iso(job.created_at), "completedAt": iso(job.completed_at), "error": job.error,
         }  # fmt: skip
         return {"success": True, "data": data}
     output = {"url": url, "duration": job.duration, "size": job.size} if url else None
     return {
-        "taskId": job.id,
+        "taskId": job.name,
         "status": job.status,
         "progress": job.progress,
         "output": output,
@@ -63,6 +63,11 @@ async def create_render(
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
+    if body.id is not None:
+        try:
+            paths.render_name(body.id)
+        except paths.InvalidId as exc:
+            raise ApiError(422, str(exc), {"field": "id", "rule": exc.rule}) from exc
     session = own_session(state, caller, body.sessionId)
     fmt, quality = body.output.format.lower(), body.output.quality.lower()
     if fmt not in FORMATS:
@@ -78,9 +83,10 @@ async def create_render(
     try:
         job = state.store.renders.create(render_id, caller.user_id, session.id, body.draft, fmt, quality)
     except DuplicateRenderId as exc:
-        raise ApiError(409, f"Duplicate render id: {render_id}") from exc
+        # names are per user: this only ever says that the caller's own render has this id
+        raise ApiError(409, f"Duplicate render id: you already have a render {render_id}") from exc
     state.renders.submit(job.id)
-    return {"id": job.id, "status": job.status, "progress": job.progress}
+    return {"id": job.name, "status": job.status, "progress": job.progress}
 
 
 @router.get("/api/render/proxy/lambda/{render_id}", response_model=RenderShapeA | dict[str, Any])
@@ -106,7 +112,7 @@ async def download_render(
     job: RenderRow = Depends(path_render),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> FileResponse:
-    render_id = job.id
+    render_id = job.name
     if job.status != "completed" or not job.public_id:
         raise ApiError(409, f"Render {render_id} is {job.status}, not completed")
     public = state.store.media.public_file(job.public_id)

@@ -12,7 +12,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from nemo_local.agent import turn as agent_turn
 from nemo_local.api.deps import Caller, current_user
 from nemo_local.api.envelope import error_responses
-from nemo_local.api.errors import ApiError, errors_in_200, insufficient
+from nemo_local.api.errors import ApiError, errors_in_200, insufficient, session_not_found
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.store import InsufficientCredits
 
@@ -60,11 +60,10 @@ async def run_sse(
 ) -> Response:
     session = state.store.sessions.get(body.session_id, caller.user_id)
     if session is None:
+        message = session_not_found(body.session_id).message
         if errors_in_200(request):
-            return JSONResponse(
-                {"code": 1002, "message": f"Session not found: {body.session_id}", "data": None}
-            )
-        return JSONResponse({"detail": f"Session not found: {body.session_id}"}, status_code=404)
+            return JSONResponse({"code": 1002, "message": message, "data": None})
+        return JSONResponse({"detail": message}, status_code=404)
     text = " ".join(p.text for p in body.new_message.parts if p.text).strip()
     if not text:
         raise ApiError(422, "new_message has no text part")

@@ -124,7 +124,7 @@ async def upload(
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
-    dest = state.store.dir("uploads") / session.id
+    dest = state.store.path("uploads", session.id)
     await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
     try:
         received = await _receive(request, state, dest)

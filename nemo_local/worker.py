@@ -16,7 +16,7 @@ from typing import Any
 
 from nemo_local.config import ServerConfig
 from nemo_local.media import children
-from nemo_local.store import Store
+from nemo_local.store import Store, paths
 
 log = logging.getLogger("nemo_local.worker")
 STUCK_PROGRESS = 5.0
@@ -58,13 +58,9 @@ class RenderWorker:
         return resumed, failed
 
     def _job_dir(self, render_id: str) -> Path:
-        """``renders/<id>``, refused unless it is strictly inside ``renders`` (defence in depth: the id
-        pattern is checked at the API, and a path that escapes would let cleanup remove foreign files)."""
-        root = self.store.dir("renders").resolve()
-        path = (root / render_id).resolve()
-        if path.parent != root or render_id in ("", ".", ".."):
-            raise ValueError(f"render id {render_id!r} does not name a folder inside {root}")
-        return path
+        """``renders/<key>``, refused unless strictly inside ``renders`` (defence in depth: keys are made by
+        the server, and a path that escaped would let the cleanup below remove foreign files)."""
+        return self.store.path("renders", paths.render_key(render_id))
 
     def _clean_job_folders(self) -> None:
         """At start-up nothing is running yet: remove every work folder and partial file, and the whole

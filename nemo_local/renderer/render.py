@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
+from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.media import ProbeError, probe
 from nemo_local.renderer import mixdown
 from nemo_local.renderer.clips import render_clips
@@ -72,19 +75,51 @@ def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> di
     return resolved
 
 
-def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[str], bool, dict[str, float]]:
-    """(srcs that are still pictures, whether any video segment is a moving clip, clip durations)."""
+def _check_pixels(seg_id: str, what: str, width: int, height: int, limits: Limits) -> None:
+    if width * height > limits.picture_pixels:
+        shown = f"{width}x{height} ({width * height / 1e6:.1f} megapixels)"
+        raise RenderError(
+            str(LimitExceeded("picture_pixels", f"{what} of video segment {seg_id!r}", shown, limits))
+        )
+
+
+def _picture_size(seg_id: str, path: Path, limits: Limits) -> tuple[int, int] | None:
+    """Width and height from the picture's header (nothing decoded), or None if Pillow can't read it."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling (~179 MP) is far over ours
+        shown = f"over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
+        raise RenderError(
+            str(LimitExceeded("picture_pixels", f"picture of video segment {seg_id!r}", shown, limits))
+        ) from exc
+    except (OSError, ValueError):
+        return None
+
+
+def _pictures_among(
+    timeline: Timeline, resolved: dict[str, Path], limits: Limits
+) -> tuple[set[str], bool, dict[str, float]]:
+    """(srcs that are still pictures, whether any video segment is a moving clip, clip durations).
+
+    A picture's pixel count is read from its header before anything decodes it: a 20000x20000 PNG would
+    take 1.6 GB to decode, so it fails here with the limit named, as it does at upload."""
     pictures: set[str] = set()
     durations: dict[str, float] = {}
     moving = False
     for seg in timeline.video:
         assert seg.src is not None
+        size = _picture_size(seg.id, resolved[seg.src], limits)
+        if size is not None:
+            _check_pixels(seg.id, "picture", *size, limits)
         try:
             info = probe(resolved[seg.src])
         except ProbeError as exc:
             raise RenderError(str(exc)) from exc
         if not info.has_video:
             raise RenderError(f"video segment {seg.id!r} has no picture in it")
+        if info.width and info.height:
+            _check_pixels(seg.id, "frame size", info.width, info.height, limits)
         if info.video_codec in _PICTURE_CODECS and (
             info.format_name.endswith("_pipe") or info.format_name == "image2"
         ):
@@ -115,12 +150,16 @@ def render_draft(
     progress: Callable[[float], None] | None = None,
     cancel: threading.Event | None = None,
     work_dir: Path | None = None,
+    limits: Limits | None = None,
 ) -> RenderOutput:
-    """Render ``draft`` to ``out_path``; raises RenderError (bad draft, media, ffmpeg) or RenderCancelled."""
+    """Render ``draft`` to ``out_path``; raises RenderError (bad draft, media, ffmpeg) or RenderCancelled.
+
+    ``limits`` defaults to ``Limits.from_env()``; the server passes the ones it was started with."""
     out_path = Path(out_path)
     spec = get_format(fmt)
     preset = get_quality(quality)
-    timeline = parse_draft(draft)
+    limits = limits or Limits.from_env()
+    timeline = parse_draft(draft, limits)
     report = _Progress(progress)
     report(0.0)
     if work_dir is not None:
@@ -140,7 +179,7 @@ def render_draft(
         if spec.kind == "audio":
             _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
         else:
-            pictures, moving, durations = _pictures_among(timeline, resolved)
+            pictures, moving, durations = _pictures_among(timeline, resolved, limits)
             if moving:
                 render_clips(
                     timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report

@@ -24,7 +24,7 @@ def base_cmd() -> list[str]:
 
 
 @dataclass
-class _Proc:
+class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     stderr: list[bytes] = field(default_factory=list)
@@ -37,9 +37,9 @@ class Jobs:
 
     def __init__(self, cancel: threading.Event | None) -> None:
         self.cancel = cancel
-        self.procs: list[_Proc] = []
+        self.procs: list[Proc] = []
 
-    def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> _Proc:
+    def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> Proc:
         self.check_cancel()
         progress_args = ["-progress", "pipe:1", "-stats_period", "0.1", "-nostats"] if progress else []
         cmd = [*base_cmd(), *progress_args, *args]
@@ -51,7 +51,7 @@ class Jobs:
             preexec_fn=children.die_with_parent_preexec(),  # only prctl runs between fork and exec
         )
         children.record(popen.pid, "ffmpeg")
-        proc = _Proc(name, popen)
+        proc = Proc(name, popen)
         err_thread = threading.Thread(target=self._drain, args=(popen.stderr, proc.stderr), daemon=True)
         err_thread.start()
         proc.threads.append(err_thread)
@@ -70,7 +70,7 @@ class Jobs:
             del sink[:-40]
 
     @staticmethod
-    def _progress(proc: _Proc) -> None:
+    def _progress(proc: Proc) -> None:
         assert proc.popen.stdout is not None
         for raw in proc.popen.stdout:
             line = raw.decode(errors="replace").strip()
@@ -94,11 +94,11 @@ class Jobs:
             self._reaped(proc)
 
     @staticmethod
-    def _reaped(proc: _Proc) -> None:
+    def _reaped(proc: Proc) -> None:
         if proc.popen.returncode is not None:
             children.forget(proc.popen.pid)
 
-    def wait(self, on_tick: Callable[[], None] | None = None, only: Sequence[_Proc] | None = None) -> None:
+    def wait(self, on_tick: Callable[[], None] | None = None, only: Sequence[Proc] | None = None) -> None:
         """Wait for every process (or just ``only``, leaving the others running); raise RenderError naming
         the first that failed, RenderCancelled on cancel."""
         try:

@@ -4,6 +4,7 @@ temporary directory, reports monotonic progress, and publishes the output atomic
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from PIL import Image
 
 from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.media import ProbeError, probe
-from nemo_local.renderer import mixdown
+from nemo_local.renderer import mixdown, passthrough
 from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
@@ -26,6 +27,7 @@ from nemo_local.renderer.stills import render_gif_from_stills, render_stills
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
 
+log = logging.getLogger("nemo_local.renderer")
 _PICTURE_CODECS = {"png", "mjpeg", "jpeg", "webp", "bmp", "tiff"}
 COVER_ID = "cover"
 
@@ -37,6 +39,7 @@ class RenderOutput:
     duration_s: float
     width: int | None
     height: int | None
+    video: str = ""  # how the video was made: "video passed through (…)", "re-encoded because …", …
 
 
 class _Progress:
@@ -176,14 +179,33 @@ def render_draft(
             timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
         )
         report(5.0)
+        video_path = ""
         if spec.kind == "audio":
             _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
         else:
             pictures, moving, durations = _pictures_among(timeline, resolved, limits)
             if moving:
-                render_clips(
-                    timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
-                )
+                plan = passthrough.decide(timeline, resolved, pictures, durations, spec)
+                if isinstance(plan, passthrough.PassThrough):
+                    video_path = plan.describe()
+                    log.info("export %s: %s", out_path.name, video_path)
+                    passthrough.render_passthrough(plan, timeline, wav, partial, spec, preset, jobs, report)
+                else:
+                    video_path = f"re-encoded because {plan}"
+                    log.info("export %s: video %s", out_path.name, video_path)
+                    render_clips(
+                        timeline,
+                        resolved,
+                        pictures,
+                        durations,
+                        wav,
+                        partial,
+                        spec,
+                        preset,
+                        work,
+                        jobs,
+                        report,
+                    )
             else:
                 bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, peaks)}
                 for src in pictures:
@@ -196,6 +218,7 @@ def render_draft(
                             return seg.src
                     return COVER_ID
 
+                video_path = "still pictures encoded once and repeated by stream copy"
                 if spec.kind == "gif":
                     render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
                 else:
@@ -218,5 +241,10 @@ def render_draft(
         width = height = None
     report(100.0)
     return RenderOutput(
-        path=out_path, size=out_path.stat().st_size, duration_s=duration, width=width, height=height
+        path=out_path,
+        size=out_path.stat().st_size,
+        duration_s=duration,
+        width=width,
+        height=height,
+        video=video_path,
     )

@@ -137,10 +137,10 @@ def decide(
     if timeline.text:
         return "titles are drawn over the video"
     pieces = lay_out(timeline, resolved, pictures, durations)
-    if len(pieces) != 1 or pieces[0].path is None:
+    source = pieces[0].path if len(pieces) == 1 else None
+    if source is None:
         return "the video track has gaps or several pieces"
     piece = pieces[0]
-    source = piece.path
     if piece.is_picture:
         return "the video track shows a picture"
     if piece.offset > 0.5 / FPS:

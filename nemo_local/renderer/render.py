@@ -23,7 +23,7 @@ from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
 from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.stills import render_gif_from_stills, render_stills
+from nemo_local.renderer.stills import render_gif_from_stills, render_stills, start_audio
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
 
@@ -207,6 +207,7 @@ def render_draft(
                         report,
                     )
             else:
+                audio = start_audio(wav, spec, preset, work, jobs) if spec.kind != "gif" else None
                 bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, peaks)}
                 for src in pictures:
                     bases[src] = fit_picture(resolved[src], timeline.width, timeline.height)
@@ -219,10 +220,10 @@ def render_draft(
                     return COVER_ID
 
                 video_path = "still pictures encoded once and repeated by stream copy"
-                if spec.kind == "gif":
+                if audio is None:
                     render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
                 else:
-                    render_stills(timeline, bases, base_at, wav, partial, spec, preset, work, jobs, report)
+                    render_stills(timeline, bases, base_at, audio, partial, spec, preset, work, jobs, report)
         jobs.check_cancel()
         os.replace(partial, out_path)
     except BaseException:  # cancelled, failed or interrupted: no ffmpeg left running, no partial file left

@@ -87,11 +87,24 @@ def _title_overlays(timeline: Timeline) -> dict[str, tuple[Image.Image, int, int
     return {seg.id: title_overlay(seg, timeline.width, timeline.height) for seg in timeline.text}
 
 
+def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs: Jobs) -> tuple[Proc, Path]:
+    """Start encoding the mix at once: it runs on the second core while the pictures are drawn and
+    encoded, and is usually the longest single step of a still export."""
+    audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(fmt.audio_codec or "", ".mka")
+    audio_out = work / f"audio{audio_ext}"
+    proc = jobs.start(
+        "encoding the audio",
+        ["-i", str(audio_wav), *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
+        progress=True,
+    )
+    return proc, audio_out
+
+
 def render_stills(
     timeline: Timeline,
     bases: dict[str, Image.Image],
     base_at: Callable[[float], str],
-    audio_wav: Path,
+    audio: tuple[Proc, Path],
     out_path: Path,
     fmt: Format,
     quality: Quality,
@@ -99,19 +112,12 @@ def render_stills(
     jobs: Jobs,
     report: Callable[[float], None],
 ) -> None:
-    """Write ``out_path`` (a video format) from pictures + titles + the mixed audio."""
+    """Write ``out_path`` (a video format) from pictures + titles + the mixed audio, whose encode
+    ``audio`` (from :func:`start_audio`) is already running."""
+    audio_proc, audio_out = audio
     scenes = plan_scenes(timeline, base_at)
     overlays = _title_overlays(timeline)
     jobs.check_cancel()
-
-    # the audio encode runs beside the video segments (two cores)
-    audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(fmt.audio_codec or "", ".mka")
-    audio_out = work / f"audio{audio_ext}"
-    audio_proc = jobs.start(
-        "encoding the audio",
-        ["-i", str(audio_wav), *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
-        progress=True,
-    )
 
     needed: dict[tuple[tuple[str, tuple[str, ...]], int], Path] = {}
     for scene in scenes:

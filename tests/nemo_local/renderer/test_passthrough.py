@@ -167,14 +167,6 @@ def test_music_is_mixed_with_the_clip_sound(
 @pytest.mark.parametrize(
     ("name", "seconds", "draft_extra", "fmt", "reason"),
     [
-        ("gop30_bframes", 2.5, {}, "mp4", "not on a keyframe"),
-        (
-            "gop30_bframes",
-            3.0,
-            {"tracks": [{"tt": 7, "sg": [{"s": 0, "d": 1000, "txt": "Hi"}]}]},
-            "mp4",
-            "titles",
-        ),
         ("gop30_bframes", 3.0, {}, "webm", "encoded as vp9"),
         ("vfr", 3.0, {}, "mp4", "variable frame rate"),
         ("hevc", 2.0, {}, "mp4", "the clip is hevc"),

@@ -33,6 +33,9 @@ PASS_CONTAINERS = ("mp4", "mov", "matroska")
 PASS_PIX_FMTS = ("yuv420p", "yuvj420p")
 MAX_LONG_SIDE, MAX_SHORT_SIDE = 1920, 1080
 MAX_FPS = 60.0
+# A clip's audio often runs a few tens of ms past its last video frame (and the upload's duration is the
+# container's): a timeline that long still passes, its video ending where the clip's does, as in the clip.
+END_SLACK_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -200,14 +203,14 @@ def decide(
         assert source is not None
         total = len(first.pts)
         clip_end = first.seconds(first.pts[-1]) + frame
-        if timeline.duration > clip_end + 0.5 * frame:
+        if timeline.duration > clip_end + max(0.5 * frame, END_SLACK_S):
             return "the timeline runs past the clip's end (its last frame would be held)"
         frames = total
         if timeline.duration < clip_end - 0.5 * frame:
             frames = round(timeline.duration * float(rate))
         if frames == total or first.pts[frames] in first.clean_keys:
             return PassThrough(source, frames, total, float(rate), first.width, first.height)
-    result = smart.plan(timeline, pieces, indexes, rate)
+    result = smart.plan(timeline, pieces, indexes, rate, slack_frames=round(END_SLACK_S * float(rate)))
     if isinstance(result, str):
         why = "titles are drawn over the video" if timeline.text else "cuts fall inside groups of pictures"
         return f"{why} and {result}"

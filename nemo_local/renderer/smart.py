@@ -69,16 +69,22 @@ class SmartPlan:
 
 
 def plan(
-    timeline: Timeline, pieces: list[Piece], indexes: dict[Path, VideoIndex], rate: Fraction
+    timeline: Timeline,
+    pieces: list[Piece],
+    indexes: dict[Path, VideoIndex],
+    rate: Fraction,
+    slack_frames: int = 0,
 ) -> SmartPlan | str:
-    """Spans covering every output frame, or why smart rendering does not apply."""
+    """Spans covering every output frame, or why smart rendering does not apply. The last piece may end
+    up to ``slack_frames`` past its clip's last frame (the video then ends there, as in the clip)."""
     total_out = round(timeline.duration * rate)
     titled = [False] * total_out
     for seg in timeline.text:
         for f in range(max(0, round(seg.start * rate)), min(total_out, round(seg.end * rate))):
             titled[f] = True
     spans: list[Span] = []
-    for piece in pieces:
+    short = 0
+    for number, piece in enumerate(pieces):
         if piece.path is None:
             return "the video track has gaps"
         index = indexes[piece.path]
@@ -87,7 +93,10 @@ def plan(
         n = b - a
         total_src = len(index.pts)
         if f0 + n > total_src:
-            return "a clip would have to hold its last frame"
+            if number != len(pieces) - 1 or f0 + n - total_src > slack_frames:
+                return "a clip would have to hold its last frame"
+            short = f0 + n - total_src
+            n -= short
         keys = [i for i, p in enumerate(index.pts) if p in index.clean_keys] + [total_src]
         copy = [False] * n
         for k0, k1 in itertools.pairwise(keys):
@@ -100,7 +109,7 @@ def plan(
                 j += 1
             spans.append(Span("copy" if copy[i] else "encode", a + i, j - i, piece.path, f0 + i))
             i = j
-    if sum(s.frames for s in spans) != total_out:
+    if sum(s.frames for s in spans) != total_out - short:
         return "the clips do not cover the timeline frame for frame"
     if len(spans) > MAX_SPANS:
         return f"the timeline would need {len(spans)} segments (more than {MAX_SPANS})"

@@ -63,7 +63,8 @@ async def run_sse(
         message = session_not_found(body.session_id).message
         if errors_in_200(request):
             return JSONResponse({"code": 1002, "message": message, "data": None})
-        return JSONResponse({"detail": message}, status_code=404)
+        # ADK's answer (`detail`), with the envelope's keys beside it
+        return JSONResponse({"code": 1002, "message": message, "data": None, "detail": message}, 404)
     text = " ".join(p.text for p in body.new_message.parts if p.text).strip()
     if not text:
         raise ApiError(422, "new_message has no text part")

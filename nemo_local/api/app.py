@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nemo_local import __version__
 from nemo_local.agent.composing import ComposeRunner
+from nemo_local.agent.slots import UserSlots
 from nemo_local.api import auth, credits, files, health, render, session_state, sse, tasks, uploads
 from nemo_local.api.errors import (
     ApiError,
@@ -43,7 +44,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     released = store.credits.release_all_held()
     composer = ComposeRunner(config.compose_workers)
     worker = RenderWorker(store, config)
-    state = AppState(config=config, store=store, composer=composer, renders=worker)
+    state = AppState(
+        config=config, store=store, composer=composer, renders=worker, slots=UserSlots(config.limits)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +71,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             composer.shutdown()
             store.close()
 
+    # httpx logs every request URL at INFO; URL uploads log their own line without the query string
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = FastAPI(
         title="nemo_local",
         version=__version__,

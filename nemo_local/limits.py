@@ -51,6 +51,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "draft_segments", 500, "count", "--max-segments", "segments (all tracks) in a draft sent for export"
     ),
+    Spec("text_chars", 1000, "chars", "--max-text-chars", "characters of one text segment (a title)"),
     Spec(
         "export_seconds",
         600,
@@ -95,6 +96,7 @@ class Limits:
     picture_pixels: int = _default("picture_pixels")
     draft_tracks: int = _default("draft_tracks")
     draft_segments: int = _default("draft_segments")
+    text_chars: int = _default("text_chars")
     export_seconds: float = _default("export_seconds")
     url_fetch_seconds: float = _default("url_fetch_seconds")
     url_redirects: int = _default("url_redirects")

@@ -42,6 +42,29 @@ MIME = {
 ACCEPTED_TEXT = ", ".join(e for e in ACCEPTED_EXTENSIONS if e != "jpeg")
 
 
+def _image_size(f: ReceivedFile) -> tuple[int, int]:
+    """Width and height from the picture's header, without decoding it and without Pillow's
+    decompression-bomb refusal (which would hide the size the pixel limit must report)."""
+    from PIL import Image
+
+    Image.init()
+    with f.path.open("rb") as fp:
+        prefix = fp.read(16)
+        for fmt in Image.ID:
+            if fmt not in ("PNG", "JPEG", "GIF", "WEBP"):
+                continue
+            factory, accept = Image.OPEN[fmt]
+            if accept is not None and not accept(prefix):
+                continue
+            fp.seek(0)
+            try:
+                image = factory(fp, str(f.path))
+            except Exception:  # noqa: S112 (not this format: try the next, as Image.open does)
+                continue
+            return int(image.size[0]), int(image.size[1])
+    raise UnsupportedType(f.filename, "the image cannot be decoded")
+
+
 def _check_pixels(f: ReceivedFile, index: int, info: dict[str, Any], limits: Limits) -> None:
     """A picture (or a video's frame) larger than the pixel limit is refused here, at upload, rather
     than failing the render later with an out-of-memory 'internal error'."""
@@ -74,13 +97,8 @@ def _describe(f: ReceivedFile, index: int, limits: Limits) -> dict[str, Any]:
     except ProbeError as exc:
         if f.sniffed.kind != "image":
             raise UnsupportedType(f.filename, "the media cannot be decoded") from exc
-        from PIL import Image
-
-        try:
-            with Image.open(f.path) as img:  # reads the header only: no pixels are decoded here
-                info.update(width=img.width, height=img.height)
-        except Exception as img_exc:
-            raise UnsupportedType(f.filename, "the image cannot be decoded") from img_exc
+    if f.sniffed.kind == "image" and not (info["width"] and info["height"]):
+        info["width"], info["height"] = _image_size(f)
     if f.sniffed.kind == "image":
         info.update(duration=None, fps=None)
     _check_pixels(f, index, info, limits)

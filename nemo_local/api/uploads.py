@@ -120,7 +120,7 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
         return await receive_multipart(ctype, request.stream(), dest, limits)
     try:
         body = json.loads(await request.body())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
         raise ApiError(422, "expected multipart field 'files' or JSON {\"urls\": [...]}") from exc
     urls = body.get("urls") if isinstance(body, dict) else None
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
@@ -135,6 +135,24 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
         _discard(got)
         raise
     return got
+
+
+def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
+    """Uploads go on the session's draft; refuse the upload (before publishing anything) when the draft
+    would then hold more segments than a draft may have to be exported."""
+    _, draft = state.store.sessions.latest_draft(session.id)
+    tracks = (draft or {}).get("t") or []
+    present = sum(len(t.get("sg") or []) for t in tracks if isinstance(t, dict))
+    limits = state.config.limits
+    if present + adding > limits.draft_segments:
+        raise LimitExceeded(
+            "draft_segments",
+            "files",
+            present + adding,
+            limits,
+            f"The session's draft has {present} segments; {adding} more would pass the limit of "
+            f"{limits.shown('draft_segments')} segments per draft. Start a new session",
+        )
 
 
 def _apply(state: AppState, session: SessionRow, rows: list[tuple[UploadRow, str]]) -> bool:
@@ -186,6 +204,11 @@ async def upload(
         raise ApiError(422, f"Upload refused: {exc}", {"field": "files"}) from exc
     if not received:
         raise ApiError(422, "no file in the request (multipart field 'files')")
+    try:
+        await asyncio.to_thread(_room_on_draft, state, session, len(received))
+    except BaseException:
+        _discard(received)
+        raise
     out, rows = [], []
     try:
         limits = state.config.limits

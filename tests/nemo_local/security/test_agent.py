@@ -46,24 +46,33 @@ def test_a_message_over_the_limit_is_refused_before_any_work(strict: Client) -> 
     assert user.state(sid)["state"]["draft"] is None
 
 
-def _health_latencies(base_url: str, stop: threading.Event, out: list[float]) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as http:
-        while not stop.is_set():
-            started = time.perf_counter()
-            assert http.get("/healthz").status_code == 200
-            out.append(time.perf_counter() - started)
-            time.sleep(0.01)
+def _health_latencies(
+    base_url: str, stop: threading.Event, out: list[float], errors: list[BaseException]
+) -> None:
+    try:
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            while not stop.is_set():
+                started = time.perf_counter()
+                status = http.get("/healthz").status_code
+                out.append(time.perf_counter() - started)
+                if status != 200:
+                    raise AssertionError(f"/healthz answered {status}")
+                time.sleep(0.01)
+    except BaseException as exc:  # reported in the test's thread
+        errors.append(exc)
 
 
 def test_worst_messages_are_bounded_and_healthz_stays_prompt(strict: Client) -> None:
     users = [strict.user() for _ in WORST]
     sessions = [u.new_session() for u in users]
     latencies: list[float] = []
+    errors: list[BaseException] = []
     stop = threading.Event()
-    watcher = threading.Thread(target=_health_latencies, args=(strict.server.base_url, stop, latencies))
+    watcher = threading.Thread(
+        target=_health_latencies, args=(strict.server.base_url, stop, latencies, errors)
+    )
     watcher.start()
     took: list[float] = []
-    errors: list[BaseException] = []
 
     def send(user: User, sid: str, text: str) -> None:
         try:

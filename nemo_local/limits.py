@@ -45,7 +45,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("upload_files", 20, "count", "--max-upload-files", "files (or URLs) in one upload request"),
     Spec("filename_chars", 255, "chars", "--max-filename-chars", "length of an uploaded file's name"),
     Spec(
-        "picture_pixels", 40, "megapixels", "--max-picture-mp", "width x height of an uploaded picture", 1e6
+        "picture_pixels",
+        40,
+        "megapixels",
+        "--max-picture-mp",
+        "width x height of an uploaded picture or video frame",
+        1e6,
     ),
     Spec("draft_tracks", 50, "count", "--max-tracks", "tracks in a draft sent for export"),
     Spec(

@@ -74,7 +74,9 @@ def dying_with_parent(cmd: Sequence[str]) -> tuple[list[str], Callable[[], None]
 
     ``setpriv --pdeathsig KILL -- cmd`` when available: the process is then started with vfork, which
     stays quick however large the server is (a preexec_fn forces a full fork: ~7 ms for a 200 MB
-    process, and it runs Python code between fork and exec). Otherwise the prctl preexec_fn."""
+    process, and it runs Python code between fork and exec). Otherwise the prctl preexec_fn. With
+    setpriv, a server killed in the microseconds between fork and setpriv's prctl leaves that one child
+    to the start-up sweep (the preexec_fn closes that gap itself by checking its parent after prctl)."""
     setpriv = _setpriv()
     if setpriv is not None:
         return [setpriv, "--pdeathsig", "KILL", "--", *cmd], None

@@ -54,7 +54,12 @@ def test_grandchild_dies_when_its_parent_is_killed(tmp_path: Path, start: str) -
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     sleeper = int(parent.stdout.readline())
-    assert psutil.pid_exists(sleeper)
+    # with setpriv the signal is set by setpriv just before it execs the command: wait for that (a
+    # parent killed in the microseconds before is the case the start-up sweep is there for)
+    deadline = time.monotonic() + 10
+    while psutil.Process(sleeper).name() != "sleep" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert psutil.Process(sleeper).name() == "sleep"
     parent.send_signal(signal.SIGKILL)
     parent.wait(timeout=10)
     assert _gone(sleeper), "the child outlived its SIGKILLed parent"

@@ -57,11 +57,23 @@ def _packets(path: Path) -> list[bytes]:
         return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
 
 
+def _nal_units(packet: bytes) -> list[bytes]:
+    """The NAL units of a length-prefixed (MP4/Matroska) H.264 packet, without parameter sets (SPS 7,
+    PPS 8): the join may put those in-band, and they carry no picture."""
+    units, i = [], 0
+    while i + 4 <= len(packet):
+        n = int.from_bytes(packet[i : i + 4], "big")
+        unit = packet[i + 4 : i + 4 + n]
+        if unit and unit[0] & 0x1F not in (7, 8):
+            units.append(unit)
+        i += 4 + n
+    return units
+
+
 def _same_pictures(copied: list[bytes], source: list[bytes]) -> bool:
-    """Packet for packet the same coded pictures; a keyframe may carry its parameter sets in-band in
-    front (the join puts them there so copied and re-encoded GOPs decode as one stream)."""
+    """Packet for packet the same coded pictures (parameter sets aside)."""
     return len(copied) == len(source) and all(
-        c == s or c.endswith(s) for c, s in zip(copied, source, strict=True)
+        _nal_units(c) == _nal_units(s) for c, s in zip(copied, source, strict=True)
     )
 
 
@@ -147,3 +159,25 @@ def test_cuts_inside_gops_re_encode_the_partial_gops(
         audio = c.streams.audio[0]
         assert audio.duration is not None
         assert abs(float(audio.duration * audio.time_base) - 4.0) < 0.002
+
+
+def test_cuts_on_keyframes_copy_everything(
+    tmp_path: Path, smart_clips: dict[str, Path], resolve: Callable[[str], Path]
+) -> None:
+    """Two cuts of one clip, both on keyframes (GOP 30): nothing is re-encoded, in mkv too."""
+    lookup = lambda src: smart_clips.get(src) or resolve(src)  # noqa: E731
+    pieces = [
+        {"id": "a", "s": 0, "d": 1000, "src": "g30", "ss": 2000},
+        {"id": "b", "s": 1000, "d": 1000, "src": "g30", "ss": 0},
+    ]
+    out = render_draft(_draft(pieces, 2.0), tmp_path / "o.mkv", fmt="mkv", resolve_media=lookup)
+    assert out.video.startswith("video smart-rendered: 60 of 60 frames passed through, 0 re-encoded"), (
+        out.video
+    )
+    times, frames = _frames(out.path)
+    assert len(frames) == 60 and np.allclose(times, [i / RATE for i in range(60)], atol=1e-3)
+    _, source = _frames(smart_clips["g30"])
+    assert _psnr(frames[0], source[60]) == 99.0 and _psnr(frames[30], source[0]) == 99.0  # bit-exact pictures
+    assert _same_pictures(
+        _packets(out.path), _packets(smart_clips["g30"])[60:] + _packets(smart_clips["g30"])[:30]
+    )

@@ -52,6 +52,7 @@ class VideoIndex:
     clean_keys: frozenset[int]  # pts of keyframes no later packet (in decode order) displays before
     has_pts: bool
     container_start: float  # the file's start time (s): ffmpeg's -ss counts from there
+    rotation: int  # display rotation in degrees (a phone's portrait clip stored landscape)
 
     @property
     def frame_step(self) -> int | None:
@@ -106,6 +107,7 @@ def index_video(path: Path) -> VideoIndex | None:
                     clean.add(pts)
                 later_min = pts if later_min is None else min(later_min, pts)
         sar = stream.sample_aspect_ratio
+        rotation = _rotation(path)
         return VideoIndex(
             codec=ctx.name,
             pix_fmt=ctx.pix_fmt,
@@ -117,7 +119,19 @@ def index_video(path: Path) -> VideoIndex | None:
             clean_keys=frozenset(clean),
             has_pts=has_pts,
             container_start=(container.start_time or 0) / av.time_base,
+            rotation=rotation,
         )
+
+
+def _rotation(path: Path) -> int:
+    """The display rotation of the first frame (PyAV shows the display matrix only on frames)."""
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return int(getattr(frame, "rotation", 0) or 0)
+    except (av.error.FFmpegError, OSError):
+        pass
+    return 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,8 @@ def _unfit(index: VideoIndex | None, timeline: Timeline) -> str | None:
     long_side, short_side = max(index.width, index.height), min(index.width, index.height)
     if long_side > MAX_LONG_SIDE or short_side > MAX_SHORT_SIDE:
         return f"the clip is {index.width}x{index.height}, larger than 1080p"
+    if index.rotation % 360:
+        return f"the clip is displayed rotated by {index.rotation} degrees"
     if index.sar not in (None, Fraction(0), Fraction(1)):
         return f"the clip has non-square pixels (SAR {index.sar})"
     if (

@@ -37,6 +37,27 @@ def _make(
     return path
 
 
+def _rotated(src: Path, out: Path) -> Path:
+    """A portrait clip stored landscape-shaped with a display rotation, as phones write them."""
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-display_rotation",
+            "90",
+            "-i",
+            str(src),
+            "-c",
+            "copy",
+            str(out),
+        ],
+        check=True,
+    )
+    return out
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("passthrough")
@@ -62,6 +83,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             **{"x265-params": "log-level=error"},
         ),
         "yuv444": _make(d / "g.mp4", 2.0, pix_fmt="yuv444p"),
+        "rotated": _rotated(_make(d / "k0.mp4", 2.0, pix_fmt="yuv420p", size=f"{H}x{W}"), d / "k.mp4"),
         "vp9": _make(d / "j.mkv", 2.0, codec="libvpx-vp9", deadline="realtime", **{"cpu-used": "8"}),
         "over_1080p": _make(d / "h.mp4", 1.0, size="2560x1440", pix_fmt="yuv420p"),
         "four_three": _make(d / "i.mp4", 2.0, size="240x180", pix_fmt="yuv420p"),
@@ -192,6 +214,7 @@ def test_music_is_mixed_with_the_clip_sound(
         ("vfr", 3.0, {}, "mp4", "variable frame rate"),
         ("hevc", 2.0, {}, "mp4", "the clip is hevc"),
         ("vp9", 2.0, {}, "mp4", "the clip is vp9"),
+        ("rotated", 2.0, {}, "mp4", "rotated by"),
         ("yuv444", 2.0, {}, "mp4", "pixel format yuv444p"),
         ("over_1080p", 1.0, {}, "mp4", "larger than 1080p"),
         ("four_three", 2.0, {}, "mp4", "letterboxed"),

@@ -172,7 +172,7 @@ class RenderWorker:
         job_dir = self._job_dir(render_id)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
-        out_path = job_dir / f"{render_id}.{fmt}"
+        out_path = paths.under(job_dir, f"{render_id}.{fmt}")  # fmt is one of the API's formats
         done = False
         try:
             result = render_draft(

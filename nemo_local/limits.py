@@ -39,7 +39,7 @@ class Spec:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("body_bytes", 10, "MB", "--max-body-mb", "JSON request body (checked while it streams in)", MB),
+    Spec("body_bytes", 1, "MB", "--max-body-mb", "JSON request body (checked while it streams in)", MB),
     Spec("message_bytes", 16, "KB", "--max-message-kb", "text of one agent message (UTF-8)", 1024),
     Spec("upload_file_bytes", 200, "MB", "--max-upload-mb", "one uploaded or URL-fetched file", MB),
     Spec("upload_files", 20, "count", "--max-upload-files", "files (or URLs) in one upload request"),

@@ -131,3 +131,19 @@ def test_one_user_cannot_run_more_messages_than_the_limit(strict: Client) -> Non
     assert user.credits() == {"available": 90, "frozen": 0, "total": 90}
     # the slot is free again
     assert user.say(sid, "make it calmer").status == 200
+
+
+def test_a_huge_sse_body_is_refused_before_it_is_parsed(strict: Client) -> None:
+    """FastAPI parses a /run_sse body on the event loop (10 MB of tiny parts took seconds): the body is
+    capped at a few times the message limit, and the number of parts is bounded."""
+    user = strict.user()
+    sid = user.new_session()
+    tiny = [{"text": "a"}] * 100_000
+    started = time.monotonic()
+    resp = user.post("/run_sse", json={"session_id": sid, "new_message": {"parts": tiny}})
+    assert time.monotonic() - started < 5
+    body = envelope(resp, 413)
+    assert body["data"]["field"] == "body" and body["data"]["switch"] == "--max-message-kb"
+    many = user.post("/run_sse", json={"session_id": sid, "new_message": {"parts": [{"text": "a"}] * 65}})
+    assert "new_message.parts" in envelope(many, 422)["message"]
+    assert user.credits() == {"available": 100, "frozen": 0, "total": 100}

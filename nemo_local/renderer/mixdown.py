@@ -266,6 +266,33 @@ def mix_timeline(
     return np.concatenate(blocks) if blocks else np.zeros((0, 2), dtype=np.float32)
 
 
+def mix_to_sink(
+    timeline: Timeline,
+    sink: Callable[[bytes], None],
+    resolve: Callable[[str], Path],
+    cancel: threading.Event | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Hand the mix to ``sink`` as 16-bit stereo PCM, block by block; returns per-``PEAK_STEP`` peaks
+    (m, 2) for the waveform picture (the full mix is never held in memory)."""
+    total = max(1, round(timeline.duration * SAMPLE_RATE))
+    peaks: list[np.ndarray] = []
+    done = 0
+    for block in iter_mix(timeline, resolve, cancel):
+        sink(np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2").tobytes())
+        # every 8th sample is plenty for a picture of the waveform, and 8x cheaper
+        sparse = np.abs(block[:: PEAK_STEP // 32])
+        usable = len(sparse) - len(sparse) % 32
+        if usable:
+            peaks.append(sparse[:usable].reshape(-1, 32, 2).max(axis=1))
+        if len(sparse) > usable:
+            peaks.append(sparse[usable:].max(axis=0, keepdims=True))
+        done += len(block)
+        if progress is not None:
+            progress(done / total)
+    return np.concatenate(peaks) if peaks else np.zeros((0, 2), dtype=np.float32)
+
+
 def mix_to_wav(
     timeline: Timeline,
     wav_path: Path,
@@ -273,26 +300,13 @@ def mix_to_wav(
     cancel: threading.Event | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
-    """Write the mix as 16-bit stereo WAV block by block; returns per-``PEAK_STEP`` peaks (m, 2) for the
-    waveform picture (the full mix is never held in memory)."""
-    total = max(1, round(timeline.duration * SAMPLE_RATE))
-    peaks: list[np.ndarray] = []
-    done = 0
+    """Write the mix as a 16-bit stereo WAV; returns the waveform peaks (see :func:`mix_to_sink`)."""
     with wave.open(str(wav_path), "wb") as fh:
         fh.setnchannels(2)
         fh.setsampwidth(2)
         fh.setframerate(SAMPLE_RATE)
-        for block in iter_mix(timeline, resolve, cancel):
-            pcm = np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
-            fh.writeframes(pcm.tobytes())
-            # every 8th sample is plenty for a picture of the waveform, and 8x cheaper
-            sparse = np.abs(block[:: PEAK_STEP // 32])
-            usable = len(sparse) - len(sparse) % 32
-            if usable:
-                peaks.append(sparse[:usable].reshape(-1, 32, 2).max(axis=1))
-            if len(sparse) > usable:
-                peaks.append(sparse[usable:].max(axis=0, keepdims=True))
-            done += len(block)
-            if progress is not None:
-                progress(done / total)
-    return np.concatenate(peaks) if peaks else np.zeros((0, 2), dtype=np.float32)
+        return mix_to_sink(timeline, fh.writeframes, resolve, cancel, progress)
+
+
+# how ffmpeg reads the PCM of mix_to_sink from a pipe
+PCM_INPUT = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "2"]

@@ -174,43 +174,43 @@ def render_draft(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         resolved = _resolve_all(timeline, resolve_media)
         jobs.check_cancel()
-        wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
-        peaks = mixdown.mix_to_wav(
-            timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
-        )
-        report(5.0)
         video_path = ""
-        if spec.kind == "audio":
-            _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
-        else:
+        plan: passthrough.PassThrough | smart.SmartPlan | str | None = None  # None: no moving video
+        pictures: set[str] = set()
+        durations: dict[str, float] = {}
+        if spec.kind != "audio":
             pictures, moving, durations = _pictures_among(timeline, resolved, limits)
             if moving:
                 plan = passthrough.decide(timeline, resolved, pictures, durations, spec)
-                if isinstance(plan, passthrough.PassThrough):
-                    video_path = plan.describe()
-                    log.info("export %s: %s", out_path.name, video_path)
-                    passthrough.render_passthrough(plan, timeline, wav, partial, spec, preset, jobs, report)
-                elif isinstance(plan, smart.SmartPlan):
-                    video_path = plan.describe()
-                    log.info("export %s: %s", out_path.name, video_path)
-                    smart_audio = start_audio(wav, spec, preset, work, jobs)
-                    smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
-                else:
-                    video_path = f"re-encoded because {plan}"
-                    log.info("export %s: video %s", out_path.name, video_path)
-                    render_clips(
-                        timeline,
-                        resolved,
-                        pictures,
-                        durations,
-                        wav,
-                        partial,
-                        spec,
-                        preset,
-                        work,
-                        jobs,
-                        report,
-                    )
+
+        def mix_into(sink: Callable[[bytes], None]) -> object:
+            return mixdown.mix_to_sink(
+                timeline, sink, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
+            )
+
+        if isinstance(plan, passthrough.PassThrough):  # the mix is piped straight into the encoder
+            video_path = plan.describe()
+            log.info("export %s: %s", out_path.name, video_path)
+            passthrough.render_passthrough(plan, timeline, mix_into, partial, spec, preset, jobs, report)
+        else:
+            wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
+            peaks = mixdown.mix_to_wav(
+                timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
+            )
+            report(5.0)
+            if spec.kind == "audio":
+                _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
+            elif isinstance(plan, smart.SmartPlan):
+                video_path = plan.describe()
+                log.info("export %s: %s", out_path.name, video_path)
+                smart_audio = start_audio(wav, spec, preset, work, jobs)
+                smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
+            elif plan is not None:
+                video_path = f"re-encoded because {plan}"
+                log.info("export %s: video %s", out_path.name, video_path)
+                render_clips(
+                    timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
+                )
             else:
                 audio = start_audio(wav, spec, preset, work, jobs) if spec.kind != "gif" else None
                 bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, peaks)}

@@ -231,7 +231,7 @@ def test_media_from_object_storage(
                 XComModel.dag_id == "nemo_plugin_objects",
                 XComModel.key == "return_value",
                 XComModel.task_id == "track.export",
-            )  # fmt: skip
+            )
         )
         row.value = {**row.value, "path": str(target), "format": "m4a", "size": len(data)}
     h = _auth(tokens["viewer"])

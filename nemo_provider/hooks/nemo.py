@@ -229,10 +229,10 @@ class NemoHook(BaseHook):
         """Read the credit balance: proves the URL, the token (or anonymous access) and the headers.
 
         Airflow's Test button runs this under a random temporary connection id; failures name the
-        user's own connection instead (see :func:`tested_connection_name`).
+        user's own connection instead (see :func:`user_connection_id`).
         """
         try:
-            shown = tested_connection_name(self.nemo_conn_id)
+            shown = user_connection_id(self.nemo_conn_id)
             source = (
                 f"the password of Airflow connection {shown!r}"
                 if shown
@@ -251,7 +251,7 @@ class NemoHook(BaseHook):
             return False, f"{type(err).__name__}: {err}"
 
 
-def tested_connection_name(conn_id: str) -> str | None:
+def user_connection_id(conn_id: str) -> str | None:
     """How to name the connection under test in a message: the user's id, not Airflow's temporary one.
 
     Airflow's test endpoint copies the form into an environment connection ``AIRFLOW_CONN_<random>``;

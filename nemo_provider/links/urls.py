@@ -8,6 +8,8 @@ in that task instance's XCom.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 #: Where the plugin's FastAPI app is mounted on the api-server.
@@ -60,3 +62,20 @@ def tracks_url(base: str | None = None, **filters: str) -> str:
     root = airflow_base_url() if base is None else base.rstrip("/")
     query = urlencode({k: v for k, v in filters.items() if v})
     return f"{root}{URL_PREFIX}/tracks" + (f"?{query}" if query else "")
+
+
+def track_urls(context: Any, export_task_ids: Sequence[str]) -> dict[str, str]:
+    """Player and media URLs of sibling export tasks (same task group and map index) for Asset extras.
+
+    ``{"<task>_player": …, "<task>_media": …}`` for each export task id, called from a task of the same
+    group (a mapped group's tasks share the map index).
+    """
+    ti = context["ti"]
+    group = ti.task_id.rpartition(".")[0]
+    urls: dict[str, str] = {}
+    for name in export_task_ids:
+        task_id = f"{group}.{name}" if group else name
+        args = (ti.dag_id, ti.run_id, task_id, ti.map_index)
+        urls[f"{name}_player"] = player_url(*args)
+        urls[f"{name}_media"] = media_url(*args)
+    return urls

@@ -12,7 +12,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "login"],
     "relabeling": {"host": "API base URL", "password": "API token"},
     "placeholders": {
-        "host": "https://mega-api-prod.nemovideo.ai (empty) or http://127.0.0.1:8765 for nemo_local",
+        "host": "http://127.0.0.1:8765 (empty: https://mega-api-prod.nemovideo.ai)",
         "password": "nmv_usr_… (leave empty for an anonymous token)",
         "extra": '{"client_id": "<stable uuid>", "language": "en", "timeout": 30, "platform": "airflow"}',
     },

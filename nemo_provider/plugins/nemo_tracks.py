@@ -14,6 +14,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from nemo_provider.links.urls import URL_PREFIX
 from nemo_provider.plugins.app import create_app
+from nemo_provider.plugins.connection_test import NemoConnectionTestMiddleware
 
 #: The UI route of the embedded page: ``<airflow>/plugin/nemo-tracks``.
 UI_ROUTE = "nemo-tracks"
@@ -25,6 +26,9 @@ class NemoTracksPlugin(AirflowPlugin):
     name = "nemo_tracks"
     fastapi_apps: list[Any] = [  # noqa: RUF012 - AirflowPlugin declares these as class-level lists
         {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Nemo tracks"}
+    ]
+    fastapi_root_middlewares: list[Any] = [  # noqa: RUF012
+        {"middleware": NemoConnectionTestMiddleware, "name": "Nemo connection test: port 0 is no port"}
     ]
     external_views: list[Any] = [  # noqa: RUF012
         {

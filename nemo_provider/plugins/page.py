@@ -189,13 +189,21 @@ def track_card(track: Track, prefix: str, airflow_root: str) -> str:
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _text(text: str) -> str:
+    """Escaped text with Markdown's **bold** kept (the only markup HITL bodies here use besides links)."""
+    return _BOLD.sub(r"<strong>\1</strong>", _e(text))
+
+
 def _linkify(text: str) -> str:
     out, last = [], 0
     for match in _URL.finditer(text):
-        out.append(_e(text[last : match.start()]))
+        out.append(_text(text[last : match.start()]))
         out.append(f'<a target="_blank" href="{_e(match.group(0))}">{_e(match.group(0))}</a>')
         last = match.end()
-    out.append(_e(text[last:]))
+    out.append(_text(text[last:]))
     return "".join(out)
 
 

@@ -125,19 +125,21 @@ def _ui_task_url(root: str, dag_id: str, run_id: str, task_id: str, map_index: i
 
 
 def _quality(quality: dict[str, Any] | None) -> str:
+    """The quality gate's verdict (``QualityResult.as_dict()``: passed, summary, measured), if any."""
     if not quality:
         return ""
     passed = quality.get("passed")
     label = "passed" if passed else "failed" if passed is not None else "checked"
-    details = []
-    for name in ("lufs", "true_peak", "duration_s", "silence_s", "clipping"):
-        if quality.get(name) is not None:
-            details.append(f"{name} {quality[name]}")
-    reasons = quality.get("reasons") or quality.get("failures") or []
-    if isinstance(reasons, list) and reasons:
-        details.append("; ".join(str(r) for r in reasons))
+    details = [str(quality["summary"])] if quality.get("summary") else []
+    measured = quality.get("measured") if isinstance(quality.get("measured"), dict) else {}
+    for name in ("lufs", "true_peak", "duration_s"):
+        if measured.get(name) is not None:
+            details.append(f"{name} {measured[name]}")
     css = "pass" if passed else "fail" if passed is not None else ""
-    return f'<dt>Quality</dt><dd><span class="badge {css}">{label}</span> {_e(", ".join(details))}</dd>'
+    return (
+        f'<dt>Quality</dt><dd data-field="quality"><span class="badge {css}">{label}</span> '
+        f"{_e(' · '.join(details))}</dd>"
+    )
 
 
 def track_card(track: Track, prefix: str, airflow_root: str) -> str:

@@ -110,10 +110,11 @@ def seed_tracks(
             "duration": 6.0,
         }
         if with_quality:
+            # the shape of the quality gate's QualityResult.as_dict()
             export["quality"] = {
                 "passed": i % 2 == 0,
-                "lufs": -14.1,
-                "reasons": [] if i % 2 == 0 else ["too quiet"],
+                "summary": "all 4 checks passed" if i % 2 == 0 else "1 check(s) missed: too quiet",
+                "measured": {"lufs": -14.1},
             }
         common = {"dag_run_id": dag_run_id, "dag_id": dag_id, "run_id": run_id, "map_index": map_index}
         xcoms += [

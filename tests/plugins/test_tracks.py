@@ -146,7 +146,8 @@ def test_page_shows_players_metadata_and_links(
     html = http.get("/nemo/tracks", params={"dag_id": DAG}, headers=_auth(tokens["viewer"])).text
     assert html.count('class="card track"') == 4
     assert html.count("<audio ") == 3 and html.count("<video ") == 1
-    assert "Track 2" in html and "G major" in html and "-14.0 LUFS" in html and "too quiet" in html
+    for expected in ("Track 2", "G major", "-14.0 LUFS", "too quiet"):
+        assert expected in html, expected
     assert f"/dags/{DAG}/runs/" in html and "/tasks/track.export/mapped/" in html
     assert "download=1" in html and "1–4 of 4" in html
 
@@ -238,3 +239,36 @@ def test_media_from_object_storage(
     part = http.get(_media(track), headers={**h, "Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == data[100:200]
     assert part.headers["content-type"] == "audio/mp4"
+
+
+def test_prompt_operator_exports_and_the_quality_gates_media_key_are_read(
+    api_app: Any, http: Any, tokens: dict[str, str], media_dir: Path
+) -> None:
+    """NemoPromptOperator nests the export under ``result``; ``media`` (quality gate) wins over generate."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        (track,) = seed_tracks(session, "nemo_plugin_prompt", [media_dir / "track-0.mp3"])
+        row = session.scalar(
+            select(XComModel).where(
+                XComModel.dag_id == "nemo_plugin_prompt",
+                XComModel.key == "return_value",
+                XComModel.task_id == "track.export",
+            )
+        )
+        media = [{"title": "From the manifest", "bpm": 101, "key": "E minor", "lufs": -16.0}]
+        row.value = {"action": "export", "result": {**row.value, "media": media, "manifest": "/x.nemo.json"}}
+    items = http.get(
+        "/nemo/api/tracks", params={"dag_id": "nemo_plugin_prompt"}, headers=_auth(tokens["viewer"])
+    ).json()["tracks"]
+    (item,) = items
+    assert (item["title"], item["bpm"], item["key"], item["lufs"]) == (
+        "From the manifest",
+        101,
+        "E minor",
+        -16.0,
+    )
+    assert item["manifest"] == "/x.nemo.json" and item["credits_spent"] == 5
+    assert http.get(_media(track), headers=_auth(tokens["viewer"])).status_code == 200

@@ -111,6 +111,10 @@ def test_the_navigation_opens_the_tracks_page_inside_the_ui(
     frame = admin.frame_locator("iframe").first
     frame.locator("article.track").first.wait_for()
     assert frame.locator("h1").inner_text() == "Nemo tracks"
+    frame.locator("canvas.wave[data-drawn='1']").first.wait_for()  # the picture is drawn from the media
+    frame.locator("video").first.evaluate(
+        "v => v.readyState >= 1 || new Promise(r => v.onloadedmetadata = r)"
+    )
     _shot(admin, "tracks-in-airflow")
 
 
@@ -135,6 +139,16 @@ def test_every_delivered_track_is_listed_with_its_metadata(admin: Any, stack: St
         runs = api.get(f"/api/v2/dags/{UI_DAG}/dagRuns").json()["dag_runs"]
     assert total == len([r for r in runs if r["state"] == "success"])
     _shot(admin, "tracks-page")
+
+
+def test_a_dag_run_has_a_tracks_tab(admin: Any, stack: Stack, delivered: dict) -> None:
+    run_id = delivered["mp3"]["run_id"]
+    admin.goto(f"{stack.base}/dags/{UI_DAG}/runs/{run_id}")
+    admin.get_by_role("link", name="Nemo tracks").last.click()
+    frame = admin.frame_locator("iframe").first
+    frame.locator("article.track").first.wait_for()
+    assert frame.locator("article.track").count() == 1
+    assert frame.locator("article.track").get_attribute("data-run-id") == run_id
 
 
 def test_audio_plays_for_its_whole_length_and_seeks(admin: Any, stack: Stack, delivered: dict) -> None:

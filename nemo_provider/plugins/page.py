@@ -131,7 +131,8 @@ def _quality(quality: dict[str, Any] | None) -> str:
     passed = quality.get("passed")
     label = "passed" if passed else "failed" if passed is not None else "checked"
     details = [str(quality["summary"])] if quality.get("summary") else []
-    measured = quality.get("measured") if isinstance(quality.get("measured"), dict) else {}
+    raw = quality.get("measured")
+    measured: dict[str, Any] = raw if isinstance(raw, dict) else {}
     for name in ("lufs", "true_peak", "duration_s"):
         if measured.get(name) is not None:
             details.append(f"{name} {measured[name]}")

@@ -23,13 +23,24 @@ USERS = {"admin": "admin", "viewer": "viewer", "outsider": "viewer"}
 def api_app(airflow_db: Path) -> Any:
     """Airflow's FastAPI app (``apps='core'``: REST API, UI, plugins) on the session's database."""
     sys.path.insert(0, str(UI_TESTS))
-    os.environ["AIRFLOW__CORE__AUTH_MANAGER"] = "nemo_test_auth.RestrictedAuthManager"
-    os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in USERS.items())
-    os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "False"
-    from airflow.api_fastapi.app import create_app, purge_cached_app
+    settings = {
+        "AIRFLOW__CORE__AUTH_MANAGER": "nemo_test_auth.RestrictedAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+    }
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        from airflow.api_fastapi.app import create_app, purge_cached_app
 
-    purge_cached_app()
-    return create_app(apps="core")
+        purge_cached_app()
+        return create_app(apps="core")
+    finally:  # the app holds its auth manager; later test modules see the session's settings again
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

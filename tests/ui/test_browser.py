@@ -221,7 +221,17 @@ def _wait_review(stack: Stack, run_id: str, task_id: str) -> dict[str, Any]:
         body = r.json()
         return None if body.get("response_received") else body
 
-    detail = dict(_wait_for(f"{task_id} to ask for a review", pending, 180, interval=2))
+    try:
+        detail = dict(_wait_for(f"{task_id} to ask for a review", pending, 240, interval=2))
+    except AssertionError as err:
+        with stack.api() as api:
+            tis = api.get(f"/api/v2/dags/{REVIEW_DAG}/dagRuns/{run_id}/taskInstances").json()[
+                "task_instances"
+            ]
+        states = {t["task_id"]: t["state"] for t in tis}
+        raise AssertionError(
+            f"{err}; task states: {states}; scheduler log: {stack.server.log()[-3000:]}"
+        ) from err
     # Airflow 3.3 races when the answer comes before the scheduler has seen the parked task's process
     # exit ("finished with state success, but the task instance's state attribute is queued"): a person
     # never answers that fast, this test does, so it waits for that executor event first.

@@ -13,11 +13,28 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from nemo_provider.links.urls import URL_PREFIX
-from nemo_provider.plugins.app import create_app
-from nemo_provider.plugins.connection_test import NemoConnectionTestMiddleware
+from nemo_provider.plugins.connection_test import ASGIApp, NemoConnectionTestMiddleware, Receive, Scope, Send
 
 #: The UI route of the embedded page: ``<airflow>/plugin/nemo-tracks``.
 UI_ROUTE = "nemo-tracks"
+
+
+class TracksApp:
+    """The tracks app, built on its first request.
+
+    Every task loads the plugins (for their macros), and workers never serve this app: building the
+    FastAPI app lazily keeps FastAPI and the page's modules out of a task's start-up.
+    """
+
+    def __init__(self) -> None:
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            from nemo_provider.plugins.app import create_app
+
+            self._app = create_app()
+        await self._app(scope, receive, send)
 
 
 class NemoTracksPlugin(AirflowPlugin):
@@ -25,7 +42,7 @@ class NemoTracksPlugin(AirflowPlugin):
 
     name = "nemo_tracks"
     fastapi_apps: list[Any] = [  # noqa: RUF012 - AirflowPlugin declares these as class-level lists
-        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Nemo tracks"}
+        {"app": TracksApp(), "url_prefix": URL_PREFIX, "name": "Nemo tracks"}
     ]
     fastapi_root_middlewares: list[Any] = [  # noqa: RUF012
         {"middleware": NemoConnectionTestMiddleware, "name": "Nemo connection test: port 0 is no port"}

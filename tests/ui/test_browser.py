@@ -215,6 +215,8 @@ def test_the_extra_links_open_the_player_through_airflow(admin: Any, stack: Stac
 def _wait_review(stack: Stack, run_id: str, task_id: str) -> dict[str, Any]:
     def pending() -> dict[str, Any] | None:
         with stack.api() as api:
+            if api.get(f"/api/v2/dags/{REVIEW_DAG}/dagRuns/{run_id}").json()["state"] == "failed":
+                raise AssertionError(f"the review run failed before {task_id} asked")
             r = api.get(f"/api/v2/dags/{REVIEW_DAG}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
         if r.status_code != 200:
             return None

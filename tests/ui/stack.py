@@ -132,7 +132,9 @@ class Stack:
 
 
 @contextmanager
-def airflow_stack(nemo_base_url: str, root: Path) -> Iterator[Stack]:
+def airflow_stack(nemo_base_url: str, root: Path, nemo_token: str | None = None) -> Iterator[Stack]:
+    """Start the stack; ``nemo_token`` goes into nemo_default (the session's anonymous users share a
+    server and their 100 credits with every other test)."""
     home, dags, exports = root / "airflow-home", root / "dags", root / "exports"
     for d in (home, dags, exports):
         d.mkdir(parents=True, exist_ok=True)
@@ -162,7 +164,13 @@ def airflow_stack(nemo_base_url: str, root: Path) -> Iterator[Stack]:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             # one signing key for every component (standalone writes one into airflow.cfg)
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
-            "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps({"conn_type": "nemo", "host": nemo_base_url}),
+            "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps(
+                {
+                    "conn_type": "nemo",
+                    "host": nemo_base_url,
+                    **({"password": nemo_token} if nemo_token else {}),
+                }
+            ),
             "NEMO_EXPORT_DIR": str(exports),
             # the restricted auth manager lives beside the tests; every component imports it
             "PYTHONPATH": os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p),

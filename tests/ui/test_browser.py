@@ -12,6 +12,8 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,15 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def stack(nemo_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with airflow_stack(nemo_server.base_url, tmp_path_factory.mktemp("ui-stack")) as running:
+    # a token of our own: the anonymous users of the session's server have 100 credits, shared with
+    # every test that ran before this module
+    issued = subprocess.run(
+        [sys.executable, "-m", "nemo_local", "token", "create", "--credits", "2000", "--name", "ui-tests",
+         "--data-dir", str(nemo_server.data_dir)],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    token = issued.stdout.strip()
+    with airflow_stack(nemo_server.base_url, tmp_path_factory.mktemp("ui-stack"), token) as running:
         yield running
 
 

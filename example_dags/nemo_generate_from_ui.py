@@ -16,6 +16,12 @@ from nemo_provider.operators.nemo import NemoExportOperator, NemoGenerateOperato
 MOODS = ["calm", "upbeat", "cinematic", "happy", "dark", "epic", "relaxing", "energetic"]
 FORMATS = ["mp3", "wav", "m4a", "mp4"]
 
+# Where exports go: the run's `output_dir`, else the `nemo_export_destination` Variable (on a distributed
+# deployment an object-storage URI every worker reaches, e.g. s3://bucket/nemo; docs/deployment.md), else
+# a local folder, which only works while every task runs on one machine.
+LOCAL_EXPORTS = os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports"))
+EXPORTS = "{{ params.output_dir or var.value.get('nemo_export_destination', '" + LOCAL_EXPORTS + "') }}"
+
 
 @dag(
     dag_id="nemo_generate_from_ui",
@@ -30,9 +36,10 @@ FORMATS = ["mp3", "wav", "m4a", "mp4"]
         "output_format": Param("mp3", enum=FORMATS, title="Output format"),
         "loop": Param(False, type="boolean", title="Loopable (end flows into start)"),
         "output_dir": Param(
-            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            "",
             type="string",
             title="Save to",
+            description="A folder or object-storage URI (s3://…); empty: the nemo_export_destination Variable.",
         ),
     },
     render_template_as_native_obj=False,
@@ -53,7 +60,7 @@ def nemo_generate_from_ui() -> None:
         task_id="export",
         session_id=generated.output["session_id"],
         format="{{ params.output_format }}",
-        destination="{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}/",
+        destination=EXPORTS + "/{{ run_id | replace(':', '-') | replace('+', '_') }}/",
         deferrable=True,
         poll_interval=2,
         timeout=1800,

@@ -516,6 +516,14 @@ class NemoExportOperator(BaseOperator):
         try:
             status = client.render_status(record["render_id"])
         except Exception as err:
+            from nemo_provider.client.errors import is_transient
+
+            if is_transient(err):
+                # the render may well exist: fail this try (the record stays) rather than start a second
+                raise AirflowException(
+                    f"Could not read render {record['render_id']} started by try {record['try_number']}: {err}. "
+                    "The next try resumes it."
+                ) from err
             self.log.info(
                 "Render %s from try %s is unknown (%s).", record["render_id"], record["try_number"], err
             )

@@ -51,3 +51,32 @@ def test_a_file_uri_export_goes_through_object_storage_and_returns_the_uri(
     written = share / "run-1" / f"{out['render_id']}.mp4"
     assert written.read_bytes() == fake_client.payload
     assert out["size"] == len(fake_client.payload)
+
+
+def test_a_retry_that_cannot_read_the_previous_render_fails_instead_of_starting_another(
+    fake_client, records, ti, new_try, tmp_path: Path
+) -> None:
+    """A 429 storm or an outage during the resume check must not cost a second render."""
+    from airflow.sdk.exceptions import AirflowException
+
+    from nemo_provider.client.errors import NemoRateLimitError
+
+    def export(**kw):
+        return NemoExportOperator(task_id="export", session_id=SID, deferrable=False, poll_interval=0.01,
+                                  destination=str(tmp_path) + "/", **kw)  # fmt: skip
+
+    export(wait_for_completion=False).execute({"ti": ti})  # try 1 started the render, then died
+    assert fake_client.renders_created == 1 and records.records
+    real = fake_client.render_status
+
+    def limited(render_id: str):
+        raise NemoRateLimitError("Rate limited", code=429, http_status=429)
+
+    fake_client.render_status = limited  # type: ignore[method-assign]
+    with pytest.raises(AirflowException, match="next try resumes it"):
+        export().execute({"ti": new_try(ti)})
+    assert fake_client.renders_created == 1 and records.records, "the record is kept for the next try"
+    fake_client.render_status = real  # type: ignore[method-assign]
+    out = export().execute({"ti": new_try(new_try(ti))})
+    assert fake_client.renders_created == 1
+    assert Path(out["path"]).read_bytes() == fake_client.payload

@@ -288,12 +288,20 @@ class Deployment:
         proc.popen.wait(timeout=10)
 
     def stop(self) -> None:
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if name == "postgres":
-                proc.stop(signal.SIGINT)  # fast shutdown
-            else:
-                proc.stop()
+        """Airflow's processes first, all signalled at once (each waits for its own children), then the
+        services they use; whatever has not exited within the bound is SIGKILLed, group and all."""
+        services = ("postgres", "redis", "nemo")
+        for group in ([n for n in self.procs if n not in services], ["nemo", "redis", "postgres"]):
+            procs = [self.procs[n] for n in group if n in self.procs]
+            for proc in procs:
+                if proc.alive():
+                    proc.signal_group(signal.SIGINT if proc.name == "postgres" else signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            for proc in procs:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.signal_group(signal.SIGKILL)
+                proc.popen.wait(timeout=10)
         if self._http is not None:
             self._http.close()
 
@@ -492,6 +500,46 @@ class Deployment:
         return "".join(
             p.read_text(errors="replace") for p in sorted(folder.glob(f"attempt={try_number}.log*"))
         )
+
+    def ti_state(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str | None:
+        state = self.task_instance(dag_id, run_id, task_id, map_index).get("state")
+        return str(state) if state else None
+
+    def wait_ti(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        states: tuple[str, ...],
+        timeout: float = 120,
+        map_index: int = -1,
+    ) -> dict[str, Any]:
+        """Wait until a task instance is in one of ``states``; returns its REST record."""
+
+        def reached() -> dict[str, Any] | None:
+            ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            return ti if ti.get("state") in states else None
+
+        return dict(wait_for(f"{dag_id}/{run_id}/{task_id} to be {'/'.join(states)}", reached, timeout))
+
+    def wait_log(self, what: str, dag_id: str, run_id: str, task_id: str, text: str, try_number: int = 1,
+                 timeout: float = 120) -> None:  # fmt: skip
+        """Wait until the task's log (or its trigger's log) contains ``text``."""
+        wait_for(what, lambda: text in self.task_log(dag_id, run_id, task_id, try_number), timeout)
+
+    def fail_scheduled_runs(self, dag_id: str, timeout: float = 60) -> list[str]:
+        """Unpausing a scheduled DAG starts its latest interval at once (catchup=False); fail that run."""
+
+        def scheduled() -> list[str]:
+            runs = self.http.get(f"/api/v2/dags/{dag_id}/dagRuns").json()["dag_runs"]
+            return [r["dag_run_id"] for r in runs if r["run_type"] == "scheduled"]
+
+        ids = list(wait_for(f"the scheduled run of {dag_id}", scheduled, timeout))
+        for run_id in ids:
+            self.http.patch(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"}
+            ).raise_for_status()
+        return ids
 
     # -- nemo_local ----------------------------------------------------------------------------------
     @contextlib.contextmanager

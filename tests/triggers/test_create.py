@@ -36,12 +36,15 @@ class FakeService:
         self.create_gate: asyncio.Event | None = None
         self.create_started = asyncio.Event()
         self.created_event = asyncio.Event()
+        self.polled_after_create = asyncio.Event()
+        self.cancel_missed = asyncio.Event()
         self.script = ["processing", "completed"]
 
     async def render_status(self, render_id: str) -> RenderStatus:
         if render_id not in self.renders:
             raise _missing(render_id)
         script = self.renders[render_id]
+        self.polled_after_create.set()
         status = script.pop(0) if len(script) > 1 else script[0]
         return RenderStatus(id=render_id, status=status, progress=50, url="http://n/r.mp3")
 
@@ -60,6 +63,7 @@ class FakeService:
 
     async def cancel_render(self, render_id: str) -> RenderStatus:
         if render_id not in self.renders:
+            self.cancel_missed.set()
             raise _missing(render_id)
         self.cancelled.append(render_id)
         self.renders[render_id] = ["cancelled"]
@@ -133,8 +137,7 @@ async def test_on_kill_after_the_start_cancels_the_render(service: FakeService) 
     service.script = ["processing"]
     t = trigger()
     run = asyncio.ensure_future(first_event(t))
-    await service.created_event.wait()
-    await asyncio.sleep(0.05)  # let the trigger reach its polling loop
+    await service.polled_after_create.wait()  # the trigger is in its polling loop
     run.cancel("__airflow_user_action__")
     with pytest.raises(asyncio.CancelledError):
         await run
@@ -154,7 +157,7 @@ async def test_on_kill_while_the_start_is_in_flight_cancels_what_lands(service: 
     with pytest.raises(asyncio.CancelledError):
         await run
     kill = asyncio.ensure_future(t.on_kill())
-    await asyncio.sleep(0.05)
+    await service.cancel_missed.wait()  # on_kill's first cancel finds nothing yet
     service.renders["render_7"] = ["processing"]  # the create the kill interrupted lands on the service
     await kill
     assert service.cancelled == ["render_7"]

@@ -382,7 +382,10 @@ class Deployment:
         proc = self._spawn(
             "nemo",
             [sys.executable, "-m", "nemo_local", "serve", "--host", "127.0.0.1", "--port", str(self.nemo_port),
-             "--data-dir", str(self.nemo_data), "--admin-token", ADMIN_TOKEN, "--render-workers", "2"],
+             "--data-dir", str(self.nemo_data), "--admin-token", ADMIN_TOKEN, "--render-workers", "2",
+             # the examples run without a pool, several at once on one account: above the per-user
+             # defaults (8 renders, 4 messages), which answer 429 (the pool test covers that path)
+             "--max-renders-per-user", "32", "--max-generations-per-user", "16"],
             env={k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         )  # fmt: skip
         wait_for(
@@ -536,9 +539,15 @@ class Deployment:
 
         ids = list(wait_for(f"the scheduled run of {dag_id}", scheduled, timeout))
         for run_id in ids:
-            self.http.patch(
-                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"}
-            ).raise_for_status()
+            url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+
+            def failed(u: str = url) -> bool:
+                # a 500 was seen here when the scheduler updated the new run at the same moment: ask again
+                if self.http.patch(u, json={"state": "failed"}).is_success:
+                    return True
+                return bool(self.http.get(u).json()["state"] == "failed")
+
+            wait_for(f"{run_id} to be marked failed", failed, 30)
         return ids
 
     # -- nemo_local ----------------------------------------------------------------------------------
@@ -552,15 +561,15 @@ class Deployment:
             conn.close()
 
     def renders(self, session_id: str) -> list[tuple[str, str, str]]:
-        """(id, format, status) of every render of a session."""
+        """(render id as the client named it, format, status) of every render of a session."""
         with self.nemo_sql() as db:
-            rows = db.execute("SELECT id, format, status FROM renders WHERE session_id=? ORDER BY created_at",
-                              (session_id,)).fetchall()  # fmt: skip
+            rows = db.execute("SELECT COALESCE(name, id), format, status FROM renders WHERE session_id=?"
+                              " ORDER BY created_at", (session_id,)).fetchall()  # fmt: skip
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def render(self, render_id: str) -> str | None:
         with self.nemo_sql() as db:
-            row = db.execute("SELECT status FROM renders WHERE id=?", (render_id,)).fetchone()
+            row = db.execute("SELECT status FROM renders WHERE COALESCE(name, id)=?", (render_id,)).fetchone()
         return str(row[0]) if row else None
 
     def charges(self, account: str) -> list[int]:

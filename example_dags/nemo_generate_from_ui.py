@@ -20,7 +20,11 @@ FORMATS = ["mp3", "wav", "m4a", "mp4"]
 # deployment an object-storage URI every worker reaches, e.g. s3://bucket/nemo; docs/deployment.md), else
 # a local folder, which only works while every task runs on one machine.
 LOCAL_EXPORTS = os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports"))
-EXPORTS = "{{ params.output_dir or var.value.get('nemo_export_destination', '" + LOCAL_EXPORTS + "') }}"
+EXPORTS = (
+    "{{ (params.output_dir or var.value.get('nemo_export_destination', '"
+    + LOCAL_EXPORTS
+    + "')).rstrip('/') }}"
+)
 
 
 @dag(
@@ -29,17 +33,52 @@ EXPORTS = "{{ params.output_dir or var.value.get('nemo_export_destination', '" +
     tags=["nemo", "example"],
     params={
         "prompt": Param(
-            "soft piano for a product demo", type="string", minLength=3, title="What should it sound like?"
+            "soft piano for a product demo",
+            type="string",
+            minLength=3,
+            maxLength=500,
+            title="What should it sound like?",
+            description="Instruments, style, the scene it is for. Example: warm acoustic guitar for a travel vlog.",
         ),
-        "mood": Param("calm", enum=MOODS, title="Mood"),
-        "duration_s": Param(30, type="integer", minimum=4, maximum=600, title="Duration (seconds)"),
-        "output_format": Param("mp3", enum=FORMATS, title="Output format"),
-        "loop": Param(False, type="boolean", title="Loopable (end flows into start)"),
+        "mood": Param(
+            "calm",
+            type="string",
+            enum=MOODS,
+            minLength=1,
+            title="Mood",
+            description="The overall feel; Nemo picks tempo and harmony from it.",
+        ),
+        "duration_s": Param(
+            30,
+            type="integer",
+            minimum=4,
+            maximum=600,
+            title="Duration (seconds)",
+            description="Between 4 and 600 seconds.",
+        ),
+        "output_format": Param(
+            "mp3",
+            type="string",
+            enum=FORMATS,
+            title="Output format",
+            description="mp3, wav or m4a for audio; mp4 for a video with a title card.",
+        ),
+        "loop": Param(
+            False,
+            type="boolean",
+            title="Loopable",
+            description="The end flows back into the start, for background loops.",
+        ),
         "output_dir": Param(
             "",
             type="string",
+            pattern=r"^$|^(/|[a-z][a-z0-9+.-]*://).+",
             title="Save to",
-            description="A folder or object-storage URI (s3://…); empty: the nemo_export_destination Variable.",
+            description=(
+                "A shared folder or an object-storage URI (s3://bucket/nemo). Empty: the deployment's "
+                "export location (the nemo_export_destination Variable, else NEMO_EXPORT_DIR). The file "
+                "is then listed on the Nemo tracks page."
+            ),
         ),
     },
     render_template_as_native_obj=False,
@@ -60,6 +99,7 @@ def nemo_generate_from_ui() -> None:
         task_id="export",
         session_id=generated.output["session_id"],
         format="{{ params.output_format }}",
+        # a folder per run under "Save to" (or the deployment's export location)
         destination=EXPORTS + "/{{ run_id | replace(':', '-') | replace('+', '_') }}/",
         deferrable=True,
         poll_interval=2,

@@ -13,6 +13,7 @@ echo "== mypy"
 mypy nemo_provider
 
 echo "== pytest"
+bash scripts/install-services.sh  # PostgreSQL + Redis for tests/e2e/distributed (apt-get only when missing)
 set +e
 python -m pytest "$@"
 rc=$?

@@ -184,7 +184,7 @@ class RenderWorker:
                 progress=self._progress(render_id),
                 cancel=cancel,
                 work_dir=job_dir / "work",
-                limits=getattr(self.config, "limits", None),  # the server's own, once config carries them
+                limits=self.config.limits,
             )
         except RenderCancelled:
             if not self._stopping.is_set():

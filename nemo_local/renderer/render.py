@@ -23,7 +23,7 @@ from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
 from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.stills import render_gif_from_stills, render_stills, start_audio
+from nemo_local.renderer.stills import FPS, render_gif_from_stills, render_stills, start_audio
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
 
@@ -143,6 +143,19 @@ def _encode_audio(
     jobs.wait(lambda: report(30.0 + 68.0 * min(1.0, proc.out_time_s / max(duration, 1e-3))))
 
 
+def _long_enough(timeline: Timeline, spec: Format, preset: Quality) -> None:
+    """A video export needs one whole frame: shorter ones once failed deep inside a pipeline (an
+    'internal error', or ffmpeg's message with the server's paths in it)."""
+    if spec.kind == "audio":
+        return
+    fps = preset.gif_fps if spec.kind == "gif" else FPS
+    if timeline.duration * fps < 1:
+        raise RenderError(
+            f"the export is {timeline.duration * 1000:g} ms long, shorter than one video frame "
+            f"({1000 / fps:.1f} ms); make it longer or export audio"
+        )
+
+
 def render_draft(
     draft: Mapping[str, Any],
     out_path: Path,
@@ -163,6 +176,7 @@ def render_draft(
     preset = get_quality(quality)
     limits = limits or Limits.from_env()
     timeline = parse_draft(draft, limits)
+    _long_enough(timeline, spec, preset)
     report = _Progress(progress)
     report(0.0)
     if work_dir is not None:

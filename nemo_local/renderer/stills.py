@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
 from nemo_local.renderer.runner import Jobs, Proc
 from nemo_local.renderer.timeline import Timeline
@@ -63,6 +64,8 @@ def plan_scenes(timeline: Timeline, base_at: Callable[[float], str]) -> list[Sce
             f = frame_of(t)
             if 0 < f < total:
                 cuts.add(f)
+    if total <= 0:  # render_draft refuses such exports first
+        raise RenderError("the export is shorter than one video frame; make it longer")
     edges = sorted(cuts)
     scenes: list[Scene] = []
     for a, b in itertools.pairwise(edges):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +104,7 @@ def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs
 
 def render_stills(
     timeline: Timeline,
-    bases: dict[str, Image.Image],
+    bases: Mapping[str, Image.Image],
     base_at: Callable[[float], str],
     audio: tuple[Proc, Path],
     out_path: Path,
@@ -250,7 +250,7 @@ def render_stills(
 
 def render_gif_from_stills(
     timeline: Timeline,
-    bases: dict[str, Image.Image],
+    bases: Mapping[str, Image.Image],
     base_at: Callable[[float], str],
     out_path: Path,
     quality: Quality,

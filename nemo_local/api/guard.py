@@ -61,7 +61,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limits: Limits = scope["app"].state.nemo.config.limits
+        config = scope["app"].state.nemo.config
+        limits: Limits = config.limits
+        in_200 = bool(config.faults.errors_in_200)  # the fault switch: coded errors answer HTTP 200
         headers = dict(scope.get("headers") or [])
         ctype = headers.get(b"content-type", b"").decode("latin-1")
         allowed, name = body_limit(limits, ctype, scope.get("path", ""))
@@ -76,7 +78,8 @@ class BodyLimitMiddleware:
                 return
             if size > allowed:
                 error = too_large(limits, name, size, allowed)
-                await _answer(send, 413, {"code": 413, "message": str(error), "data": error.data})
+                body = {"code": 413, "message": str(error), "data": error.data}
+                await _answer(send, 200 if in_200 else 413, body)
                 return
         seen = 0
 

@@ -29,7 +29,7 @@ from nemo_local.ingest.receive import (
     too_many_files,
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
-from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.limits import BY_NAME, LimitExceeded, Limits
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422), tags=["upload"])
@@ -189,8 +189,16 @@ async def upload(
     except FileTooLarge as exc:
         raise ApiError(
             4002,
-            f"File too large: {exc.filename} exceeds the {exc.limit / (1024 * 1024):g} MB limit; trim or compress it",
-            {"filename": exc.filename, "size": exc.size, "limit": exc.limit},
+            f"File too large: {exc.filename} exceeds the {exc.limit / (1024 * 1024):g} MB limit; trim or compress "
+            f"it (the server's operator can raise it with {BY_NAME['upload_file_bytes'].flag})",
+            {
+                "filename": exc.filename,
+                "size": exc.size,
+                "limit": exc.limit,
+                "field": "files",
+                "value": exc.size,
+                "switch": BY_NAME["upload_file_bytes"].flag,
+            },
         ) from exc
     except UnsupportedType as exc:
         raise ApiError(

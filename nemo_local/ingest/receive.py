@@ -25,7 +25,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 
 from nemo_local.ingest.sniff import SNIFF_BYTES, Sniffed, check_type
 from nemo_local.ingest.urls import Resolver, URLRefused, check_url, redact, resolve
-from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.limits import BY_NAME, LimitExceeded, Limits
 from nemo_local.store import paths
 
 log = logging.getLogger("nemo_local.ingest")
@@ -366,7 +366,9 @@ async def _fetch(
                     raise BadURL(f"could not fetch the URL: {type(exc).__name__}") from exc
             finally:
                 await resp.aclose()
-        raise BadURL(f"too many redirects (more than {limits.url_redirects})")
+        raise BadURL(
+            f"too many redirects (more than {limits.url_redirects}; {BY_NAME['url_redirects'].flag})"
+        )
 
 
 async def _save_stream(filename: str, resp: httpx.Response, dest: Path, limit: int) -> ReceivedFile:

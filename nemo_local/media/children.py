@@ -138,6 +138,16 @@ def configure(folder: Path) -> None:
     os.environ[_ENV] = str(folder)
 
 
+def unconfigure(folder: Path) -> None:
+    """Stop recording into ``folder`` (a server stopping; in-process tests start several in turn)."""
+    global _dir
+    with _lock:
+        if _dir == folder:
+            _dir = None
+            if os.environ.get(_ENV) == str(folder):
+                del os.environ[_ENV]
+
+
 def record(pid: int, kind: str) -> None:
     """Note a child this process started (no-op unless configured)."""
     folder = _dir

@@ -269,6 +269,7 @@ def render_draft(
                     return COVER_ID
 
                 video_path = "still pictures encoded once and repeated by stream copy"
+                log.info("export %s: video from %s", out_path.name, video_path)
                 if audio is None:
                     render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
                 else:

@@ -60,6 +60,11 @@ class SmartPlan:
         return sum(s.frames for s in self.spans)
 
     def describe(self) -> str:
+        if self.encoded_frames == 0:
+            return (
+                f"video passed through ({len(self.spans)} runs of whole GOPs joined by stream copy, "
+                f"{self.width}x{self.height} at {float(self.rate):g} fps)"
+            )
         copied = self.total_frames - self.encoded_frames
         return (
             f"video smart-rendered: {copied} of {self.total_frames} frames passed through, "

@@ -28,7 +28,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         type(self).hosts.append(self.headers.get("Host", ""))
         if self.path == "/to-internal":
             self.send_response(302)
-            self.send_header("Location", f"http://127.0.0.2:{self.server.server_address[1]}/a.png")
+            port = self.server.server_address[1]  # type: ignore[index]
+            self.send_header("Location", f"http://127.0.0.2:{port}/a.png")
             self.end_headers()
             return
         body = small_png()
@@ -93,3 +94,81 @@ def test_is_public(addr: str, public: bool) -> None:
 def test_redact_drops_query_and_credentials() -> None:
     assert urls.redact("https://u:p@h.example/a/b.mp4?sig=1#x") == "https://h.example/a/b.mp4?…"
     assert urls.redact("http://[::1/") == "<unparseable URL>"
+
+
+def _tls_files(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (and its key), as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("served_as", "ok"), [("pinned.test", True), ("someone-else.test", False)])
+async def test_https_to_a_pinned_address_still_verifies_the_host_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served_as: str, ok: bool
+) -> None:
+    """The connection goes to the checked IP, but TLS is verified against the URL's host name (SNI):
+    a certificate for another name is refused, so pinning never weakens HTTPS."""
+    import ssl
+
+    import httpx
+
+    from nemo_local.ingest import receive
+
+    cert, key = _tls_files(tmp_path, served_as)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    client_ctx = ssl.create_default_context(cafile=str(cert))  # trust only this test's certificate
+    real = httpx.AsyncClient
+    monkeypatch.setattr(receive.httpx, "AsyncClient", lambda **kw: real(**kw, verify=client_ctx))
+    port = httpd.server_address[1]
+    dest = tmp_path / "got"
+    dest.mkdir()
+    try:
+        fetch = fetch_url(
+            f"https://pinned.test:{port}/a.png",
+            dest,
+            Limits(),
+            allow_private=True,
+            resolver=lambda host, _port: [ipaddress.ip_address("127.0.0.1")],
+        )
+        if ok:
+            got = await fetch
+            assert got.path.read_bytes() == small_png()
+        else:
+            with pytest.raises(BadURL, match="ConnectError"):
+                await fetch
+    finally:
+        httpd.shutdown()

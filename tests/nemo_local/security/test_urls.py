@@ -51,7 +51,7 @@ def test_redirects_are_bounded(lenient: Client, bad_host: str) -> None:
     user = lenient.user()
     sid = user.new_session()
     resp = user.post(f"/api/upload-video/nemo_agent/me/{sid}", json={"urls": [f"{bad_host}/loop"]})
-    assert "too many redirects (more than 2)" in envelope(resp, 422, 4003)["message"]
+    assert "too many redirects (more than 2; --url-max-redirects)" in envelope(resp, 422, 4003)["message"]
 
 
 def test_a_url_larger_than_the_upload_limit_stops_at_the_limit(lenient: Client, bad_host: str) -> None:
@@ -60,7 +60,7 @@ def test_a_url_larger_than_the_upload_limit_stops_at_the_limit(lenient: Client, 
     before = lenient.server.files()
     resp = user.post(f"/api/upload-video/nemo_agent/me/{sid}", json={"urls": [f"{bad_host}/big"]})
     body = envelope(resp, 413, 4002)
-    assert body["data"]["limit"] == 1024 * 1024
+    assert body["data"]["limit"] == 1024 * 1024 and body["data"]["switch"] == "--max-upload-mb"
     assert lenient.server.files() == before
 
 

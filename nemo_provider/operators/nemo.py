@@ -377,7 +377,10 @@ class NemoExportOperator(BaseOperator):
     the render its previous try started (the id is kept in an Airflow Variable for the task instance,
     as Airflow 3.3's ``ResumableJobMixin`` does) instead of paying for a second one.
 
-    Returns ``{render_id, url, path, format, size, duration}``.
+    Returns ``{render_id, url, path, format, size, duration, media, quality, manifest}``: ``media`` lists
+    the session's generated media (title, prompt, bpm, key, mood, seed, lufs, duration_ms);
+    ``quality`` and ``manifest`` describe the quality gate's result and the provenance file next to
+    the export (``None`` when not made).
 
     :param session_id: the session whose timeline to export (templated).
     :param format: mp4, mov, webm, mkv, avi, gif, mp3, wav, m4a or aac (templated).
@@ -427,6 +430,7 @@ class NemoExportOperator(BaseOperator):
         self.render_id: str | None = None
         self.render_url: str | None = None
         self._done = False
+        self._media: list[dict[str, Any]] | None = None  # the session's generated media, read with the draft
 
     # -- run ----------------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -451,12 +455,19 @@ class NemoExportOperator(BaseOperator):
                 status = self._poll(client, store, deadline)
             return self._finish(context, client, store, status)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger fired: download on success, fail with the service's reason otherwise."""
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], media: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: download on success, fail with the service's reason otherwise.
+
+        ``media`` is the session's generated media as read before deferring (carried in the defer kwargs).
+        """
         from nemo_provider.operators._attempts import TaskAttemptStore
 
         store = TaskAttemptStore(context, "render")
         self.render_id = event["render_id"]
+        if media is not None:
+            self._media = media
         kind = event["status"]
         if kind == "timeout":
             if self.cancel_on_timeout and not event.get("cancelled"):
@@ -522,6 +533,9 @@ class NemoExportOperator(BaseOperator):
         state = client.state(self.session_id)
         hook.register_acquired_token(client)
         draft = state.draft
+        from nemo_provider.operators._media import session_media
+
+        self._media = session_media(state)
         if draft is None or not getattr(draft, "is_exportable", True):
             raise AirflowFailException(
                 f"Session {self.session_id} has nothing to export yet: its timeline is empty. "
@@ -553,6 +567,7 @@ class NemoExportOperator(BaseOperator):
                 cancel_on_timeout=self.cancel_on_timeout,
             ),
             method_name="execute_complete",
+            kwargs={"media": self._media} if self._media is not None else None,
             # A backstop in case no triggerer runs: the scheduler fails the task a little after the deadline.
             timeout=timedelta(seconds=max(0.0, deadline - time.time()) + max(60.0, 2 * self.poll_interval)),
         )
@@ -616,7 +631,22 @@ class NemoExportOperator(BaseOperator):
             "format": self.format,
             "size": delivered.size,
             "duration": status.duration,
+            "media": self._session_media(client),
+            "quality": None,
+            "manifest": None,
         }
+
+    def _session_media(self, client: NemoClient) -> list[dict[str, Any]]:
+        """The media read with the draft; re-read only when this try never read it (a resumed render)."""
+        if self._media is None:
+            from nemo_provider.operators._media import session_media
+
+            try:
+                self._media = session_media(client.state(self.session_id))
+            except Exception as err:  # the file is delivered: a missing description must not fail it
+                self.log.warning("Could not read session %s's media: %s", self.session_id, err)
+                return []
+        return self._media
 
     def _cancel_quietly(self, client: NemoClient | None = None) -> None:
         if not self.render_id:

@@ -162,12 +162,22 @@ class NemoUploadOperator(BaseOperator):
             hook.register_acquired_token(client)
         for f in result.files:
             self.log.info("Uploaded %s (%s) into session %s.", f.filename, f.file_type, self.session_id)
-        return {
+        out = {
             # the client re-creates an expired session (1002) and says which one it used
             "session_id": getattr(result, "session_id", None) or self.session_id,
             "files": _dump(result.files),
             "session_state_applied": result.session_state_applied,
         }
+        from nemo_provider.operators._lineage import upload_info
+
+        self._lineage = upload_info(files, list(self.urls or []), out)
+        return out
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""
+        from nemo_provider.operators._lineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_lineage", None))
 
     @staticmethod
     def _localise(uri: str, folder: str) -> str:
@@ -249,14 +259,26 @@ class NemoGenerateOperator(BaseOperator):
                 recovered = self._recover(client, record)
                 if recovered is not None:
                     store.clear()
-                    return recovered
+                    return self._recorded(recovered)
             elif record:
                 self.log.info(
                     "Ignoring a record for a different prompt from try %s.", record.get("try_number")
                 )
             result = self._send(client, hook, store, prompt_sha)
         store.clear()
+        return self._recorded(result)
+
+    def _recorded(self, result: dict[str, Any]) -> dict[str, Any]:
+        from nemo_provider.operators._lineage import generate_info
+
+        self._lineage = generate_info(str(self.prompt), result)
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""
+        from nemo_provider.operators._lineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_lineage", None))
 
     def _baseline(self, client: NemoClient, session_id: str, prompt_sha: str) -> dict[str, Any]:
         state = client.state(session_id)
@@ -391,9 +413,25 @@ class NemoExportOperator(BaseOperator):
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status reads.
     :param timeout: seconds (or timedelta) a try may wait for the render.
+    :param quality_check: ``"fail"``, ``"warn"`` or ``"off"`` (templated); default ``"warn"`` when the
+        ``quality`` extra is installed, else ``"off"``. ``"fail"`` raises NemoQualityError listing each
+        miss, after the file was delivered (it is kept for inspection). See docs/quality.md.
+    :param expect: expectations overriding those derived from the session and the export (templated):
+        keys of ``nemo_provider.quality.Expectations`` (duration_s, lufs, bpm, key, loop, lines, ...).
+    :param credits_spent: what making this track cost (e.g. the generate task's ``credits_spent``),
+        recorded in the manifest; the export itself costs none.
+    :param manifest: write ``<file>.nemo.json`` (provenance and measurements) next to the file.
     """
 
-    template_fields: Sequence[str] = ("session_id", "format", "quality", "destination")
+    template_fields: Sequence[str] = (
+        "session_id",
+        "format",
+        "quality",
+        "destination",
+        "quality_check",
+        "expect",
+        "credits_spent",
+    )
     operator_extra_links = (NemoDownloadLink(),)
     ui_color = "#f7d9a8"
 
@@ -410,12 +448,20 @@ class NemoExportOperator(BaseOperator):
         timeout: float | timedelta = 3600.0,
         cancel_on_timeout: bool = True,
         max_consecutive_errors: int = 3,
+        quality_check: str | None = None,
+        expect: dict[str, Any] | None = None,
+        credits_spent: float | str | None = None,
+        manifest: bool = True,
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
+        self.quality_check = quality_check
+        self.expect = expect
+        self.credits_spent = credits_spent
+        self.manifest = manifest
         self.session_id = session_id
         self.format = format
         self.quality = quality
@@ -430,7 +476,7 @@ class NemoExportOperator(BaseOperator):
         self.render_id: str | None = None
         self.render_url: str | None = None
         self._done = False
-        self._media: list[dict[str, Any]] | None = None  # the session's generated media, read with the draft
+        self._facts: dict[str, Any] | None = None  # the session's media and timeline, read with the draft
 
     # -- run ----------------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -456,18 +502,18 @@ class NemoExportOperator(BaseOperator):
             return self._finish(context, client, store, status)
 
     def execute_complete(
-        self, context: Context, event: dict[str, Any], media: list[dict[str, Any]] | None = None
+        self, context: Context, event: dict[str, Any], facts: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Resume after the trigger fired: download on success, fail with the service's reason otherwise.
 
-        ``media`` is the session's generated media as read before deferring (carried in the defer kwargs).
+        ``facts`` is the session's media and timeline as read before deferring (carried in the defer kwargs).
         """
         from nemo_provider.operators._attempts import TaskAttemptStore
 
         store = TaskAttemptStore(context, "render")
         self.render_id = event["render_id"]
-        if media is not None:
-            self._media = media
+        if facts is not None:
+            self._facts = facts
         kind = event["status"]
         if kind == "timeout":
             if self.cancel_on_timeout and not event.get("cancelled"):
@@ -533,9 +579,9 @@ class NemoExportOperator(BaseOperator):
         state = client.state(self.session_id)
         hook.register_acquired_token(client)
         draft = state.draft
-        from nemo_provider.operators._media import session_media
+        from nemo_provider.operators._media import session_facts
 
-        self._media = session_media(state)
+        self._facts = session_facts(state)
         if draft is None or not getattr(draft, "is_exportable", True):
             raise AirflowFailException(
                 f"Session {self.session_id} has nothing to export yet: its timeline is empty. "
@@ -567,7 +613,7 @@ class NemoExportOperator(BaseOperator):
                 cancel_on_timeout=self.cancel_on_timeout,
             ),
             method_name="execute_complete",
-            kwargs={"media": self._media} if self._media is not None else None,
+            kwargs={"facts": self._facts} if self._facts is not None else None,
             # A backstop in case no triggerer runs: the scheduler fails the task a little after the deadline.
             timeout=timedelta(seconds=max(0.0, deadline - time.time()) + max(60.0, 2 * self.poll_interval)),
         )
@@ -631,22 +677,29 @@ class NemoExportOperator(BaseOperator):
             "format": self.format,
             "size": delivered.size,
             "duration": status.duration,
-            "media": self._session_media(client),
-            "quality": None,
-            "manifest": None,
+            **self._gate_and_manifest(context, client, status, delivered.path),
         }
 
-    def _session_media(self, client: NemoClient) -> list[dict[str, Any]]:
-        """The media read with the draft; re-read only when this try never read it (a resumed render)."""
-        if self._media is None:
-            from nemo_provider.operators._media import session_media
+    def _gate_and_manifest(
+        self, context: Context, client: NemoClient, status: RenderStatus, path: str
+    ) -> dict[str, Any]:
+        """``media``, ``quality`` and ``manifest`` of the result (nemo_provider/operators/_export_gate.py)."""
+        from nemo_provider.operators._export_gate import finish_export
+
+        if self._facts is None:  # this try never read the session (it resumed a render): read it once
+            from nemo_provider.operators._media import session_facts
 
             try:
-                self._media = session_media(client.state(self.session_id))
+                self._facts = session_facts(client.state(self.session_id))
             except Exception as err:  # the file is delivered: a missing description must not fail it
-                self.log.warning("Could not read session %s's media: %s", self.session_id, err)
-                return []
-        return self._media
+                self.log.warning("Could not read session %s: %s", self.session_id, err)
+        return finish_export(self, context, client, status, path, self._facts or {})
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""
+        from nemo_provider.operators._lineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_lineage", None))
 
     def _cancel_quietly(self, client: NemoClient | None = None) -> None:
         if not self.render_id:

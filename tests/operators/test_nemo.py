@@ -418,7 +418,10 @@ def test_export_result_lists_the_session_media(fake_client, records, ti, tmp_pat
             "key": "C major", "mood": "calm", "seed": 7, "lufs": -14.1, "duration_ms": 6000,
         }
     ]  # fmt: skip
-    assert out["quality"] is None and out["manifest"] is None
+    # the fake payload is not media: the default gate ("warn") says so without failing the task
+    assert out["quality"]["passed"] is False
+    assert [m["name"] for m in out["quality"]["misses"]] == ["readable"]
+    assert Path(out["manifest"]).name == Path(out["path"]).name + ".nemo.json"
     assert fake_client.names().count("state") == 1, "the media comes from the state read for the draft"
 
 
@@ -427,7 +430,7 @@ def test_deferred_export_carries_the_media_through_the_trigger(fake_client, reco
     op = export_op(tmp_path, deferrable=True)
     with pytest.raises(TaskDeferred) as exc:
         op.execute({"ti": ti})
-    assert exc.value.kwargs["media"][0]["seed"] == 7
+    assert exc.value.kwargs["facts"]["media"][0]["seed"] == 7
     rid = exc.value.trigger.render_id
     fake_client._render_status[rid] = ["completed"]
     fake_client.media.clear()  # whatever the session says now, the result uses what was carried

@@ -50,7 +50,7 @@ class Expectations:
         unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(f"Unknown expectation(s) {unknown}; known: {sorted(known)}.")
-        return cls(**dict(value))
+        return cls(**{k: _coerce(k, v) for k, v in value.items()})
 
     def merged(self, overrides: Expectations | Mapping[str, Any] | None) -> Expectations:
         """These expectations with the keys of ``overrides`` (a dict: only the keys it names) replaced."""
@@ -59,7 +59,26 @@ class Expectations:
         if isinstance(overrides, Expectations):
             return overrides
         Expectations.from_value(overrides)  # validates the keys
-        return dataclasses.replace(self, **dict(overrides))
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+_NUMBERS = {"duration_s": float, "lufs": float, "true_peak_max_dbtp": float, "bpm": float, "fps": float,
+            "lines": int, "width": int, "height": int}  # fmt: skip
+_FLAGS = ("loop", "silence", "clipping", "av_sync")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Templated values arrive as strings ("30", "true"): turn them into the field's type."""
+    if value is None or value == "" or value == "None":
+        return None if key not in _FLAGS else False
+    if key in _NUMBERS and isinstance(value, str):
+        try:
+            return _NUMBERS[key](float(value))
+        except ValueError:
+            raise ValueError(f"Expectation {key}={value!r} is not a number.") from None
+    if key in _FLAGS and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value

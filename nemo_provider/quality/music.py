@@ -100,7 +100,7 @@ def tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:
         if peak is not None:
             bpm = 60 * rate * mult / peak[0]
             break
-    return bpm, min(1.0, confidence)
+    return float(bpm), min(1.0, confidence)
 
 
 def _peak_near(ac: np.ndarray, lag: float, width: float = 0.04) -> tuple[float, float] | None:

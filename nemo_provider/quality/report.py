@@ -9,9 +9,12 @@ from typing import Any
 
 
 def clean(value: Any) -> Any:
-    """NaN/inf -> None, rounded floats, recursively (XCom, manifests and OpenLineage want plain JSON)."""
+    """NaN/inf -> None, rounded floats, numpy scalars -> Python, recursively (XCom, manifests and
+    OpenLineage want plain JSON)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, 4)
+        return None if not math.isfinite(value) else round(float(value), 4)
     if isinstance(value, dict):
         return {k: clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -24,14 +27,18 @@ class SeamReport:
     """How audible the wrap from the last sample to the first is, against the track's own changes.
 
     ``level_jump_db`` / ``spectral_jump``: the change across the seam; ``*_percentile``: where that change
-    ranks among the track's frame-to-frame changes (100 = larger than every one of them);
-    ``click_ratio``: the seam's sample step over the track's 99.9th-percentile step (> 1 is a click).
+    ranks among the track's frame-to-frame changes (100 = larger than every one of them); ``*_ratio``:
+    the change over the largest the track makes itself (a loop starts on a downbeat, so its seam may be
+    as big as any onset, not bigger); ``click_ratio``: the seam's sample step over the track's
+    99.9th-percentile step (> 1 is a click).
     """
 
     level_jump_db: float
     spectral_jump: float
     level_percentile: float
     spectral_percentile: float
+    level_ratio: float
+    spectral_ratio: float
     click_ratio: float
 
 

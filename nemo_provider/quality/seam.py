@@ -15,6 +15,7 @@ _WIN = 2048
 _HOP = 1024
 _SPAN = 4  # hops either side of the seam
 _BANDS = 24
+_AUDIBLE_RANGE_DB = 50.0
 
 
 def _features(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +31,9 @@ def _features(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     np.add.at(bands.T, band_idx, power.T)
     floor = 1e-10
     level = 10 * np.log10(np.maximum(power.sum(axis=1), floor))
-    return level, 10 * np.log10(np.maximum(bands, floor))
+    bands_db = 10 * np.log10(np.maximum(bands, floor))
+    # bands 50 dB under the frame's loudest are inaudible next to it: their noise-floor wobble is no change
+    return level, np.maximum(bands_db, bands_db.max(axis=1, keepdims=True) - _AUDIBLE_RANGE_DB)
 
 
 def _jumps(level: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,5 +67,7 @@ def seam(y: np.ndarray, sr: int) -> SeamReport | None:
         spectral_jump=seam_spec,
         level_percentile=_rank(seam_level, local_level),
         spectral_percentile=_rank(seam_spec, local_spec),
+        level_ratio=seam_level / max(float(d_level.max()), 0.5),  # 0.5 dB: below that no change is heard
+        spectral_ratio=seam_spec / max(float(d_spec.max()), 0.5),
         click_ratio=seam_step / typical_step if typical_step > 0 else (0.0 if seam_step == 0 else 99.0),
     )

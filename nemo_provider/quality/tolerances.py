@@ -10,6 +10,10 @@ from __future__ import annotations
 #: samples for MP3, 1024 for AAC), since a file cannot end between two frames.
 DURATION_TOLERANCE_S = 0.010
 
+#: Containers that cannot say how many samples to trim (raw ADTS AAC): a decoder plays the encoder's
+#: priming frame and the padding of the last one, so their length is allowed two codec frames.
+UNTRIMMED_CONTAINERS = frozenset({"aac"})
+
 #: Integrated loudness (ITU-R BS.1770 / EBU R 128), in LU either side of the target.
 LOUDNESS_TOLERANCE_LU = 1.0
 
@@ -36,10 +40,10 @@ DROPOUT_MIN_S = 0.10
 CLIP_LEVEL = 0.9999
 CLIP_RUN = 3
 
-#: The loop seam is inaudible when its level and spectral jumps are no larger than this percentile of
-#: the track's own frame-to-frame changes, and its sample step no larger than CLICK_PERCENTILE's.
-SEAM_PERCENTILE = 99.0
-CLICK_PERCENTILE = 99.9
+#: The loop seam is inaudible when its level and spectral jumps are at most this times the largest
+#: frame-to-frame change the track makes itself, and its sample step is no larger than the track's
+#: 99.9th-percentile step (no click).
+SEAM_MAX_RATIO = 1.1
 
 #: Below this confidence (0..1) a tempo or key estimate is reported but not held against the track.
 MIN_TEMPO_CONFIDENCE = 0.15

@@ -50,13 +50,13 @@ def nemo_quality_gated() -> None:
         from nemo_provider.operators.quality import NemoQualityError
 
         folder = os.path.join(params["output_dir"], run_id.replace(":", "-").replace("+", "_"))
-        session_id = None
         misses: list[str] = []
         for attempt in range(int(params["max_attempts"])):
             seed = int(params["first_seed"]) + attempt
+            # a fresh session per take: the new track is the only one on its timeline
             generated = NemoGenerateOperator(
                 task_id=f"generate_{attempt}",
-                session_id=session_id,
+                task_name=f"{params['prompt']} (take {attempt + 1})",
                 prompt=f"Generate {params['prompt']}. Make it {int(params['duration_s'])} seconds long. "
                 f"Use seed {seed}.",
             ).run_in(context)

@@ -88,6 +88,9 @@ def nemo_video_soundtrack() -> None:
     @task(outlets=[VIDEO_WITH_SOUNDTRACK])
     def publish(result: dict[str, Any], **context: Any) -> dict[str, Any]:
         extra = {"path": result["path"], "duration_s": result["duration"], "size": result["size"]}
+        quality = result.get("quality") or {}  # the quality gate's verdict and the provenance manifest
+        extra |= {"quality_passed": quality.get("passed"), "quality_summary": quality.get("summary"),
+                  "manifest": result.get("manifest")}  # fmt: skip
         context["outlet_events"][VIDEO_WITH_SOUNDTRACK].extra = extra
         return extra
 

@@ -75,6 +75,10 @@ def nemo_weekly_background_tracks() -> None:
             "mp3": mp3["path"],
             "mp4": mp4["path"],
             "session_id": generated["session_id"],
+            # the quality gate's verdict on each file and its provenance manifest (docs/quality.md)
+            "quality": {f: (r.get("quality") or {}).get("summary") for f, r in (("mp3", mp3), ("mp4", mp4))},
+            "quality_passed": all((r.get("quality") or {}).get("passed", True) for r in (mp3, mp4)),
+            "manifests": [r.get("manifest") for r in (mp3, mp4)],
         }
         context["outlet_events"][WEEKLY_TRACKS].extra = extra
         return extra

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ def _bpm(seed: int) -> float:
 def run(airflow_db, nemo_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from airflow.dag_processing.dagbag import DagBag
 
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_NEMO_DEFAULT", json.dumps({"conn_type": "nemo", "host": nemo_server.base_url})
-    )
+    # a client id of its own: its anonymous token's 100 credits are not shared with other tests
+    conn = {"conn_type": "nemo", "host": nemo_server.base_url, "extra": {"client_id": str(uuid.uuid4())}}
+    monkeypatch.setenv("AIRFLOW_CONN_NEMO_DEFAULT", json.dumps(conn))
     dag = DagBag(dag_folder=str(REPO / "example_dags" / "nemo_quality_gated.py"), safe_mode=False).get_dag(
         "nemo_quality_gated"
     )

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ def test_lineage_events_carry_inputs_outputs_and_the_nemo_facet(nemo_server, tmp
             {"type": "file", "log_file_path": str(events_file), "append": True}
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "nemo-test",
-        "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps({"conn_type": "nemo", "host": nemo_server.base_url}),
+        # a client id of its own: its anonymous token's credits are not shared with other tests
+        "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps(
+            {"conn_type": "nemo", "host": nemo_server.base_url, "extra": {"client_id": str(uuid.uuid4())}}
+        ),
         "NEMO_EXPORT_DIR": str(out),
         "PYTHONPATH": str(REPO),
     }

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/install-browser.sh  # Debian's chromium for tests/ui (Playwright drives it)
 . .venv/bin/activate
 
 echo "== ruff"

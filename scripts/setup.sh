@@ -16,9 +16,15 @@ fi
 export VIRTUAL_ENV="$PWD/.venv"
 # --compile-bytecode: this environment sets PYTHONDONTWRITEBYTECODE=1, and without .pyc files every
 # `import airflow.sdk` costs twice as long (docs/airflow-notes in the team's shared material).
-# The provider supports apache-airflow>=3.1; the suite is pinned to the release it is tested on.
+# The provider supports apache-airflow>=3.1.0 and pins none of Airflow's packages; the versions the
+# suite runs on are in constraints/airflow-<version>.txt (AIRFLOW_VERSION picks one, default the newest).
 AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
-$UV pip install --quiet --compile-bytecode -e ".[dev]" "apache-airflow==${AIRFLOW_VERSION}"
+CONSTRAINTS="constraints/airflow-${AIRFLOW_VERSION}.txt"
+if [ ! -f "$CONSTRAINTS" ]; then
+  echo "no $CONSTRAINTS: tested versions are $(ls constraints/ | sed -n 's/^airflow-\(.*\)\.txt$/\1/p' | tr '\n' ' ')" >&2
+  exit 2
+fi
+$UV pip install --quiet --compile-bytecode -e ".[dev]" "apache-airflow==${AIRFLOW_VERSION}" -c "$CONSTRAINTS"
 # tinysoundfont's wheel declares pyaudio (needs PortAudio headers) but never uses it for offline
 # rendering; install it without its dependencies. See docs/local-backend.md.
 $UV pip install --quiet --compile-bytecode --no-deps "tinysoundfont>=0.3.7"

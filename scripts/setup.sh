@@ -25,7 +25,4 @@ if [ ! -f "$CONSTRAINTS" ]; then
   exit 2
 fi
 $UV pip install --quiet --compile-bytecode -e ".[dev]" "apache-airflow==${AIRFLOW_VERSION}" -c "$CONSTRAINTS"
-# tinysoundfont's wheel declares pyaudio (needs PortAudio headers) but never uses it for offline
-# rendering; install it without its dependencies. See docs/local-backend.md.
-$UV pip install --quiet --compile-bytecode --no-deps "tinysoundfont>=0.3.7"
 echo "environment ready: $PWD/.venv"

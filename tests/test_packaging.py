@@ -87,7 +87,7 @@ PROVIDER_VERSION = re.search(
 ).group(1)  # type: ignore[union-attr]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels and sdists of both distributions: scripts/test.sh's (NEMO_DIST_DIR) or built here."""
     given = os.environ.get("NEMO_DIST_DIR")

@@ -29,4 +29,5 @@ fi
 # Two distributions from this checkout, both editable: the provider and the offline backend (nemo-local).
 $UV pip install --quiet --compile-bytecode -e ".[dev]" -e ./packages/nemo-local \
   "apache-airflow==${AIRFLOW_VERSION}" -c "$CONSTRAINTS"
+bash scripts/install-fonts.sh "$VIRTUAL_ENV/bin/python"  # a CJK font for Chinese titles (apt-get, once)
 echo "environment ready: $VIRTUAL_ENV (apache-airflow ${AIRFLOW_VERSION})"

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nemo_local.config import FaultSwitches, ServerConfig
+from nemo_local.limits import Limits
+from nemo_local.limits import add_arguments as add_limit_arguments
 
 DEFAULT_DATA_DIR = Path(os.environ.get("NEMO_LOCAL_DATA_DIR", "~/.nemo_local")).expanduser()
 
@@ -33,7 +35,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--render-workers", type=int, default=1, help="renders run at the same time")
     p.add_argument("--compose-workers", type=int, default=2, help="composer processes")
-    p.add_argument("--max-upload-mb", type=float, default=200.0, help="upload size limit per file")
+    add_limit_arguments(p)
     f = p.add_argument_group("fault injection (off by default; also POST /admin/faults)")
     f.add_argument("--fault-429-burst", type=int, default=0, help="the next N API requests answer 429")
     f.add_argument("--fault-5xx-rate", type=float, default=0.0, help="share of API requests answered 503")
@@ -60,6 +62,11 @@ def _serve(args: argparse.Namespace) -> int:
         errors_in_200=args.fault_errors_in_200,
         render_shape_b=args.fault_render_shape_b,
     )
+    try:
+        limits = Limits.from_args(args)
+    except ValueError as exc:
+        print(f"nemo-local: {exc}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         data_dir=args.data_dir.expanduser().resolve(),
         host=args.host,
@@ -71,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         keepalive_s=args.keepalive_seconds,
         render_workers=args.render_workers,
         compose_workers=args.compose_workers,
-        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        limits=limits,
         faults=faults,
     )
     if args.fault_expire_tokens or args.fault_lose_sessions:

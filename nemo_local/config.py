@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+from nemo_local.limits import Limits
+
 GENERATE_COST = 10
 EDIT_COST = 2
 ANONYMOUS_CREDITS = 100
@@ -66,6 +67,6 @@ class ServerConfig:
     keepalive_s: float = 5.0
     render_workers: int = 1
     compose_workers: int = 2
-    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    limits: Limits = field(default_factory=Limits.from_env)
     faults: FaultSwitches = field(default_factory=lambda: FaultSwitches())
     fault_lock: threading.Lock = field(default_factory=threading.Lock)

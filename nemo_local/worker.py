@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from nemo_local.config import ServerConfig
-from nemo_local.store import Store
+from nemo_local.media import children
+from nemo_local.store import Store, paths
 
 log = logging.getLogger("nemo_local.worker")
 STUCK_PROGRESS = 5.0
@@ -39,7 +40,15 @@ class RenderWorker:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> tuple[list[str], list[str]]:
+        """Sweep what a previous server left (child processes, work folders, partial files), recover its
+        interrupted renders, then start the threads."""
+        record = self.store.data_dir / "run" / "children"
+        killed = children.sweep(record)
+        if killed:
+            log.warning("killed %d process(es) a previous server left running: %s", len(killed), killed)
+        children.configure(record)
         resumed, failed = self.store.renders.recover_after_restart()
+        self._clean_job_folders()
         for render_id in self.store.renders.pending_ids():
             self._queue.put(render_id)
         for i in range(max(1, self.config.render_workers)):
@@ -47,6 +56,33 @@ class RenderWorker:
             thread.start()
             self._threads.append(thread)
         return resumed, failed
+
+    def _job_dir(self, render_id: str) -> Path:
+        """``renders/<key>``, refused unless strictly inside ``renders`` (defence in depth: keys are made by
+        the server, and a path that escaped would let the cleanup below remove foreign files)."""
+        return self.store.path("renders", paths.render_key(render_id))
+
+    def _clean_job_folders(self) -> None:
+        """At start-up nothing is running yet: remove every work folder and partial file, and the whole
+        folder of a render that is not waiting to run and has no finished output to serve."""
+        root = self.store.dir("renders")
+        for entry in root.iterdir():
+            job = self.store.renders.get(entry.name)
+            keep = job is not None and job.status in ("completed", "pending", "processing")
+            if not keep or not entry.is_dir() or entry.is_symlink():
+                log.info("removing %s left by an earlier run", entry.name)
+                self._remove(entry)
+                continue
+            self._remove(entry / "work")
+            for partial in entry.glob(".*.partial"):
+                partial.unlink(missing_ok=True)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
     def submit(self, render_id: str) -> None:
         self._queue.put(render_id)
@@ -133,10 +169,11 @@ class RenderWorker:
     ) -> None:
         from nemo_local.renderer import RenderCancelled, RenderError, render_draft
 
-        job_dir = self.store.dir("renders") / render_id
+        job_dir = self._job_dir(render_id)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
         out_path = job_dir / f"{render_id}.{fmt}"
+        done = False
         try:
             result = render_draft(
                 draft,
@@ -147,6 +184,7 @@ class RenderWorker:
                 progress=self._progress(render_id),
                 cancel=cancel,
                 work_dir=job_dir / "work",
+                limits=getattr(self.config, "limits", None),  # the server's own, once config carries them
             )
         except RenderCancelled:
             if not self._stopping.is_set():
@@ -165,12 +203,19 @@ class RenderWorker:
                 render_id, f"render failed: internal error ({type(exc).__name__}); see the nemo-local log"
             )
             return
+        else:
+            done = True
         finally:
-            shutil.rmtree(job_dir / "work", ignore_errors=True)
+            # a cancelled, failed or interrupted render frees its disk at once (a resumed one starts over)
+            shutil.rmtree(job_dir if not done else job_dir / "work", ignore_errors=True)
         if cancel.is_set() and self._stopping.is_set():
+            shutil.rmtree(job_dir, ignore_errors=True)
             return
         path = Path(result.path)
         public = self.store.media.publish(
             path, path.name, MIME.get(fmt, "application/octet-stream"), "render"
         )
         self.store.renders.complete(render_id, public.public_id, int(result.size), float(result.duration_s))
+        final = self.store.renders.get(render_id)
+        if final is None or final.status != "completed":  # cancelled in the last instant: free the disk
+            shutil.rmtree(job_dir, ignore_errors=True)

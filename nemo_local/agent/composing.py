@@ -38,7 +38,11 @@ def compose_to_files(plan: dict[str, Any], out_dir: str, stem: str) -> dict[str,
 
 def _watch_parent(parent_pid: int) -> None:
     """Worker initializer: exit when the server process is gone (even killed with SIGKILL), so no
-    composer process outlives its server."""
+    composer process outlives its server. The kernel's death signal covers the instant case, and the
+    record lets the next server sweep a worker that slipped through."""
+    from nemo_local.media.children import die_with_parent
+
+    die_with_parent()
 
     def watch() -> None:
         while os.getppid() == parent_pid:

@@ -10,6 +10,7 @@ import secrets
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,17 @@ from typing import Any
 from nemo_local.agent import drafts, replies
 from nemo_local.agent.composing import ComposeRunner
 from nemo_local.agent.events import EventFactory, new_call_id, sse_comment, sse_data, sse_error_frame
+from nemo_local.agent.slots import UserSlots
 from nemo_local.agent.understand import Understood, understand
 from nemo_local.config import EDIT_COST, GENERATE_COST
 from nemo_local.store import SessionRow, Store
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()
 DEFAULT_TRACK_S = 30.0
+# Understanding a message (rules over up to 16 KB of text, then the prompt parser) is CPU work: it runs
+# here, never on the event loop, so no message can delay /healthz or another user's events. Two threads:
+# enough for the two cores, and a flood of messages queues here instead of in the shared default pool.
+_UNDERSTAND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="understand")
 
 
 class StreamCut(Exception):
@@ -40,6 +46,7 @@ class TurnDeps:
     keepalive_s: float
     silent_share: float
     sse_cut_after: Callable[[], int]
+    slots: UserSlots | None = None
 
 
 @dataclass
@@ -56,6 +63,7 @@ class Turn:
     plan: dict[str, Any] | None = None
     silent: bool = False
     events: EventFactory = field(default_factory=EventFactory)
+    task: asyncio.Task[tuple[dict[str, Any], str]] | None = None
 
 
 def is_silent(index: int, share: float) -> bool:
@@ -107,17 +115,36 @@ async def _composer_call(fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.to_thread(fn, *args)
 
 
+def _decide(
+    text: str, has_music: bool, has_video: bool, default_duration_s: float
+) -> tuple[Understood, dict[str, Any] | None]:
+    """Runs in the understanding threads: what the message asks for, and the music plan of a generate."""
+    understood = understand(text, has_music=has_music, has_video=has_video)
+    plan = _parse_plan(text, default_duration_s) if understood.kind == "generate" else None
+    return understood, plan
+
+
 async def prepare(
     deps: TurnDeps, session: SessionRow, user_id: str, text: str, base_url: str, streaming: bool
 ) -> Turn:
-    """Understand the message and hold its credits; raises InsufficientCredits (-> 2001) before any event."""
+    """Understand the message, take a work slot of the user's (Busy -> 429) and hold its credits
+    (InsufficientCredits -> 2001), all before any event; then start the work, which finishes (and spends
+    or releases the credits, and frees the slot) whether or not anyone reads the stream."""
     _, draft = deps.store.sessions.latest_draft(session.id)
     draft = draft or drafts.empty_draft(session.task_name)
     has_music = drafts.music_segment(draft) is not None
-    understood = understand(text, has_music=has_music, has_video=drafts.video_length_ms(draft) > 0)
+    loop = asyncio.get_running_loop()
+    understood, plan = await loop.run_in_executor(
+        _UNDERSTAND,
+        _decide,
+        text,
+        has_music,
+        drafts.video_length_ms(draft) > 0,
+        _default_duration(draft, session),
+    )
     turn = Turn(deps, session, user_id, base_url.rstrip("/"), streaming, understood, draft)
     if understood.kind == "generate":
-        turn.plan = await _composer_call(_parse_plan, text, _default_duration(draft, session))
+        turn.plan = plan
         turn.cost = GENERATE_COST
     elif understood.kind == "edit":
         turn.cost = EDIT_COST
@@ -126,10 +153,22 @@ async def prepare(
             if not understood.ops:
                 understood.kind, understood.topic = "chat", "no_music"
                 turn.cost = 0
-    if turn.cost:
-        turn.hold_id = deps.store.credits.freeze(user_id, turn.cost, understood.kind)
-    if understood.kind == "edit":
-        turn.silent = is_silent(deps.store.sessions.next_edit_index(session.id), deps.silent_share)
+    if understood.kind == "chat":
+        return turn
+    if deps.slots is not None:
+        deps.slots.acquire(user_id)
+    try:
+        if turn.cost:
+            turn.hold_id = deps.store.credits.freeze(user_id, turn.cost, understood.kind)
+        if understood.kind == "edit":
+            turn.silent = is_silent(deps.store.sessions.next_edit_index(session.id), deps.silent_share)
+    except BaseException:
+        if turn.hold_id:
+            deps.store.credits.release(turn.hold_id)
+        if deps.slots is not None:
+            deps.slots.release(user_id)
+        raise
+    turn.task = _spawn(_work(turn))
     return turn
 
 
@@ -137,7 +176,7 @@ async def _publish_track(turn: Turn, plan: dict[str, Any]) -> tuple[str, dict[st
     """Compose `plan`, publish the audio, record it in generated_media; returns (url, metadata)."""
     store = turn.deps.store
     media_id = "med_" + secrets.token_hex(6)
-    out_dir = store.dir("media") / media_id
+    out_dir = store.path("media", media_id)
     try:
         result = await turn.deps.composer.compose(plan, out_dir, "track")
     except Exception as exc:
@@ -230,17 +269,22 @@ async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
 
 
 async def _work(turn: Turn) -> tuple[dict[str, Any], str]:
-    """The tool's job; credits are spent only when it succeeded and released otherwise."""
+    """The tool's job; credits are spent only when it succeeded and released otherwise; the user's work
+    slot is free again either way."""
     ledger = turn.deps.store.credits
     try:
-        result = await (_generate(turn) if turn.understood.kind == "generate" else _edit(turn))
-    except BaseException:
+        try:
+            result = await (_generate(turn) if turn.understood.kind == "generate" else _edit(turn))
+        except BaseException:
+            if turn.hold_id:
+                ledger.release(turn.hold_id)
+            raise
         if turn.hold_id:
-            ledger.release(turn.hold_id)
-        raise
-    if turn.hold_id:
-        ledger.spend(turn.hold_id)
-    return result
+            ledger.spend(turn.hold_id)
+        return result
+    finally:
+        if turn.deps.slots is not None:
+            turn.deps.slots.release(turn.user_id)
 
 
 def _spawn(coro: Any) -> asyncio.Task[Any]:
@@ -285,7 +329,8 @@ async def stream(turn: Turn) -> AsyncIterator[bytes]:
         args = {"operations": [op.as_args() for op in u.ops]}
         intro = None
     call = {"id": call_id, "args": args, "name": name}
-    task = _spawn(_work(turn))
+    task = turn.task
+    assert task is not None, "prepare() starts the work of every turn that is not a chat"
     for event in ev.model_turn(intro, call, streaming=turn.streaming):
         yield frame(event)
     while not task.done():

@@ -2,6 +2,10 @@
 
 Rule-based on purpose (there is no language model here): each edit has English and Chinese trigger
 words, and whatever is not an edit but describes music becomes a generate request for the composer.
+
+Every pattern runs in linear time on any message (the API bounds messages at 16 KB, and one message
+must never hold the CPU for long): "A ... B" rules are two searches (`_then`) instead of `A.*B`, which
+retries the rest of the text from every A; quantified parts are bounded; quotes never span an opener.
 """
 
 from __future__ import annotations
@@ -10,28 +14,52 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from nemo_local.agent.numbers import find_duration_s, find_percent, normalise
+from nemo_local.agent.numbers import _NUM, find_duration_s, find_percent, normalise
 
 DEFAULT_FADE_S = 2.0
 DEFAULT_TITLE_S = 3.0
 
-_GENERATE = re.compile(
-    r"\b(generate|create|compose|make|produce|write|give me|i need|i want)\b.*\b(music|track|song|bgm|beat|"
-    r"soundtrack|tune|loop|background|melody|jingle)"
-    r"|生成|创作|[作做来写]1?首|配乐|背景音乐|做个音乐|来段音乐"
+
+@dataclass(frozen=True)
+class _Then:
+    """`first` somewhere, then `second` after it (what `first.*second` means), or `alone` anywhere: two
+    linear searches instead of a pattern that backtracks over the rest of the text from every `first`."""
+
+    first: re.Pattern[str]
+    second: re.Pattern[str]
+    alone: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> bool:
+        if self.alone is not None and self.alone.search(text):
+            return True
+        m = self.first.search(text)
+        return bool(m and self.second.search(text, m.end()))
+
+
+_GENERATE = _Then(
+    re.compile(r"\b(generate|create|compose|make|produce|write|give me|i need|i want)\b"),
+    re.compile(r"\b(music|track|song|bgm|beat|soundtrack|tune|loop|background|melody|jingle)"),
+    re.compile(r"生成|创作|[作做来写]1?首|配乐|背景音乐|做个音乐|来段音乐"),
 )
-_REPLACE = re.compile(
-    r"\b(replace|swap)\b.*\b(track|music|song|bgm)\b|\b(new|another|different|other)\s+(track|song|tune|music)\b"
-    r"|换1?首|重新生成|替换音乐|换个音乐|换音乐"
+_REPLACE = _Then(
+    re.compile(r"\b(replace|swap)\b"),
+    re.compile(r"\b(track|music|song|bgm)\b"),
+    re.compile(
+        r"\b(new|another|different|other) (track|song|tune|music)\b|换1?首|重新生成|替换音乐|换个音乐|换音乐"
+    ),
 )
 _MUSIC_WORDS = re.compile(
     r"lo-?fi|jazz|piano|ambient|cinematic|epic|rock|pop|edm|electronic|hip ?hop|orchestral|acoustic|guitar|"
     r"chill|calm|upbeat|happy|sad|dark|energetic|relaxing|corporate|synth|bpm|beat|music|track|song|"
     r"音乐|钢琴|爵士|电子|轻松|欢快|舒缓|史诗|摇滚|流行|吉他"
 )
-_FIT = re.compile(
-    r"\b(fit|match|sync|align)\b.*\bvideo\b|same length as the video|as long as the video|video'?s length|"
-    r"配合视频|匹配视频|和视频一样长|与视频一样长|跟视频一样长|适配视频|视频长度|对齐视频"
+_FIT = _Then(
+    re.compile(r"\b(fit|match|sync|align)\b"),
+    re.compile(r"\bvideo\b"),
+    re.compile(
+        r"same length as the video|as long as the video|video'?s length|"
+        r"配合视频|匹配视频|和视频一样长|与视频一样长|跟视频一样长|适配视频|视频长度|对齐视频"
+    ),
 )
 _CALMER = re.compile(
     r"\b(calmer|softer|gentler|mellower|more (relaxed|chill|calm|mellow|gentle|peaceful)|less (intense|energetic|busy)|"
@@ -42,9 +70,9 @@ _UPBEAT = re.compile(
     r"more exciting|more intense|speed it up|pump it up)\b|更欢快|欢快一点|更有活力|更激昂|更动感|快一点|更快|节奏更快"
 )
 _LENGTH = re.compile(
-    r"\b(make (it|the (music|track|song))|change (the )?(length|duration)( of [a-z ]+)?|set (the )?(length|duration)|"
+    r"\b(make (it|the (music|track|song))|change (the )?(length|duration)( of [a-z ]{1,40})?|set (the )?(length|duration)|"
     r"(shorten|extend|lengthen|trim|cut)( it| the (music|track|song))?|length|duration)\b[^%]{0,24}?\bto\b|"
-    r"\bmake (it|the (music|track|song)) \d|\d+(\.\d+)?\s*(seconds?|secs?|s|minutes?|mins?)\s+long\b|"
+    rf"\bmake (it|the (music|track|song)) \d|{_NUM} ?(seconds?|secs?|s|minutes?|mins?) long\b|"
     r"改成|改为|缩短到|延长到|时长|长度"
 )
 _VOLUME_WORD = re.compile(r"\b(volume|music|bgm|track|song|loudness)\b|音量|音乐|背景音")
@@ -59,7 +87,11 @@ _FADE_IN = re.compile(r"fade[- ]?in|淡入")
 _FADE_OUT = re.compile(r"fade[- ]?out|淡出")
 _FADE_BOTH = re.compile(r"fade[- ]?in (and|&|/) ?(fade[- ]?)?out|淡入淡出")
 _TITLE = re.compile(r"\b(title|caption|heading|headline|text overlay)\b|标题|字幕")
-_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|「([^」]+)」|『([^』]+)』|《([^》]+)》|'([^']{2,})'|‘([^’]+)’")
+_QUOTED = re.compile(
+    r"\"([^\"]+)\"|“([^“”]+)”|「([^「」]+)」|『([^『』]+)』|《([^《》]+)》|'([^']{2,})'|‘([^‘’]+)’"
+)
+_TITLE_WORD = re.compile(r"(?:title|caption|heading|headline) ?(?:saying|that says|reading|of|:)? ?", re.I)
+_TITLE_END = re.compile(r" for \d| at ", re.I)
 _EXPORT = re.compile(r"\b(export|download|render)\b|导出|下载")
 _STATUS = re.compile(r"\b(status|show (me )?(the )?tracks|timeline|what.?s on)\b|状态|时间线")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -100,13 +132,15 @@ def _title_text(original: str, norm: str) -> str | None:
     quoted = _QUOTED.search(original)
     if quoted:
         return next(g for g in quoted.groups() if g)
-    m = re.search(
-        r"(?:title|caption|heading|headline)\s*(?:saying|that says|reading|of|:)?\s*(.+?)(?:\s+for\s+\d|\s+at\s+|$)",
-        original,
-        re.I,
-    )
-    if m and m.group(1).strip():
-        return m.group(1).strip().strip(".,!")
+    # "title saying Hello for 3 s": the text after the first title word, up to " for <n>" / " at "
+    spaced = " ".join(original.split())
+    for word in _TITLE_WORD.finditer(spaced):
+        rest = spaced[word.end() :]
+        end = _TITLE_END.search(rest)
+        found = (rest[: end.start()] if end else rest).strip()
+        if found:
+            return found.strip(".,!")
+        break
     m = re.search(r"(?:标题|字幕)\s*[:：]?\s*([^，。,\d]+)", original)
     if m and m.group(1).strip():
         return m.group(1).strip()
@@ -134,7 +168,7 @@ def _edit_ops(original: str, norm: str, has_music: bool) -> list[Op]:
     ):
         text = _title_text(original, norm)
         if text:
-            m = re.search(r"for\s+(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b|(\d+(?:\.\d+)?)\s*秒", norm)
+            m = re.search(rf"for {_NUM} ?(?:s|sec|secs|seconds?)\b|{_NUM} ?秒", norm)
             seconds = float(next(g for g in m.groups() if g)) if m else DEFAULT_TITLE_S
             ops.append(Op("title", seconds, text))
     percent = find_percent(norm)

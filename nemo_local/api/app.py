@@ -11,16 +11,29 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nemo_local import __version__
 from nemo_local.agent.composing import ComposeRunner
+from nemo_local.agent.slots import UserSlots
 from nemo_local.api import auth, credits, files, health, render, session_state, sse, tasks, uploads
-from nemo_local.api.errors import ApiError, api_error_handler, validation_handler
+from nemo_local.api.errors import (
+    ApiError,
+    api_error_handler,
+    http_exception_handler,
+    invalid_id_handler,
+    limit_handler,
+    unexpected_handler,
+    validation_handler,
+)
 from nemo_local.api.faults import FaultMiddleware
 from nemo_local.api.faults import router as admin_router
+from nemo_local.api.guard import BodyLimitMiddleware
 from nemo_local.api.state import AppState
 from nemo_local.config import ServerConfig
+from nemo_local.limits import LimitExceeded
 from nemo_local.store import Store
+from nemo_local.store.paths import InvalidId
 from nemo_local.worker import RenderWorker
 
 log = logging.getLogger("nemo_local")
@@ -31,7 +44,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     released = store.credits.release_all_held()
     composer = ComposeRunner(config.compose_workers)
     worker = RenderWorker(store, config)
-    state = AppState(config=config, store=store, composer=composer, renders=worker)
+    state = AppState(
+        config=config, store=store, composer=composer, renders=worker, slots=UserSlots(config.limits)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +71,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             composer.shutdown()
             store.close()
 
+    # httpx logs every request URL at INFO; URL uploads log their own line without the query string
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = FastAPI(
         title="nemo_local",
         version=__version__,
@@ -65,7 +82,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.nemo = state
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
+    app.add_exception_handler(LimitExceeded, limit_handler)
+    app.add_exception_handler(InvalidId, invalid_id_handler)
+    app.add_exception_handler(Exception, unexpected_handler)
     app.add_middleware(FaultMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outermost: a body is bounded before anything reads it
     for module in (health, auth, tasks, sse, uploads, credits, session_state, render, files):
         app.include_router(module.router)
     app.include_router(admin_router)

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from nemo_local.api.errors import ApiError, session_not_found
 from nemo_local.api.state import AppState, app_state
-from nemo_local.store import RenderRow, SessionRow
+from nemo_local.store import RenderRow, SessionRow, paths
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,10 @@ async def current_user(request: Request, state: AppState = Depends(app_state)) -
 
 
 def own_session(state: AppState, caller: Caller, session_id: str) -> SessionRow:
-    """Another user's session is indistinguishable from a missing one: 1002 either way."""
+    """Another user's session is indistinguishable from a missing one: 1002 either way. A malformed id
+    is never looked up (it cannot exist) but answers 1002 as well, saying why."""
+    if not paths.is_valid(paths.session_id, session_id):
+        raise session_not_found(session_id, paths.SESSION_RULE)
     session = state.store.sessions.get(session_id, caller.user_id)
     if session is None:
         raise session_not_found(session_id)
@@ -54,9 +57,13 @@ async def path_render(
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> RenderRow:
-    """The caller's render named in the path; another user's render is reported missing, not forbidden,
-    so render ids can't be probed."""
-    job = state.store.renders.get(render_id)
-    if job is None or job.user_id != caller.user_id:
+    """The caller's render named in the path. Names are per user, so another user's render of the same
+    name is simply not there: render ids can't be probed."""
+    try:
+        paths.render_name(render_id)
+    except paths.InvalidId as exc:
+        raise ApiError(422, str(exc), {"field": "render_id", "rule": exc.rule}) from exc
+    job = state.store.renders.find(caller.user_id, render_id)
+    if job is None:
         raise ApiError(404, f"Render not found: {render_id}", http_status=404)
     return job

@@ -113,10 +113,10 @@ _DESCRIPTIONS = {
     403: "out of credits (code 2001)",
     404: "session not found (code 1002) or render not found (code 404)",
     409: "duplicate render id, or render not completed (code 409)",
-    413: "file too large (code 4002)",
+    413: "file too large (code 4002) or request body too large (code 413)",
     415: "unsupported file type (code 4001)",
-    422: "invalid request (code 422) or URL refused (code 4003)",
-    429: "rate limited (code 429, Retry-After)",
+    422: "invalid request or over a limit (code 422; data names the field and the limit) or URL refused (code 4003)",
+    429: "rate limited, or too much of this user's work running (code 429, Retry-After)",
 }
 
 

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from nemo_local.limits import Busy, LimitExceeded
+from nemo_local.store.paths import InvalidId
+
+log = logging.getLogger("nemo_local.api")
 
 HTTP_STATUS = {
     1001: 401,
@@ -20,8 +27,10 @@ HTTP_STATUS = {
     402: 402,
     409: 409,
     422: 422,
+    413: 413,
     429: 429,
 }
+MAX_SHOWN = 200  # characters of a client's value an error message repeats
 
 
 class ApiError(Exception):
@@ -56,20 +65,81 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return envelope_error(request, exc)
 
 
+def _loc(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] or [str(p) for p in loc]
+    return ".".join(parts)[:MAX_SHOWN]
+
+
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
-    """ADK answers a malformed /run_sse body with 422 {"detail": [...]}; the rest of the API uses the envelope."""
+    """Name each field that was wrong. /run_sse keeps ADK's `detail` list next to the envelope keys, so an
+    ADK client reads what it expects and ours reads the code."""
     assert isinstance(exc, RequestValidationError)
-    details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    details = []
+    for e in exc.errors():
+        msg = str(e.get("msg", ""))[:MAX_SHOWN]
+        if e.get("type") == "json_invalid":
+            reason = (e.get("ctx") or {}).get("error", "")
+            msg = f"the body is not valid JSON ({reason})" if reason else "the body is not valid JSON"
+            details.append({"loc": ["body"], "field": "body", "msg": msg})
+            continue
+        field = _loc(e.get("loc", ()))
+        details.append({"loc": [str(p)[:MAX_SHOWN] for p in e.get("loc", ())], "field": field, "msg": msg})
+    message = "invalid request: " + "; ".join(
+        str(d["msg"]) if d["field"] == "body" and "JSON" in str(d["msg"]) else f"{d['field']}: {d['msg']}"
+        for d in details
+    )
+    error = ApiError(422, message, {"errors": details, "field": details[0]["field"] if details else None})
     if request.url.path == "/run_sse" and not errors_in_200(request):
-        return JSONResponse({"detail": details}, status_code=422)
+        body = {"code": 422, "message": message, "data": error.data, "detail": details}
+        return JSONResponse(body, status_code=422)
+    return envelope_error(request, error)
+
+
+_HTTP_MESSAGES = {
+    400: "The request body could not be read: it must be UTF-8 JSON, nested at most a few hundred levels",
+    404: "No such endpoint: {method} {path} (see /docs for the API)",
+    405: "Method {method} is not allowed on {path}",
+}
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own errors (unknown route, wrong method, unreadable body, a body cut off
+    at its limit) in the envelope instead of `{"detail": ...}`."""
+    assert isinstance(exc, HTTPException)
+    limit = getattr(exc, "error", None)
+    if isinstance(limit, LimitExceeded):
+        return await limit_handler(request, limit)
+    template = _HTTP_MESSAGES.get(exc.status_code)
+    path = request.url.path[:MAX_SHOWN]
+    message = template.format(method=request.method, path=path) if template else str(exc.detail)[:MAX_SHOWN]
+    headers = dict(exc.headers or {})
     return envelope_error(
-        request,
-        ApiError(422, "invalid request: " + "; ".join(d["msg"] for d in details), {"errors": details}),
+        request, ApiError(exc.status_code, message, None, headers, http_status=exc.status_code)
     )
 
 
-def session_not_found(session_id: str) -> ApiError:
-    return ApiError(1002, f"Session not found: {session_id}")
+async def limit_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LimitExceeded)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    return envelope_error(request, ApiError(exc.code, str(exc), exc.data, headers, http_status=exc.code))
+
+
+async def invalid_id_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidId)
+    field = exc.kind.replace(" ", "_")
+    return envelope_error(request, ApiError(422, str(exc), {"field": field, "rule": exc.rule}))
+
+
+async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, not a bad request: logged with its traceback, answered in the envelope without one."""
+    log.error("unhandled error on %s %s", request.method, request.url.path[:MAX_SHOWN], exc_info=exc)
+    message = f"internal error ({type(exc).__name__}); see the nemo-local log"
+    return JSONResponse({"code": 500, "message": message, "data": None}, status_code=500)
+
+
+def session_not_found(session_id: str, why: str | None = None) -> ApiError:
+    shown = session_id if len(session_id) <= 40 else session_id[:40] + "…"
+    return ApiError(1002, f"Session not found: {shown}" + (f" ({why})" if why else ""))
 
 
 def insufficient(available: int, needed: int, user_id: str, anonymous: bool) -> ApiError:

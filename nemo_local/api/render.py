@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -11,12 +12,14 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from nemo_local.api.deps import Caller, current_user, own_session, path_render
+from nemo_local.api.draft_check import DraftInvalid, check_draft
 from nemo_local.api.envelope import RenderCreated, RenderShapeA, error_responses, iso
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
-from nemo_local.store import DuplicateRenderId, RenderRow
+from nemo_local.limits import Busy
+from nemo_local.store import ActiveRendersFull, DuplicateRenderId, RenderRow, paths
 
-router = APIRouter(responses=error_responses(401, 402, 404, 409, 422), tags=["render"])
+router = APIRouter(responses=error_responses(401, 402, 404, 409, 413, 422, 429), tags=["render"])
 FORMATS = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
 QUALITIES = ("low", "medium", "high")
 
@@ -27,7 +30,7 @@ class OutputSpec(BaseModel):
 
 
 class CreateRender(BaseModel):
-    id: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    id: str | None = None
     sessionId: str
     draft: dict[str, Any]
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -42,13 +45,13 @@ def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
     url = f"{base_url(request)}/files/{job.public_id}/{job.id}.{job.format}" if job.public_id else None
     if state.config.faults.render_shape_b:
         data = {
-            "id": job.id, "status": job.status, "progress": job.progress, "outputUrl": url,
+            "id": job.name, "status": job.status, "progress": job.progress, "outputUrl": url,
             "createdAt": iso(job.created_at), "completedAt": iso(job.completed_at), "error": job.error,
         }  # fmt: skip
         return {"success": True, "data": data}
     output = {"url": url, "duration": job.duration, "size": job.size} if url else None
     return {
-        "taskId": job.id,
+        "taskId": job.name,
         "status": job.status,
         "progress": job.progress,
         "output": output,
@@ -63,12 +66,23 @@ async def create_render(
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
+    if body.id is not None:
+        try:
+            paths.render_name(body.id)
+        except paths.InvalidId as exc:
+            raise ApiError(422, str(exc), {"field": "id", "rule": exc.rule}) from exc
     session = own_session(state, caller, body.sessionId)
     fmt, quality = body.output.format.lower(), body.output.quality.lower()
     if fmt not in FORMATS:
         raise ApiError(422, f"unsupported output format {fmt!r}; one of {', '.join(FORMATS)}")
     if quality not in QUALITIES:
         raise ApiError(422, f"unsupported quality {quality!r}; one of {', '.join(QUALITIES)}")
+    limits = state.config.limits
+    try:
+        # off the event loop: a draft may be megabytes of JSON
+        await asyncio.to_thread(check_draft, body.draft, limits)
+    except DraftInvalid as exc:
+        raise ApiError(422, f"invalid draft: {exc}", {"field": exc.field}) from exc
     if not _exportable(body.draft):
         raise ApiError(422, "the draft has nothing to export (no track with segments)")
     spent = caller.anonymous and state.store.credits.balance(caller.user_id).available <= 0
@@ -76,11 +90,22 @@ async def create_render(
         raise ApiError(402, "Export is blocked on the free plan without attribution headers")
     render_id = body.id or f"render_{int(time.time() * 1000)}_{secrets.token_hex(3)}"
     try:
-        job = state.store.renders.create(render_id, caller.user_id, session.id, body.draft, fmt, quality)
+        job = state.store.renders.create(
+            render_id,
+            caller.user_id,
+            session.id,
+            body.draft,
+            fmt,
+            quality,
+            max_active=limits.renders_per_user,
+        )
     except DuplicateRenderId as exc:
-        raise ApiError(409, f"Duplicate render id: {render_id}") from exc
+        # names are per user: this only ever says that the caller's own render has this id
+        raise ApiError(409, f"Duplicate render id: you already have a render {render_id}") from exc
+    except ActiveRendersFull as exc:
+        raise Busy("renders_per_user", exc.active, limits, "renders") from exc
     state.renders.submit(job.id)
-    return {"id": job.id, "status": job.status, "progress": job.progress}
+    return {"id": job.name, "status": job.status, "progress": job.progress}
 
 
 @router.get("/api/render/proxy/lambda/{render_id}", response_model=RenderShapeA | dict[str, Any])
@@ -106,7 +131,7 @@ async def download_render(
     job: RenderRow = Depends(path_render),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> FileResponse:
-    render_id = job.id
+    render_id = job.name
     if job.status != "completed" or not job.public_id:
         raise ApiError(409, f"Render {render_id} is {job.status}, not completed")
     public = state.store.media.public_file(job.public_id)

@@ -12,8 +12,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from nemo_local.agent import turn as agent_turn
 from nemo_local.api.deps import Caller, current_user
 from nemo_local.api.envelope import error_responses
-from nemo_local.api.errors import ApiError, errors_in_200, insufficient
+from nemo_local.api.errors import ApiError, errors_in_200, insufficient, session_not_found
 from nemo_local.api.state import AppState, app_state, base_url
+from nemo_local.limits import LimitExceeded
 from nemo_local.store import InsufficientCredits
 
 router = APIRouter(tags=["agent"])
@@ -49,7 +50,7 @@ class RunSSE(BaseModel):
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "ADK events, one `data:` line each"},
         404: {"model": AdkDetail, "description": "unknown session, or another user's (ADK's answer)"},
-        **error_responses(401, 403),
+        **error_responses(401, 403, 422, 429),
     },
 )
 async def run_sse(
@@ -60,20 +61,31 @@ async def run_sse(
 ) -> Response:
     session = state.store.sessions.get(body.session_id, caller.user_id)
     if session is None:
+        message = session_not_found(body.session_id).message
         if errors_in_200(request):
-            return JSONResponse(
-                {"code": 1002, "message": f"Session not found: {body.session_id}", "data": None}
-            )
-        return JSONResponse({"detail": f"Session not found: {body.session_id}"}, status_code=404)
+            return JSONResponse({"code": 1002, "message": message, "data": None})
+        # ADK's answer (`detail`), with the envelope's keys beside it
+        return JSONResponse({"code": 1002, "message": message, "data": None, "detail": message}, 404)
     text = " ".join(p.text for p in body.new_message.parts if p.text).strip()
     if not text:
         raise ApiError(422, "new_message has no text part")
+    limits = state.config.limits
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.message_bytes:
+        raise LimitExceeded(
+            "message_bytes",
+            "new_message.parts[].text",
+            size,
+            limits,
+            f"The message is {size} bytes long (limit {limits.shown('message_bytes')}); send a shorter one",
+        )
     deps = agent_turn.TurnDeps(
         store=state.store,
         composer=state.composer,
         keepalive_s=state.config.keepalive_s,
         silent_share=state.config.silent_edit_share,
         sse_cut_after=lambda: state.config.faults.sse_cut_after,
+        slots=state.slots,
     )
     try:
         turn = await agent_turn.prepare(

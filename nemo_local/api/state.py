@@ -12,6 +12,7 @@ from nemo_local.store import Store
 
 if TYPE_CHECKING:
     from nemo_local.agent.composing import ComposeRunner
+    from nemo_local.agent.slots import UserSlots
     from nemo_local.worker import RenderWorker
 
 
@@ -21,6 +22,7 @@ class AppState:
     store: Store
     composer: ComposeRunner
     renders: RenderWorker
+    slots: UserSlots
 
 
 async def app_state(request: Request) -> AppState:

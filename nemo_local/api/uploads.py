@@ -18,6 +18,7 @@ from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.ingest.receive import (
+    BadUpload,
     BadURL,
     FileTooLarge,
     ReceivedFile,
@@ -25,8 +26,10 @@ from nemo_local.ingest.receive import (
     fetch_url,
     receive_multipart,
     safe_name,
+    too_many_files,
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
+from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422), tags=["upload"])
@@ -39,8 +42,24 @@ MIME = {
 ACCEPTED_TEXT = ", ".join(e for e in ACCEPTED_EXTENSIONS if e != "jpeg")
 
 
-def _describe(f: ReceivedFile) -> dict[str, Any]:
-    """Probe and hash (blocking; run in a thread). Raises UnsupportedType when the media cannot be read."""
+def _check_pixels(f: ReceivedFile, index: int, info: dict[str, Any], limits: Limits) -> None:
+    """A picture (or a video's frame) larger than the pixel limit is refused here, at upload, rather
+    than failing the render later with an out-of-memory 'internal error'."""
+    width, height = info.get("width") or 0, info.get("height") or 0
+    if width * height > limits.picture_pixels:
+        raise LimitExceeded(
+            "picture_pixels",
+            f"files[{index}]",
+            f"{width}x{height}",
+            limits,
+            f"{f.filename} is {width}x{height} = {width * height / 1e6:.1f} megapixels "
+            f"(limit {limits.shown('picture_pixels')}); scale it down",
+        )
+
+
+def _describe(f: ReceivedFile, index: int, limits: Limits) -> dict[str, Any]:
+    """Probe and hash (blocking; run in a thread). Raises UnsupportedType when the media cannot be read,
+    LimitExceeded when it has too many pixels."""
     from nemo_local.media import ProbeError, probe, sha256_file
 
     assert f.sniffed is not None
@@ -58,12 +77,13 @@ def _describe(f: ReceivedFile) -> dict[str, Any]:
         from PIL import Image
 
         try:
-            with Image.open(f.path) as img:
+            with Image.open(f.path) as img:  # reads the header only: no pixels are decoded here
                 info.update(width=img.width, height=img.height)
         except Exception as img_exc:
             raise UnsupportedType(f.filename, "the image cannot be decoded") from img_exc
     if f.sniffed.kind == "image":
         info.update(duration=None, fps=None)
+    _check_pixels(f, index, info, limits)
     info["hash"] = sha256_file(f.path)
     return info
 
@@ -76,10 +96,10 @@ def _discard(files: list[ReceivedFile]) -> None:
 
 
 async def _receive(request: Request, state: AppState, dest: Path) -> list[ReceivedFile]:
-    limit = state.config.max_upload_bytes
+    limits = state.config.limits
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/"):
-        return await receive_multipart(ctype, request.stream(), dest, limit)
+        return await receive_multipart(ctype, request.stream(), dest, limits)
     try:
         body = json.loads(await request.body())
     except ValueError as exc:
@@ -87,10 +107,12 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
     urls = body.get("urls") if isinstance(body, dict) else None
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
         raise ApiError(422, "expected multipart field 'files' or JSON {\"urls\": [...]}")
+    if len(urls) > limits.upload_files:
+        raise too_many_files(len(urls), limits)
     got: list[ReceivedFile] = []
     try:
-        for url in urls:
-            got.append(await fetch_url(url, dest, limit, state.config.allow_private_urls))
+        for i, url in enumerate(urls):
+            got.append(await fetch_url(url, dest, limits, state.config.allow_private_urls, index=i))
     except BaseException:
         _discard(got)
         raise
@@ -124,7 +146,7 @@ async def upload(
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
-    dest = state.store.dir("uploads") / session.id
+    dest = state.store.path("uploads", session.id)
     await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
     try:
         received = await _receive(request, state, dest)
@@ -142,11 +164,14 @@ async def upload(
         ) from exc
     except BadURL as exc:
         raise ApiError(4003, f"URL refused: {exc}") from exc
+    except BadUpload as exc:
+        raise ApiError(422, f"Upload refused: {exc}", {"field": "files"}) from exc
     if not received:
         raise ApiError(422, "no file in the request (multipart field 'files')")
     out, rows = [], []
     try:
-        described = [await asyncio.to_thread(_describe, f) for f in received]
+        limits = state.config.limits
+        described = [await asyncio.to_thread(_describe, f, i, limits) for i, f in enumerate(received)]
     except BaseException as exc:
         _discard(received)  # also when the client hangs up mid-probe: nothing would ever own these files
         if isinstance(exc, UnsupportedType):

@@ -70,7 +70,11 @@ _ENHARMONIC = {
     "CB": "B",
     "B#": "C",
 }
-_NUM = r"(\d+(?:\.\d+)?)"
+# Linear-time patterns only (the agent parses every chat message with them): numbers anchored and
+# bounded, and no two adjacent quantifiers that can split one run of spaces between them.
+_NUM = r"(?<![\d.])(\d{1,9}(?:\.\d{1,6})?)(?![\d])"
+_DASH = r"\s*(?:-\s*)?"
+_ZH_NUM = r"(?<![一二两三四五六七八九十])([一二两三四五六七八九十]{1,8})"
 _SEC_UNIT = r"(?:seconds?|secs?|s)"
 _MIN_UNIT = r"(?:minutes?|mins?|m)"
 
@@ -110,18 +114,18 @@ def _parse_duration(scan: _Scan) -> float | None:
         (re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])"), "mmss"),
         (
             re.compile(
-                rf"(?<![\w.]){_NUM}\s*-?\s*{_MIN_UNIT}(?![a-z])\s*(?:and\s*)?{_NUM}\s*-?\s*{_SEC_UNIT}(?![a-z])"
+                rf"(?<![\w.]){_NUM}{_DASH}{_MIN_UNIT}(?![a-z])\s*(?:and\s*)?{_NUM}{_DASH}{_SEC_UNIT}(?![a-z])"
             ),
             "min_sec",
         ),
-        (re.compile(rf"(?<![\w.]){_NUM}\s*-?\s*{_MIN_UNIT}(?![a-z])"), "min"),
-        (re.compile(rf"(?<![\w.'’]){_NUM}\s*-?\s*{_SEC_UNIT}(?![a-z])"), "sec"),
-        (re.compile(r"(\d+(?:\.\d+)?)\s*分钟?\s*(\d+)\s*秒"), "min_sec"),
-        (re.compile(r"(\d+(?:\.\d+)?)\s*分钟"), "min"),
-        (re.compile(r"(\d+(?:\.\d+)?)\s*秒"), "sec"),
-        (re.compile(r"([一二两三四五六七八九十]+)\s*分半"), "zh_min_half"),
-        (re.compile(r"([一二两三四五六七八九十]+|半)\s*分钟"), "zh_min"),
-        (re.compile(r"([一二两三四五六七八九十]+)\s*秒"), "zh_sec"),
+        (re.compile(rf"(?<![\w.]){_NUM}{_DASH}{_MIN_UNIT}(?![a-z])"), "min"),
+        (re.compile(rf"(?<![\w.'’]){_NUM}{_DASH}{_SEC_UNIT}(?![a-z])"), "sec"),
+        (re.compile(rf"{_NUM}\s*分钟?\s*(\d{{1,9}})\s*秒"), "min_sec"),
+        (re.compile(rf"{_NUM}\s*分钟"), "min"),
+        (re.compile(rf"{_NUM}\s*秒"), "sec"),
+        (re.compile(rf"{_ZH_NUM}\s*分半"), "zh_min_half"),
+        (re.compile(r"(?<![一二两三四五六七八九十])([一二两三四五六七八九十]{1,8}|半)\s*分钟"), "zh_min"),
+        (re.compile(rf"{_ZH_NUM}\s*秒"), "zh_sec"),
     ]
     words = "|".join(re.escape(w) for w in sorted(ENGLISH_NUMBERS, key=len, reverse=True))
     rules.append((re.compile(rf"(?<![a-z])({words})[\s-]+{_MIN_UNIT}(?![a-z])"), "word_min"))
@@ -169,8 +173,8 @@ def _duration_value(match: re.Match[str], kind: str) -> float | None:
 
 def _parse_bpm(scan: _Scan) -> int | None:
     for regex in (
-        re.compile(r"(?<!\d)(\d{2,3})\s*-?\s*(?:bpm|beats per minute|beats/min|拍每分钟|拍)"),
-        re.compile(r"(?:bpm|tempo|速度)\s*[:=：]?\s*(\d{2,3})(?!\d)"),
+        re.compile(r"(?<!\d)(\d{2,3})\s*(?:-\s*)?(?:bpm|beats per minute|beats/min|拍每分钟|拍)"),
+        re.compile(r"(?:bpm|tempo|速度)\s*(?:[:=：]\s*)?(\d{2,3})(?!\d)"),
     ):
         match = regex.search(scan.text)
         if match:
@@ -194,7 +198,7 @@ def _parse_key(scan: _Scan, original: str) -> tuple[str | None, str | None]:
     acc = r"(#|♯|♭|b|\s?sharp|\s?flat|-sharp|-flat)?"
     regexes = [
         re.compile(rf"(?<![a-z])([a-g]){acc}\s*(major|minor|maj|min)(?![a-z])"),
-        re.compile(rf"(?:\bin|\bkey of|\bkey)\s*:?\s+([a-g]){acc}(m)?(?![a-z#♯♭])"),
+        re.compile(rf"(?:\bin|\bkey of|\bkey)(?:\s*:)?\s+([a-g]){acc}(m)?(?![a-z#♯♭])"),
         re.compile(r"([a-g])(#|b)?\s*(大调|小调|调)"),
     ]
     for i, regex in enumerate(regexes):
@@ -225,7 +229,7 @@ def _parse_key(scan: _Scan, original: str) -> tuple[str | None, str | None]:
 
 
 def _parse_seed(scan: _Scan) -> int | None:
-    match = re.search(r"(?:seed|种子)\s*[:=#：]?\s*(\d{1,12})", scan.text)
+    match = re.search(r"(?:seed|种子)\s*(?:[:=#：]\s*)?(\d{1,12})", scan.text)
     if not match:
         return None
     scan.take(match)

@@ -1,12 +1,18 @@
-"""Streaming reception of uploads: bytes go straight to disk, the size limit and the content type are
-checked while the data arrives, and a refused file never stays on disk."""
+"""Streaming reception of uploads: bytes go straight to disk, the size limit, the number of files, their
+names and the content type are checked while the data arrives, and a refused or interrupted upload never
+leaves a file on disk. URL uploads connect only to the address that was checked, follow a bounded number
+of redirects (each checked again) and are cut off after a total time, however slowly the bytes drip."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import re
 import secrets
+import time
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +20,17 @@ from typing import BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from nemo_local.ingest.sniff import SNIFF_BYTES, Sniffed, check_type
-from nemo_local.ingest.urls import URLRefused, check_url
+from nemo_local.ingest.urls import Resolver, URLRefused, check_url, redact, resolve
+from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.store import paths
+
+log = logging.getLogger("nemo_local.ingest")
+_END_STATE = MultipartState.END
+READ_TIMEOUT_S = 15.0  # between two chunks of a URL download; the whole fetch is bounded separately
 
 DRAIN_FACTOR = 4  # after a refusal, read at most this many limits more so the client can read our answer
 
@@ -42,6 +55,36 @@ class BadURL(UploadRefused):
     """The URL is refused (scheme, address) or could not be fetched."""
 
 
+class BadUpload(UploadRefused):
+    """The multipart body is malformed or was cut off before its end."""
+
+
+def check_filename(name: str, index: int, limits: Limits) -> None:
+    """A client's file name: at most `filename_chars` characters, no control characters. Any script is
+    fine (the name on disk and in URLs is `safe_name`'s; this one is only shown back)."""
+    field_name = f"files[{index}].filename"
+    if len(name) > limits.filename_chars:
+        raise LimitExceeded(
+            "filename_chars",
+            field_name,
+            len(name),
+            limits,
+            f"{field_name} is {len(name)} characters long (limit {limits.shown('filename_chars')})",
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in name):
+        raise BadUpload(f"{field_name} contains control or invisible characters")
+
+
+def too_many_files(count: int, limits: Limits) -> LimitExceeded:
+    return LimitExceeded(
+        "upload_files",
+        "files",
+        count,
+        limits,
+        f"Too many files in one upload: more than {limits.upload_files}; send them in several uploads",
+    )
+
+
 @dataclass
 class ReceivedFile:
     filename: str
@@ -52,10 +95,15 @@ class ReceivedFile:
 
 
 def safe_name(name: str) -> str:
-    """A filename that is safe on disk and in a URL path, keeping the extension."""
-    base = os.path.basename(name.replace("\\", "/")) or "upload"
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "upload"
-    return cleaned[-120:]
+    """A filename that is safe on disk and in a URL path (ASCII letters, digits, `_ - .`, starting with a
+    letter or digit, at most 120 characters), keeping the extension: `名字.png` becomes `upload.png`."""
+    base = os.path.basename(name.replace("\\", "/"))
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ext = re.sub(r"[^A-Za-z0-9]+", "", ext)[:10].lower()
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:100] or "upload"
+    return f"{stem}.{ext}" if ext else stem
 
 
 @dataclass
@@ -71,10 +119,10 @@ class _PartState:
 class _MultipartSink:
     """python-multipart callbacks that write each file part to its own file under `dest`."""
 
-    def __init__(self, dest: Path, limit: int) -> None:
-        self.dest, self.limit = dest, limit
+    def __init__(self, dest: Path, limits: Limits) -> None:
+        self.dest, self.limits, self.limit = dest, limits, limits.upload_file_bytes
         self.files: list[ReceivedFile] = []
-        self.error: UploadRefused | None = None
+        self.error: UploadRefused | LimitExceeded | None = None
         self.part = _PartState()
 
     def on_part_begin(self) -> None:
@@ -87,24 +135,32 @@ class _MultipartSink:
         self.part.header_value += data[start:end]
 
     def on_header_end(self) -> None:
-        self.part.headers[self.part.header_field.decode("latin-1").lower()] = self.part.header_value.decode(
-            "utf-8", "replace"
-        )
+        # kept as bytes: python-multipart parses bytes, and a UTF-8 file name is not Latin-1
+        self.part.headers[self.part.header_field.decode("latin-1").lower()] = self.part.header_value  # type: ignore[assignment]
         self.part.header_field = self.part.header_value = b""
 
     def on_headers_finished(self) -> None:
-        _, params = parse_options_header(self.part.headers.get("content-disposition", ""))
+        disposition: bytes = self.part.headers.get("content-disposition", b"")  # type: ignore[assignment]
+        _, params = parse_options_header(disposition)
         raw = params.get(b"filename")
         if raw is None or self.error is not None:
             return
         filename = raw.decode("utf-8", "replace")
-        path = self.dest / f"{secrets.token_hex(8)}_{safe_name(filename)}"
+        if len(self.files) >= self.limits.upload_files:
+            self._refuse(too_many_files(len(self.files) + 1, self.limits))
+            return
+        try:
+            check_filename(filename, len(self.files), self.limits)
+        except (UploadRefused, LimitExceeded) as exc:
+            self._refuse(exc)
+            return
+        path = paths.under(self.dest, f"{secrets.token_hex(8)}_{safe_name(filename)}")
         self.part.filename = filename
         self.part.file = ReceivedFile(filename, path)
         self.part.fh = path.open("wb")
         self.files.append(self.part.file)
 
-    def _refuse(self, error: UploadRefused) -> None:
+    def _refuse(self, error: UploadRefused | LimitExceeded) -> None:
         self.error = error
         self.cleanup()
 
@@ -148,14 +204,19 @@ class _MultipartSink:
 
 
 async def receive_multipart(
-    content_type: str, body: AsyncIterator[bytes], dest: Path, limit: int
+    content_type: str, body: AsyncIterator[bytes], dest: Path, limits: Limits
 ) -> list[ReceivedFile]:
-    """Parse a multipart body as it streams in; raises UploadRefused (nothing left on disk) on refusal."""
-    ctype, params = parse_options_header(content_type)
+    """Parse a multipart body as it streams in; raises UploadRefused or LimitExceeded (nothing left on
+    disk) on refusal, BadUpload when the body is malformed or ends early."""
+    try:
+        ctype, params = parse_options_header(content_type.encode("latin-1"))
+    except UnicodeEncodeError as exc:
+        raise BadUpload("the Content-Type header is not Latin-1") from exc
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
         raise UnsupportedType("request", "expected multipart/form-data with a boundary")
-    sink = _MultipartSink(dest, limit)
+    limit = limits.upload_file_bytes
+    sink = _MultipartSink(dest, limits)
     parser = MultipartParser(
         boundary,
         {
@@ -179,6 +240,16 @@ async def receive_multipart(
             parser.write(chunk)
         if sink.error is None:
             parser.finalize()
+            if parser.state != _END_STATE:
+                raise BadUpload("the multipart body ended before its closing boundary (truncated upload?)")
+    except MultipartParseError as exc:
+        sink.cleanup()
+        if "header size" in str(exc).lower():
+            raise BadUpload(
+                "a part's headers are too long (file names may have at most "
+                f"{limits.shown('filename_chars')} characters)"
+            ) from exc
+        raise BadUpload(f"the multipart body is malformed ({exc})") from exc
     except BaseException:
         sink.cleanup()
         raise
@@ -188,43 +259,95 @@ async def receive_multipart(
     return sink.files
 
 
-def _url_filename(url: str, response: httpx.Response) -> str:
-    disposition = response.headers.get("content-disposition", "")
-    _, params = parse_options_header(disposition)
-    if params.get(b"filename"):
-        return params[b"filename"].decode("utf-8", "replace")
-    return unquote(os.path.basename(urlsplit(url).path)) or "download"
+def _url_filename(url: str, response: httpx.Response, max_chars: int) -> str:
+    """The name the server gave the file (Content-Disposition), else the URL path's last part; control
+    characters dropped and cut to the file name limit (keeping the end, where the extension is)."""
+    name = ""
+    for key, value in response.headers.raw:
+        if key.lower() == b"content-disposition":
+            _, params = parse_options_header(value)
+            if params.get(b"filename"):
+                name = params[b"filename"].decode("utf-8", "replace")
+            break
+    if not name:
+        name = unquote(os.path.basename(urlsplit(url).path))
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+    return name[-max_chars:] or "download"
 
 
 async def fetch_url(
-    url: str, dest: Path, limit: int, allow_private: bool, timeout: float = 60.0
+    url: str,
+    dest: Path,
+    limits: Limits,
+    allow_private: bool,
+    index: int = 0,
+    resolver: Resolver = resolve,
 ) -> ReceivedFile:
-    """Download `url` to disk under the same limit and type checks; each redirect hop is checked again."""
+    """Download `url` to disk under the same size and type checks as an upload, within
+    `limits.url_fetch_seconds` in total (a URL that drips bytes is cut off), following at most
+    `limits.url_redirects` redirects; every hop is resolved, checked and then connected to by address."""
+    started = time.monotonic()
+    try:
+        return await asyncio.wait_for(
+            _fetch(url, dest, limits, allow_private, resolver), timeout=limits.url_fetch_seconds
+        )
+    except asyncio.TimeoutError as exc:
+        waited = time.monotonic() - started
+        log.info("URL upload %s cut off after %.1f s", redact(url), waited)
+        raise LimitExceeded(
+            "url_fetch_seconds",
+            f"urls[{index}]",
+            round(waited, 1),
+            limits,
+            f"Fetching urls[{index}] took longer than {limits.shown('url_fetch_seconds')}; "
+            "the server answering it is too slow, upload the file itself instead",
+        ) from exc
+
+
+async def _fetch(
+    url: str, dest: Path, limits: Limits, allow_private: bool, resolver: Resolver
+) -> ReceivedFile:
+    timeout = httpx.Timeout(READ_TIMEOUT_S, connect=10.0)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         current = url
-        for _hop in range(6):
+        for _hop in range(limits.url_redirects + 1):
             try:
-                check_url(current, allow_private)
+                target = await asyncio.to_thread(check_url, current, allow_private, resolver)
             except URLRefused as exc:
                 raise BadURL(str(exc)) from exc
+            log.info("fetching URL upload %s (address %s)", redact(current), target.address)
+            extensions = {"sni_hostname": target.host} if target.parts.scheme == "https" else {}
+            request = client.build_request(
+                "GET", target.pinned_url, headers={"Host": target.host_header}, extensions=extensions
+            )
             try:
-                async with client.stream("GET", current) as resp:
-                    if resp.is_redirect and "location" in resp.headers:
-                        current = urljoin(current, resp.headers["location"])
-                        continue
-                    if resp.status_code != 200:
-                        raise BadURL(f"fetching the URL answered HTTP {resp.status_code}")
-                    return await _save_stream(_url_filename(current, resp), resp, dest, limit)
+                resp = await client.send(request, stream=True)
             except httpx.HTTPError as exc:
                 raise BadURL(f"could not fetch the URL: {type(exc).__name__}") from exc
-        raise BadURL("too many redirects")
+            try:
+                if resp.is_redirect and "location" in resp.headers:
+                    try:
+                        current = urljoin(current, resp.headers["location"])
+                    except ValueError as exc:
+                        raise BadURL("the URL redirected to a malformed location") from exc
+                    continue
+                if resp.status_code != 200:
+                    raise BadURL(f"fetching the URL answered HTTP {resp.status_code}")
+                try:
+                    name = _url_filename(current, resp, limits.filename_chars)
+                    return await _save_stream(name, resp, dest, limits.upload_file_bytes)
+                except httpx.HTTPError as exc:
+                    raise BadURL(f"could not fetch the URL: {type(exc).__name__}") from exc
+            finally:
+                await resp.aclose()
+        raise BadURL(f"too many redirects (more than {limits.url_redirects})")
 
 
 async def _save_stream(filename: str, resp: httpx.Response, dest: Path, limit: int) -> ReceivedFile:
     declared = int(resp.headers.get("content-length") or 0)
     if declared > limit:
         raise FileTooLarge(filename, declared, limit)
-    f = ReceivedFile(filename, dest / f"{secrets.token_hex(8)}_{safe_name(filename)}")
+    f = ReceivedFile(filename, paths.under(dest, f"{secrets.token_hex(8)}_{safe_name(filename)}"))
     try:
         with f.path.open("wb") as fh:
             async for chunk in resp.aiter_bytes():

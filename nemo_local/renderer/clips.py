@@ -1,22 +1,31 @@
 """Video from uploaded clips: one ffmpeg pass that trims, fits, joins, titles and encodes.
 
 Pieces are laid end to end on the video track (a later clip starting inside an earlier one cuts it);
-gaps become black; pictures among the clips are looped for their duration. Titles are Pillow-drawn PNGs
-overlaid only inside their time range. The audio is the numpy mix (clip sound + music) from a WAV.
+gaps become black; pictures among the clips are looped for their duration. Titles are one extra input:
+a concat-demuxer list of Pillow-drawn full-canvas RGBA pictures, one per distinct set of visible titles,
+each shown for its time range by a single overlay (so a draft's titles cost one input and one filter, not
+one of each per title). The audio is the numpy mix (clip sound + music) from a WAV.
+
+Every clip piece is an ffmpeg input with its own decoder, so their number is bounded (MAX_PIECES).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
+from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
 from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.timeline import Segment, Timeline
+from nemo_local.renderer.timeline import Timeline
 from nemo_local.renderer.visuals import title_overlay
 
 FPS = 30
+MAX_PIECES = 100  # clip pieces (ffmpeg inputs, one decoder each) in one export
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,7 @@ def _input_args(piece: Piece, width: int, height: int) -> list[str]:
     return [*args, "-i", str(piece.path)]
 
 
-def build_graph(
-    timeline: Timeline, pieces: list[Piece], title_inputs: list[tuple[Segment, int, int, int]], out_label: str
-) -> str:
+def build_graph(timeline: Timeline, pieces: list[Piece], title_input: int | None, out_label: str) -> str:
     w, h = timeline.width, timeline.height
     parts: list[str] = []
     for i, piece in enumerate(pieces):
@@ -86,15 +93,50 @@ def build_graph(
     joined = "".join(f"[p{i}]" for i in range(len(pieces)))
     label = "base"
     parts.append(f"{joined}concat=n={len(pieces)}:v=1:a=0[{label}]")
-    for k, (seg, idx, x, y) in enumerate(title_inputs):
-        nxt = f"t{k}"
-        parts.append(
-            f"[{label}][{idx}:v]overlay=x={x}:y={y}:enable='between(t,{seg.start:.3f},{seg.end - 0.001:.3f})'"
-            f":eof_action=repeat[{nxt}]"
-        )
-        label = nxt
+    if title_input is not None:
+        parts.append(f"[{label}][{title_input}:v]overlay=x=0:y=0:eof_action=repeat:format=yuv420[titled]")
+        label = "titled"
     parts.append(f"[{label}]null[{out_label}]")
     return ";".join(parts)
+
+
+def title_track(timeline: Timeline, work: Path, check_cancel: Callable[[], None]) -> Path | None:
+    """A concat-demuxer listing of full-canvas RGBA pictures: the visible titles over time (transparent
+    where none shows). One picture per distinct set of titles; None when the draft has no titles."""
+    if not timeline.text:
+        return None
+    total = timeline.duration
+    cuts = {0.0, total}
+    for seg in timeline.text:
+        cuts.update(t for t in (seg.start, seg.end) if 0.0 < t < total)
+    edges = sorted(cuts)
+    spans: list[tuple[float, tuple[int, ...]]] = []  # (duration, indices of the visible titles)
+    for a, b in itertools.pairwise(edges):
+        mid = (a + b) / 2
+        visible = tuple(i for i, seg in enumerate(timeline.text) if seg.start <= mid < seg.end)
+        if spans and spans[-1][1] == visible:
+            spans[-1] = (spans[-1][0] + (b - a), visible)
+        else:
+            spans.append((b - a, visible))
+    drawn: dict[int, tuple[Image.Image, int, int]] = {}
+    pictures: dict[tuple[int, ...], Path] = {}
+    lines: list[str] = []
+    for duration, visible in spans:
+        if visible not in pictures:
+            check_cancel()
+            layer = Image.new("RGBA", (timeline.width, timeline.height), (0, 0, 0, 0))
+            for i in visible:
+                if i not in drawn:
+                    drawn[i] = title_overlay(timeline.text[i], timeline.width, timeline.height)
+                img, x, y = drawn[i]
+                layer.alpha_composite(img, (x, y))
+            pictures[visible] = work / f"titles_{len(pictures):04d}.png"
+            layer.save(pictures[visible], compress_level=1)
+        lines += [f"file '{pictures[visible].name}'", f"duration {duration:.6f}"]
+    lines.append(f"file '{pictures[spans[-1][1]].name}'")  # the concat demuxer needs the last file repeated
+    listing = work / "titles.txt"
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return listing
 
 
 def render_clips(
@@ -112,19 +154,22 @@ def render_clips(
 ) -> None:
     """Write ``out_path`` (a video format or GIF) from the clips, titles and the mixed audio."""
     pieces = lay_out(timeline, resolved, pictures, durations)
+    if len(pieces) > MAX_PIECES:
+        raise RenderError(
+            f"the video track cuts into {len(pieces)} pieces (clips and gaps); one export takes at most "
+            f"{MAX_PIECES}: join clips or remove cuts"
+        )
     args: list[str] = []
     for piece in pieces:
         args += _input_args(piece, timeline.width, timeline.height)
-    title_inputs: list[tuple[Segment, int, int, int]] = []
-    for seg in timeline.text:
-        img, x, y = title_overlay(seg, timeline.width, timeline.height)
-        path = work / f"title_{len(title_inputs):03d}.png"
-        img.save(path, compress_level=1)
-        title_inputs.append((seg, len(pieces) + len(title_inputs), x, y))
-        args += ["-i", str(path)]
-    audio_index = len(pieces) + len(title_inputs)
+    listing = title_track(timeline, work, jobs.check_cancel)
+    title_input: int | None = None
+    if listing is not None:
+        title_input = len(pieces)
+        args += ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    audio_index = len(pieces) + (1 if listing is not None else 0)
     args += ["-i", str(audio_wav)]
-    graph = build_graph(timeline, pieces, title_inputs, "vout")
+    graph = build_graph(timeline, pieces, title_input, "vout")
     if fmt.kind == "gif":
         width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
         graph = graph.replace(

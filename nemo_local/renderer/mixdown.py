@@ -1,13 +1,16 @@
-"""Mix the draft's audio in numpy: decode each source once (PyAV), place, loop, fade, sum, limit.
+"""Mix the draft's audio in numpy, block by block: decode each source as a stream (PyAV), place, loop,
+fade, sum, limit, and write the blocks out as they are done.
 
 Doing this outside ffmpeg keeps the video encode a single simple pass, lets the cover card show the real
-waveform, and makes every audio-only export a plain encode of one WAV.
+waveform, and makes every audio-only export a plain encode of one WAV. Working in blocks keeps memory flat:
+an hour-long export holds a few 10 s blocks (plus each short looped source once), never the whole mix.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import wave
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import av
@@ -19,22 +22,28 @@ from nemo_local.renderer.timeline import Segment, Timeline
 
 SAMPLE_RATE = 44100
 _CEILING = 0.89  # about -1 dBFS
+BLOCK = 10 * SAMPLE_RATE  # samples mixed at a time
+_LOOP_CACHE = 60 * SAMPLE_RATE  # a looped source up to this long is decoded once and repeated from memory
+_WINDOW = int(0.005 * SAMPLE_RATE) | 1  # the limiter's look-ahead
+_MARGIN = 2 * _WINDOW  # context each side of a block, so block-wise limiting equals whole-mix limiting
+PEAK_STEP = 256  # samples per peak value kept for the waveform picture
 
 
-def decode_audio(
-    path: Path, start: float, duration: float, cancel: threading.Event | None = None
-) -> np.ndarray:
-    """Stereo float32 audio of ``path`` from ``start`` s for up to ``duration`` s (shorter if the file ends)."""
-    want = round(duration * SAMPLE_RATE)
-    out = np.zeros((want, 2), dtype=np.float32)
-    filled = 0
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise RenderCancelled("render cancelled")
+
+
+def _decoded(path: Path, start: float, cancel: threading.Event | None) -> Generator[np.ndarray, None, None]:
+    """Stereo float32 chunks of ``path`` from ``start`` s to its end, contiguous and aligned so that the
+    first sample yielded plays at ``start`` (zeros first if the stream begins later)."""
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
         raise RenderError(f"cannot read media {path.name!r}: {exc}") from exc
     with container:
         if not container.streams.audio:
-            return out[:0]
+            return
         stream = container.streams.audio[0]
         if start > 1.0:
             container.seek(int((start - 0.5) * av.time_base), any_frame=False, backward=True)
@@ -42,71 +51,209 @@ def decode_audio(
         mono = stream.codec_context.channels == 1
         resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo", rate=SAMPLE_RATE)
         position: float | None = None
-        for packet in container.demux(stream):
-            if cancel is not None and cancel.is_set():
-                raise RenderCancelled("render cancelled")
-            for frame in packet.decode():
-                frame_time = (
-                    float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
-                )
-                for res in resampler.resample(frame):
-                    data = res.to_ndarray().T.astype(np.float32)  # (n, channels)
-                    if mono:
-                        data = np.repeat(data, 2, axis=1)
-                    if position is None:
-                        position = frame_time if frame_time is not None else 0.0
-                    offset = round((position - start) * SAMPLE_RATE)
-                    position += len(data) / SAMPLE_RATE
-                    a = max(0, -offset)
-                    b = min(len(data), want - offset)
-                    if b > a:
-                        out[offset + a : offset + b] = data[a:b]
-                        filled = max(filled, offset + b)
-            if filled >= want:
+        emitted = 0
+        try:
+            for packet in container.demux(stream):
+                _check(cancel)
+                for frame in packet.decode():
+                    frame_time = (
+                        float(frame.pts * frame.time_base)
+                        if frame.pts is not None and frame.time_base
+                        else None
+                    )
+                    for res in resampler.resample(frame):
+                        data = res.to_ndarray().T.astype(np.float32)  # (n, channels)
+                        if mono:
+                            data = np.repeat(data, 2, axis=1)
+                        if position is None:
+                            position = frame_time if frame_time is not None else 0.0
+                        offset = round((position - start) * SAMPLE_RATE)
+                        position += len(data) / SAMPLE_RATE
+                        if offset > emitted:
+                            yield np.zeros((offset - emitted, 2), dtype=np.float32)
+                            emitted = offset
+                        skip = emitted - offset  # samples already covered (before start, or rounding)
+                        if skip < len(data):
+                            yield data[skip:]
+                            emitted += len(data) - skip
+        except av.error.FFmpegError as exc:
+            raise RenderError(f"cannot decode media {path.name!r}: {exc}") from exc
+
+
+def decode_audio(
+    path: Path, start: float, duration: float, cancel: threading.Event | None = None
+) -> np.ndarray:
+    """Stereo float32 audio of ``path`` from ``start`` s for up to ``duration`` s (shorter if the file ends)."""
+    want = round(duration * SAMPLE_RATE)
+    chunks: list[np.ndarray] = []
+    have = 0
+    gen = _decoded(path, start, cancel)
+    try:
+        for chunk in gen:
+            chunks.append(chunk[: want - have])
+            have += len(chunks[-1])
+            if have >= want:
                 break
-    return out[:filled]
+    finally:
+        gen.close()
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.float32)
 
 
-def _envelope(n: int, fade_in: int, fade_out: int) -> np.ndarray | None:
-    if fade_in <= 0 and fade_out <= 0:
-        return None
-    env = np.ones(n, dtype=np.float32)
-    if fade_in > 0:
-        k = min(fade_in, n)
-        env[:k] = np.linspace(0.0, 1.0, k, dtype=np.float32)[:k]
-    if fade_out > 0:
-        k = min(fade_out, n)
-        env[n - k :] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
-    return env
+class _Voice:
+    """One segment's sound as a stream of samples on the timeline: looped (music) or once (clip sound),
+    with its volume and fades. Holds at most a block plus its fade-out ahead, or a short loop, in memory."""
+
+    def __init__(self, seg: Segment, path: Path, loop: bool, total: int, cancel: threading.Event | None):
+        self.seg, self.path, self.loop, self.cancel = seg, path, loop, cancel
+        self.start = round(seg.start * SAMPLE_RATE)
+        self.slot = max(0, min(round(seg.duration * SAMPLE_RATE), total - self.start))
+        self.fade_in = int(seg.fade_in * SAMPLE_RATE)
+        self.fade_out = int(seg.fade_out * SAMPLE_RATE)
+        self.gain = np.float32(seg.volume)
+        self.pos = 0  # clip samples handed out so far
+        self.length: int | None = None  # the clip's length, once known
+        self._buf: list[np.ndarray] = []
+        self._buffered = 0
+        self._gen: Generator[np.ndarray, None, None] | None = None
+        self._pass = 0  # samples decoded in the current pass over the source
+        self._first: list[np.ndarray] | None = [] if loop else None  # first pass, kept while short
+        self._loop_audio: np.ndarray | None = None
+        self._loop_at = 0
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+            self._gen = None
+
+    def _next_chunk(self) -> np.ndarray | None:
+        """The next decoded samples of the (looped) source; None when it has ended for good."""
+        if self._loop_audio is not None:
+            piece = self._loop_audio[self._loop_at : self._loop_at + BLOCK]
+            self._loop_at = (self._loop_at + len(piece)) % len(self._loop_audio)
+            return piece
+        if self._gen is None:
+            self._gen = _decoded(self.path, self.seg.source_offset, self.cancel)
+            self._pass = 0
+        try:
+            chunk: np.ndarray | None = next(self._gen)
+        except StopIteration:
+            chunk = None
+        if chunk is not None:
+            self._pass += len(chunk)
+            if self._first is not None:
+                self._first.append(chunk)
+                if self._pass > _LOOP_CACHE:
+                    self._first = None  # too long to keep: later passes decode again
+            return chunk
+        self.close()
+        if not self.loop or self._pass == 0:
+            return None
+        if self._first is not None:  # the whole source is short: repeat it from memory from now on
+            self._loop_audio = np.concatenate(self._first)
+            self._first = None
+            self._loop_at = 0
+        return self._next_chunk()
+
+    def _fill(self, upto: int) -> None:
+        """Decode until clip samples [pos, upto) are buffered or the clip has ended."""
+        while self.length is None and self.pos + self._buffered < upto:
+            _check(self.cancel)
+            chunk = self._next_chunk()
+            if chunk is None:
+                self.length = self.pos + self._buffered
+                break
+            self._buf.append(chunk)
+            self._buffered += len(chunk)
+            if self.pos + self._buffered >= self.slot:
+                self.length = self.slot
+        if self.length is not None:
+            self.length = min(self.length, self.slot)
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` clip samples with gain and fades applied (zeros past the clip's end)."""
+        ahead = 0 if self.loop else self.fade_out  # a clip's end (and so its fade-out) is known late
+        self._fill(min(self.slot, self.pos + n + ahead))
+        data = np.concatenate(self._buf) if self._buf else np.zeros((0, 2), dtype=np.float32)
+        got, rest = data[:n], data[n:]
+        self._buf, self._buffered = ([rest] if len(rest) else []), len(rest)
+        length = self.length if self.length is not None else self.slot
+        got = got[: max(0, length - self.pos)]
+        out = np.zeros((n, 2), dtype=np.float32)
+        if len(got):
+            idx = np.arange(self.pos, self.pos + len(got))
+            env = np.ones(len(got), dtype=np.float32)
+            if self.fade_in > 0:
+                k = min(self.fade_in, length)
+                ramp = idx < k
+                env[ramp] = (idx[ramp] / max(1, k - 1)).astype(np.float32) if k > 1 else 0.0
+            if self.fade_out > 0:
+                k = min(self.fade_out, length)
+                tail = idx >= length - k
+                env[tail] *= ((length - 1 - idx[tail]) / max(1, k - 1)).astype(np.float32)
+            out[: len(got)] = got * (env * self.gain)[:, None]
+        self.pos += n
+        return out
 
 
-def _place(mix: np.ndarray, seg: Segment, audio: np.ndarray, loop: bool) -> None:
-    start = round(seg.start * SAMPLE_RATE)
-    length = min(round(seg.duration * SAMPLE_RATE), len(mix) - start)
-    if length <= 0 or len(audio) == 0:
-        return
-    if len(audio) < length and loop:
-        reps = -(-length // len(audio))
-        audio = np.tile(audio, (reps, 1))
-    clip = audio[:length]
-    env = _envelope(len(clip), int(seg.fade_in * SAMPLE_RATE), int(seg.fade_out * SAMPLE_RATE))
-    gain = np.float32(seg.volume)
-    if env is None:
-        mix[start : start + len(clip)] += clip * gain
-    else:
-        mix[start : start + len(clip)] += clip * (env[:, None] * gain)
-
-
-def safety_limit(x: np.ndarray) -> np.ndarray:
+def _limit(x: np.ndarray) -> np.ndarray:
     """Keep a sum of loud sources under about -1 dBFS with a smooth look-ahead gain (no hard clipping)."""
     if len(x) == 0 or max(float(x.max()), -float(x.min())) <= _CEILING:
         return x
     peak = np.abs(x).max(axis=1)
     need = np.minimum(1.0, _CEILING / np.maximum(peak, 1e-9))
-    window = int(0.005 * SAMPLE_RATE) | 1
-    gain = uniform_filter1d(minimum_filter1d(need, size=2 * window - 1), size=window)
+    gain = uniform_filter1d(minimum_filter1d(need, size=2 * _WINDOW - 1), size=_WINDOW)
     gain = np.minimum(gain, need)
     return (x * gain[:, None].astype(np.float32)).astype(np.float32)
+
+
+safety_limit = _limit
+
+
+def _raw_blocks(
+    timeline: Timeline, resolve: Callable[[str], Path], cancel: threading.Event | None
+) -> Iterator[np.ndarray]:
+    total = round(timeline.duration * SAMPLE_RATE)
+    voices: list[_Voice] = []
+    for seg in timeline.audio:
+        assert seg.src is not None
+        voices.append(_Voice(seg, resolve(seg.src), True, total, cancel))
+    for seg in timeline.video:
+        if seg.volume > 0:
+            assert seg.src is not None
+            voices.append(_Voice(seg, resolve(seg.src), False, total, cancel))
+    try:
+        for a in range(0, total, BLOCK):
+            _check(cancel)
+            b = min(total, a + BLOCK)
+            mix = np.zeros((b - a, 2), dtype=np.float32)
+            for v in voices:
+                lo, hi = max(a, v.start), min(b, v.start + v.slot)
+                if hi > lo and v.pos < v.slot:
+                    mix[lo - a : hi - a] += v.take(hi - lo)
+                    if v.pos >= v.slot:
+                        v.close()  # done: no decoder stays open for a segment that has played
+            yield mix
+    finally:
+        for v in voices:
+            v.close()
+
+
+def iter_mix(
+    timeline: Timeline, resolve: Callable[[str], Path], cancel: threading.Event | None = None
+) -> Iterator[np.ndarray]:
+    """The mix as consecutive limited blocks, exactly the draft's duration in total. Each block is limited
+    with ``_MARGIN`` samples of context on either side, which gives the same result as limiting it whole."""
+    prev_tail = np.zeros((0, 2), dtype=np.float32)
+    current: np.ndarray | None = None
+    for block in _raw_blocks(timeline, resolve, cancel):
+        if current is not None:
+            ctx = np.concatenate([prev_tail, current, block[:_MARGIN]])
+            yield _limit(ctx)[len(prev_tail) : len(prev_tail) + len(current)]
+            prev_tail = np.concatenate([prev_tail, current])[-_MARGIN:]
+        current = block
+    if current is not None:
+        ctx = np.concatenate([prev_tail, current])
+        yield _limit(ctx)[len(prev_tail) :]
 
 
 def mix_timeline(
@@ -114,18 +261,36 @@ def mix_timeline(
     resolve: Callable[[str], Path],
     cancel: threading.Event | None = None,
 ) -> np.ndarray:
-    """The whole draft's audio as (n, 2) float32 at 44.1 kHz, exactly the draft's duration long."""
-    n = round(timeline.duration * SAMPLE_RATE)
-    mix = np.zeros((n, 2), dtype=np.float32)
-    sources: list[tuple[Segment, bool]] = [(s, True) for s in timeline.audio]
-    sources += [(s, False) for s in timeline.video if s.volume > 0]
-    for seg, is_music in sources:
-        if cancel is not None and cancel.is_set():
-            raise RenderCancelled("render cancelled")
-        assert seg.src is not None
-        path = resolve(seg.src)
-        audio = decode_audio(path, seg.source_offset, seg.duration, cancel)
-        if not is_music and len(audio) == 0:
-            continue  # silent clip or a picture
-        _place(mix, seg, audio, loop=is_music)
-    return safety_limit(mix)
+    """The whole draft's audio as (n, 2) float32 at 44.1 kHz (for tests and short drafts; renders stream)."""
+    blocks = list(iter_mix(timeline, resolve, cancel))
+    return np.concatenate(blocks) if blocks else np.zeros((0, 2), dtype=np.float32)
+
+
+def mix_to_wav(
+    timeline: Timeline,
+    wav_path: Path,
+    resolve: Callable[[str], Path],
+    cancel: threading.Event | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Write the mix as 16-bit stereo WAV block by block; returns per-``PEAK_STEP`` peaks (m, 2) for the
+    waveform picture (the full mix is never held in memory)."""
+    total = max(1, round(timeline.duration * SAMPLE_RATE))
+    peaks: list[np.ndarray] = []
+    done = 0
+    with wave.open(str(wav_path), "wb") as fh:
+        fh.setnchannels(2)
+        fh.setsampwidth(2)
+        fh.setframerate(SAMPLE_RATE)
+        for block in iter_mix(timeline, resolve, cancel):
+            pcm = np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
+            fh.writeframes(pcm.tobytes())
+            usable = len(block) - len(block) % PEAK_STEP
+            if usable:
+                peaks.append(np.abs(block[:usable]).reshape(-1, PEAK_STEP, 2).max(axis=1))
+            if len(block) > usable:
+                peaks.append(np.abs(block[usable:]).max(axis=0, keepdims=True))
+            done += len(block)
+            if progress is not None:
+                progress(done / total)
+    return np.concatenate(peaks) if peaks else np.zeros((0, 2), dtype=np.float32)

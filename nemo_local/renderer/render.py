@@ -4,28 +4,30 @@ temporary directory, reports monotonic progress, and publishes the output atomic
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
 import threading
-import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from PIL import Image
 
+from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.media import ProbeError, probe
-from nemo_local.renderer import mixdown
+from nemo_local.renderer import mixdown, passthrough
 from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
 from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.stills import render_gif_from_stills, render_stills
+from nemo_local.renderer.stills import render_gif_from_stills, render_stills, start_audio
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
 
+log = logging.getLogger("nemo_local.renderer")
 _PICTURE_CODECS = {"png", "mjpeg", "jpeg", "webp", "bmp", "tiff"}
 COVER_ID = "cover"
 
@@ -37,6 +39,7 @@ class RenderOutput:
     duration_s: float
     width: int | None
     height: int | None
+    video: str = ""  # how the video was made: "video passed through (…)", "re-encoded because …", …
 
 
 class _Progress:
@@ -59,15 +62,6 @@ class _Progress:
             self.callback(round(value, 1))
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(2)
-        fh.setsampwidth(2)
-        fh.setframerate(mixdown.SAMPLE_RATE)
-        fh.writeframes(pcm.tobytes())
-
-
 def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> dict[str, Path]:
     resolved: dict[str, Path] = {}
     for seg in (*timeline.video, *timeline.audio):
@@ -84,19 +78,51 @@ def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> di
     return resolved
 
 
-def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[str], bool, dict[str, float]]:
-    """(srcs that are still pictures, whether any video segment is a moving clip, clip durations)."""
+def _check_pixels(seg_id: str, what: str, width: int, height: int, limits: Limits) -> None:
+    if width * height > limits.picture_pixels:
+        shown = f"{width}x{height} ({width * height / 1e6:.1f} megapixels)"
+        raise RenderError(
+            str(LimitExceeded("picture_pixels", f"{what} of video segment {seg_id!r}", shown, limits))
+        )
+
+
+def _picture_size(seg_id: str, path: Path, limits: Limits) -> tuple[int, int] | None:
+    """Width and height from the picture's header (nothing decoded), or None if Pillow can't read it."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling (~179 MP) is far over ours
+        shown = f"over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
+        raise RenderError(
+            str(LimitExceeded("picture_pixels", f"picture of video segment {seg_id!r}", shown, limits))
+        ) from exc
+    except (OSError, ValueError):
+        return None
+
+
+def _pictures_among(
+    timeline: Timeline, resolved: dict[str, Path], limits: Limits
+) -> tuple[set[str], bool, dict[str, float]]:
+    """(srcs that are still pictures, whether any video segment is a moving clip, clip durations).
+
+    A picture's pixel count is read from its header before anything decodes it: a 20000x20000 PNG would
+    take 1.6 GB to decode, so it fails here with the limit named, as it does at upload."""
     pictures: set[str] = set()
     durations: dict[str, float] = {}
     moving = False
     for seg in timeline.video:
         assert seg.src is not None
+        size = _picture_size(seg.id, resolved[seg.src], limits)
+        if size is not None:
+            _check_pixels(seg.id, "picture", *size, limits)
         try:
             info = probe(resolved[seg.src])
         except ProbeError as exc:
             raise RenderError(str(exc)) from exc
         if not info.has_video:
             raise RenderError(f"video segment {seg.id!r} has no picture in it")
+        if info.width and info.height:
+            _check_pixels(seg.id, "frame size", info.width, info.height, limits)
         if info.video_codec in _PICTURE_CODECS and (
             info.format_name.endswith("_pipe") or info.format_name == "image2"
         ):
@@ -110,8 +136,7 @@ def _pictures_among(timeline: Timeline, resolved: dict[str, Path]) -> tuple[set[
 def _encode_audio(
     wav: Path, out: Path, fmt: Format, quality: Quality, jobs: Jobs, duration: float, report: _Progress
 ) -> None:
-    if fmt.audio_codec == "pcm":
-        shutil.copyfile(wav, out)
+    if wav == out:  # a WAV export is the mix itself
         return
     args = ["-i", str(wav), *audio_codec_args(fmt.audio_codec, quality), "-f", str(fmt.muxer), str(out)]
     proc = jobs.start("encoding the audio", args, progress=True)
@@ -128,12 +153,16 @@ def render_draft(
     progress: Callable[[float], None] | None = None,
     cancel: threading.Event | None = None,
     work_dir: Path | None = None,
+    limits: Limits | None = None,
 ) -> RenderOutput:
-    """Render ``draft`` to ``out_path``; raises RenderError (bad draft, media, ffmpeg) or RenderCancelled."""
+    """Render ``draft`` to ``out_path``; raises RenderError (bad draft, media, ffmpeg) or RenderCancelled.
+
+    ``limits`` defaults to ``Limits.from_env()``; the server passes the ones it was started with."""
     out_path = Path(out_path)
     spec = get_format(fmt)
     preset = get_quality(quality)
-    timeline = parse_draft(draft)
+    limits = limits or Limits.from_env()
+    timeline = parse_draft(draft, limits)
     report = _Progress(progress)
     report(0.0)
     if work_dir is not None:
@@ -145,20 +174,41 @@ def render_draft(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         resolved = _resolve_all(timeline, resolve_media)
         jobs.check_cancel()
-        mix = mixdown.mix_timeline(timeline, lambda src: resolved[src], cancel)
-        wav = work / "mix.wav"
-        _write_wav(wav, mix)
+        wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
+        peaks = mixdown.mix_to_wav(
+            timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
+        )
         report(5.0)
+        video_path = ""
         if spec.kind == "audio":
             _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
         else:
-            pictures, moving, durations = _pictures_among(timeline, resolved)
+            pictures, moving, durations = _pictures_among(timeline, resolved, limits)
             if moving:
-                render_clips(
-                    timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
-                )
+                plan = passthrough.decide(timeline, resolved, pictures, durations, spec)
+                if isinstance(plan, passthrough.PassThrough):
+                    video_path = plan.describe()
+                    log.info("export %s: %s", out_path.name, video_path)
+                    passthrough.render_passthrough(plan, timeline, wav, partial, spec, preset, jobs, report)
+                else:
+                    video_path = f"re-encoded because {plan}"
+                    log.info("export %s: video %s", out_path.name, video_path)
+                    render_clips(
+                        timeline,
+                        resolved,
+                        pictures,
+                        durations,
+                        wav,
+                        partial,
+                        spec,
+                        preset,
+                        work,
+                        jobs,
+                        report,
+                    )
             else:
-                bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, mix)}
+                audio = start_audio(wav, spec, preset, work, jobs) if spec.kind != "gif" else None
+                bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, peaks)}
                 for src in pictures:
                     bases[src] = fit_picture(resolved[src], timeline.width, timeline.height)
 
@@ -169,10 +219,11 @@ def render_draft(
                             return seg.src
                     return COVER_ID
 
-                if spec.kind == "gif":
+                video_path = "still pictures encoded once and repeated by stream copy"
+                if audio is None:
                     render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
                 else:
-                    render_stills(timeline, bases, base_at, wav, partial, spec, preset, work, jobs, report)
+                    render_stills(timeline, bases, base_at, audio, partial, spec, preset, work, jobs, report)
         jobs.check_cancel()
         os.replace(partial, out_path)
     except BaseException:  # cancelled, failed or interrupted: no ffmpeg left running, no partial file left
@@ -191,5 +242,10 @@ def render_draft(
         width = height = None
     report(100.0)
     return RenderOutput(
-        path=out_path, size=out_path.stat().st_size, duration_s=duration, width=width, height=height
+        path=out_path,
+        size=out_path.stat().st_size,
+        duration_s=duration,
+        width=width,
+        height=height,
+        video=video_path,
     )

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from nemo_local.media import ffmpeg_exe
+from nemo_local.media import children, ffmpeg_exe
 from nemo_local.renderer.errors import RenderCancelled, RenderError
 
 _POLL_S = 0.05
@@ -24,7 +24,7 @@ def base_cmd() -> list[str]:
 
 
 @dataclass
-class _Proc:
+class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     stderr: list[bytes] = field(default_factory=list)
@@ -37,15 +37,21 @@ class Jobs:
 
     def __init__(self, cancel: threading.Event | None) -> None:
         self.cancel = cancel
-        self.procs: list[_Proc] = []
+        self.procs: list[Proc] = []
 
-    def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> _Proc:
+    def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> Proc:
         self.check_cancel()
-        cmd = [*base_cmd(), *(["-progress", "pipe:1", "-nostats"] if progress else []), *args]
+        progress_args = ["-progress", "pipe:1", "-stats_period", "0.1", "-nostats"] if progress else []
+        cmd = [*base_cmd(), *progress_args, *args]
+        # ffmpeg dies with the server (death signal) and is recorded for the next server's sweep
         popen = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE if progress else subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd,
+            stdout=subprocess.PIPE if progress else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=children.die_with_parent_preexec(),  # only prctl runs between fork and exec
         )
-        proc = _Proc(name, popen)
+        children.record(popen.pid, "ffmpeg")
+        proc = Proc(name, popen)
         err_thread = threading.Thread(target=self._drain, args=(popen.stderr, proc.stderr), daemon=True)
         err_thread.start()
         proc.threads.append(err_thread)
@@ -64,7 +70,7 @@ class Jobs:
             del sink[:-40]
 
     @staticmethod
-    def _progress(proc: _Proc) -> None:
+    def _progress(proc: Proc) -> None:
         assert proc.popen.stdout is not None
         for raw in proc.popen.stdout:
             line = raw.decode(errors="replace").strip()
@@ -85,8 +91,14 @@ class Jobs:
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=5)
+            self._reaped(proc)
 
-    def wait(self, on_tick: Callable[[], None] | None = None, only: Sequence[_Proc] | None = None) -> None:
+    @staticmethod
+    def _reaped(proc: Proc) -> None:
+        if proc.popen.returncode is not None:
+            children.forget(proc.popen.pid)
+
+    def wait(self, on_tick: Callable[[], None] | None = None, only: Sequence[Proc] | None = None) -> None:
         """Wait for every process (or just ``only``, leaving the others running); raise RenderError naming
         the first that failed, RenderCancelled on cancel."""
         try:
@@ -113,6 +125,9 @@ class Jobs:
                     for t in proc.threads:
                         t.join(timeout=2)
         finally:
+            for proc in self.procs:
+                if proc.popen.poll() is not None:
+                    self._reaped(proc)
             self.procs = [p for p in self.procs if p.popen.poll() is None]
 
 

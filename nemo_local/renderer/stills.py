@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
-from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.runner import Jobs, Proc
 from nemo_local.renderer.timeline import Timeline
 from nemo_local.renderer.visuals import compose_frame, title_overlay
 
@@ -27,6 +27,7 @@ FPS = 30
 # short; a keyframe per second of a flat picture costs only a few kB.
 UNIT_FRAMES = FPS
 BLOCK_UNITS = 10
+STILL_BATCH = 16  # distinct pictures drawn (as raw frames) and encoded at a time
 
 
 def yuv420p_bytes(img: Image.Image) -> bytes:
@@ -86,11 +87,24 @@ def _title_overlays(timeline: Timeline) -> dict[str, tuple[Image.Image, int, int
     return {seg.id: title_overlay(seg, timeline.width, timeline.height) for seg in timeline.text}
 
 
+def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs: Jobs) -> tuple[Proc, Path]:
+    """Start encoding the mix at once: it runs on the second core while the pictures are drawn and
+    encoded, and is usually the longest single step of a still export."""
+    audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(fmt.audio_codec or "", ".mka")
+    audio_out = work / f"audio{audio_ext}"
+    proc = jobs.start(
+        "encoding the audio",
+        ["-i", str(audio_wav), *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
+        progress=True,
+    )
+    return proc, audio_out
+
+
 def render_stills(
     timeline: Timeline,
     bases: dict[str, Image.Image],
     base_at: Callable[[float], str],
-    audio_wav: Path,
+    audio: tuple[Proc, Path],
     out_path: Path,
     fmt: Format,
     quality: Quality,
@@ -98,75 +112,82 @@ def render_stills(
     jobs: Jobs,
     report: Callable[[float], None],
 ) -> None:
-    """Write ``out_path`` (a video format) from pictures + titles + the mixed audio."""
+    """Write ``out_path`` (a video format) from pictures + titles + the mixed audio, whose encode
+    ``audio`` (from :func:`start_audio`) is already running."""
+    audio_proc, audio_out = audio
     scenes = plan_scenes(timeline, base_at)
     overlays = _title_overlays(timeline)
-    pictures: dict[tuple[str, tuple[str, ...]], Path] = {}
-    for scene in scenes:
-        if scene.key in pictures:
-            continue
-        base_id, title_ids = scene.key
-        frame = compose_frame(bases[base_id], [overlays[t] for t in title_ids])
-        name = hashlib.sha256(repr(scene.key).encode()).hexdigest()[:12]
-        path = work / f"pic_{name}.yuv"
-        path.write_bytes(yuv420p_bytes(frame))
-        pictures[scene.key] = path
-    report(8.0)
-
-    # the audio encode runs beside the video segments (two cores)
-    audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(fmt.audio_codec or "", ".mka")
-    audio_out = work / f"audio{audio_ext}"
-    audio_proc = jobs.start(
-        "encoding the audio",
-        ["-i", str(audio_wav), *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
-        progress=True,
-    )
+    jobs.check_cancel()
 
     needed: dict[tuple[tuple[str, tuple[str, ...]], int], Path] = {}
     for scene in scenes:
         q, r = divmod(scene.frames, UNIT_FRAMES)
         for count in ([UNIT_FRAMES] if q else []) + ([r] if r else []):
             needed.setdefault((scene.key, count), work / f"seg_{len(needed):04d}{_segment_ext(fmt)}")
-    inputs: list[str] = []
-    outputs: list[str] = []
-    input_index: dict[tuple[str, tuple[str, ...]], int] = {}
-    for (key, count), seg_path in needed.items():
-        if key not in input_index:
-            input_index[key] = len(input_index)
-            inputs += [
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "yuv420p",
-                "-s",
-                f"{timeline.width}x{timeline.height}",
-                "-framerate",
-                str(FPS),
-                "-stream_loop",
-                "-1",
-                "-i",
-                str(pictures[key]),
-            ]
-        outputs += [
-            "-map",
-            f"{input_index[key]}:v",
-            "-frames:v",
-            str(count),
-            *video_codec_args(fmt.video_codec, quality, gop=UNIT_FRAMES, still=True),
-            "-r",
-            str(FPS),
-            "-an",
-            str(seg_path),
-        ]
     total_encoded = sum(count for (_, count) in needed) / FPS
-    seg_proc = jobs.start("encoding the picture segments", [*inputs, *outputs], progress=True)
+    encoded = [0.0]  # seconds of segments finished in earlier batches
+    current: list[Proc] = []
 
     def tick() -> None:
-        video_part = min(1.0, seg_proc.out_time_s / max(total_encoded, 1e-3))
+        running = current[0].out_time_s if current else 0.0
+        video_part = min(1.0, (encoded[0] + running) / max(total_encoded, 1e-3))
         audio_part = min(1.0, audio_proc.out_time_s / max(timeline.duration, 1e-3))
         report(8.0 + 80.0 * (0.5 * video_part + 0.5 * audio_part))
 
-    jobs.wait(tick, only=[seg_proc])  # the audio keeps encoding meanwhile
+    # Distinct pictures are drawn and encoded a batch at a time and their raw frames deleted after, so
+    # the disk holds at most STILL_BATCH raw frames however many scenes (titles) the draft has.
+    keys = list(dict.fromkeys(scene.key for scene in scenes))
+    for first in range(0, len(keys), STILL_BATCH):
+        batch = keys[first : first + STILL_BATCH]
+        raw: dict[tuple[str, tuple[str, ...]], Path] = {}
+        for key in batch:
+            jobs.check_cancel()
+            base_id, title_ids = key
+            frame = compose_frame(bases[base_id], [overlays[t] for t in title_ids])
+            name = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
+            raw[key] = work / f"pic_{name}.yuv"
+            raw[key].write_bytes(yuv420p_bytes(frame))
+        inputs: list[str] = []
+        outputs: list[str] = []
+        input_index: dict[tuple[str, tuple[str, ...]], int] = {}
+        batch_seconds = 0.0
+        for (key, count), seg_path in needed.items():
+            if key not in raw:
+                continue
+            if key not in input_index:
+                input_index[key] = len(input_index)
+                inputs += [
+                    "-f",
+                    "rawvideo",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-s",
+                    f"{timeline.width}x{timeline.height}",
+                    "-framerate",
+                    str(FPS),
+                    "-stream_loop",
+                    "-1",
+                    "-i",
+                    str(raw[key]),
+                ]
+            outputs += [
+                "-map",
+                f"{input_index[key]}:v",
+                "-frames:v",
+                str(count),
+                *video_codec_args(fmt.video_codec, quality, gop=UNIT_FRAMES, still=True),
+                "-r",
+                str(FPS),
+                "-an",
+                str(seg_path),
+            ]
+            batch_seconds += count / FPS
+        current[:] = [jobs.start("encoding the picture segments", [*inputs, *outputs], progress=True)]
+        jobs.wait(tick, only=current)  # the audio keeps encoding meanwhile
+        current.clear()
+        encoded[0] += batch_seconds
+        for path in raw.values():
+            path.unlink(missing_ok=True)
 
     # each concat entry costs ~6 ms at the final join: long scenes use 10 s blocks of their unit,
     # joined once by stream copy while the audio is still encoding

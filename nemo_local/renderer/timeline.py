@@ -9,10 +9,12 @@ model renders the same.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.renderer.errors import RenderError
 
 VIDEO, AUDIO, TEXT = "video", "audio", "text"
@@ -28,7 +30,6 @@ _TYPE_CODES = {
     "title": TEXT,
 }
 MAX_SIDE = 1920
-MAX_DURATION_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,28 @@ def _get(d: Mapping[str, Any], *names: str, default: Any = None) -> Any:
     return default
 
 
-def _ms(value: Any, what: str) -> float:
+def _number(value: Any, what: str) -> float:
+    """A finite number, or a RenderError naming the field ("loud", inf and NaN are refused)."""
+    if isinstance(value, bool):
+        raise RenderError(f"draft has a non-numeric {what}: {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise RenderError(f"draft has a non-numeric {what}: {value!r}") from exc
-    if number != number or number < 0:  # NaN or negative
-        raise RenderError(f"draft has an invalid {what}: {value!r}")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RenderError(f"draft has a non-numeric {what}: {_shown(value)}") from exc
+    if not math.isfinite(number):
+        raise RenderError(f"draft has an invalid {what}: {_shown(value)} (not a finite number)")
+    return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _ms(value: Any, what: str) -> float:
+    number = _number(value, what)
+    if number < 0:
+        raise RenderError(f"draft has an invalid {what}: {value!r} (negative)")
     return number / 1000.0
 
 
@@ -85,7 +101,7 @@ def _segment(raw: Mapping[str, Any], kind: str, index: int) -> Segment:
     start = _ms(_get(raw, "s", "start_ms", "start", default=0), f"{kind} segment start")
     duration = _ms(_get(raw, "d", "duration_ms", "duration", default=0), f"{kind} segment duration")
     meta = _get(raw, "m", "metadata", default={}) or {}
-    volume = float(_get(raw, "v", "volume", default=1.0))
+    volume = _number(_get(raw, "v", "volume", default=1.0), f"{kind} segment volume")
     if 2.0 < volume <= 100.0:
         volume /= 100.0  # a percentage ("35") rather than a fraction
     return Segment(
@@ -111,8 +127,10 @@ def canvas_size(meta: Mapping[str, Any]) -> tuple[int, int]:
     try:
         width = float(meta.get("width") or 0)
         height = float(meta.get("height") or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         width = height = 0.0
+    if not (math.isfinite(width) and math.isfinite(height)):
+        raise RenderError("draft metadata has a width or height that is not a finite number")
     if width <= 0 or height <= 0:
         orientation = str(meta.get("orientation") or meta.get("aspect") or "").lower()
         return (1080, 1920) if orientation in ("portrait", "9:16", "vertical") else (1920, 1080)
@@ -120,13 +138,27 @@ def canvas_size(meta: Mapping[str, Any]) -> tuple[int, int]:
     return _even(width * scale), _even(height * scale)
 
 
-def parse_draft(draft: Mapping[str, Any]) -> Timeline:
-    """Validate and normalise ``draft``; raises RenderError with a readable reason when it cannot render."""
+def _over(name: str, field: str, value: float | str, limits: Limits) -> RenderError:
+    return RenderError(str(LimitExceeded(name, field, value, limits)))
+
+
+def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timeline:
+    """Validate and normalise ``draft``; raises RenderError with a readable reason when it cannot render.
+
+    The draft limits (tracks, segments, duration) are checked here too, before any work: the API checks
+    them first, but the renderer must not depend on every caller doing so."""
+    limits = limits or Limits.from_env()
     if not isinstance(draft, Mapping):
         raise RenderError("draft must be an object")
     tracks = _get(draft, "t", "tracks")
     if not isinstance(tracks, list) or not tracks:
         raise RenderError("draft has no tracks ('t')")
+    if len(tracks) > limits.draft_tracks:
+        raise _over("draft_tracks", "draft tracks", len(tracks), limits)
+    lists = [_get(t, "sg", "segments", default=[]) for t in tracks if isinstance(t, Mapping)]
+    counted = sum(len(x) for x in lists if isinstance(x, list))
+    if counted > limits.draft_segments:
+        raise _over("draft_segments", "draft segments", counted, limits)
     meta = _get(draft, "m", "metadata", default={}) or {}
     meta = meta if isinstance(meta, Mapping) else {}
     video: list[Segment] = []
@@ -139,7 +171,10 @@ def parse_draft(draft: Mapping[str, Any]) -> Timeline:
         kind = _TYPE_CODES.get(code if not isinstance(code, str) else code.lower())
         if kind is None:
             continue  # unknown track types (effects, stickers...) are not rendered
-        for si, raw in enumerate(_get(track, "sg", "segments", default=[]) or []):
+        raw_segments = _get(track, "sg", "segments", default=[]) or []
+        if not isinstance(raw_segments, list):
+            raise RenderError(f"draft track {ti} has segments ('sg') that are not a list")
+        for si, raw in enumerate(raw_segments):
             seg = _segment(raw, kind, si)
             if seg.duration <= 0:
                 continue
@@ -155,8 +190,8 @@ def parse_draft(draft: Mapping[str, Any]) -> Timeline:
     duration = _ms(declared, "duration") if declared else max(ends)
     if duration <= 0:
         duration = max(ends)
-    if duration > MAX_DURATION_S:
-        raise RenderError(f"draft is {duration:.0f} s long; the limit is {MAX_DURATION_S:.0f} s")
+    if duration > limits.export_seconds:
+        raise _over("export_seconds", "draft duration (s)", round(duration, 3), limits)
     width, height = canvas_size(meta)
     title = str(_get(meta, "title", "name", default="") or "")
     return Timeline(

@@ -43,7 +43,7 @@ def fit_picture(path: Path, width: int, height: int) -> Image.Image:
     try:
         with Image.open(path) as src:
             picture = ImageOps.exif_transpose(src).convert("RGB")
-    except OSError as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise RenderError(f"cannot read picture {path.name!r}: {exc}") from exc
     return ImageOps.pad(picture, (width, height), color=(0, 0, 0), method=Image.Resampling.LANCZOS)
 

@@ -6,14 +6,16 @@ import os
 import secrets
 from pathlib import Path
 
+from nemo_local.store import paths
 from nemo_local.store.credits import Balance, CreditLedger, InsufficientCredits
 from nemo_local.store.db import Database
 from nemo_local.store.media import MediaStore, PublicFile, UploadRow
-from nemo_local.store.renders import DuplicateRenderId, RenderRow, RenderStore
+from nemo_local.store.renders import ActiveRendersFull, DuplicateRenderId, RenderRow, RenderStore
 from nemo_local.store.sessions import SessionRow, SessionStore
 from nemo_local.store.tokens import IssuedToken, TokenInfo, TokenStore
 
 __all__ = [
+    "ActiveRendersFull",
     "Balance",
     "CreditLedger",
     "DuplicateRenderId",
@@ -44,20 +46,29 @@ def _secret(data_dir: Path) -> bytes:
 class Store:
     """Every repository over one database, plus the directory layout for files."""
 
+    SUBDIRS = ("uploads", "media", "renders", "tmp")
+
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("uploads", "media", "renders", "tmp"):
+        data_dir = data_dir.resolve()
+        self.data_dir = data_dir
+        for sub in self.SUBDIRS:
             (data_dir / sub).mkdir(exist_ok=True)
         self.db = Database(data_dir / "nemo_local.sqlite3")
         self.tokens = TokenStore(self.db, _secret(data_dir))
         self.credits = CreditLedger(self.db)
         self.sessions = SessionStore(self.db)
-        self.media = MediaStore(self.db)
+        self.media = MediaStore(self.db, data_dir)
         self.renders = RenderStore(self.db)
 
     def dir(self, name: str) -> Path:
+        if name not in self.SUBDIRS:
+            raise paths.UnsafePath(f"{name!r} is not a folder of the data dir")
         return self.data_dir / name
+
+    def path(self, folder: str, *parts: str) -> Path:
+        """`<data dir>/<folder>/<parts...>`, refused (UnsafePath) unless it stays inside that folder."""
+        return paths.under(self.dir(folder), *parts)
 
     def close(self) -> None:
         self.db.close()

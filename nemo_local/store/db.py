@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS generated_media (
 );
 CREATE INDEX IF NOT EXISTS media_session ON generated_media(session_id);
 CREATE TABLE IF NOT EXISTS renders (
-    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL, draft_json TEXT NOT NULL,
+    id TEXT PRIMARY KEY, name TEXT, user_id TEXT NOT NULL, session_id TEXT NOT NULL, draft_json TEXT NOT NULL,
     format TEXT NOT NULL, quality TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL,
     error TEXT, public_id TEXT, size INTEGER, duration REAL, attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL, started_at REAL, completed_at REAL
@@ -77,6 +77,15 @@ class Database:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Data dirs from before render ids were per user: the old global id becomes the row's name."""
+        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(renders)")}
+        if "name" not in columns:
+            self._conn.execute("ALTER TABLE renders ADD COLUMN name TEXT")
+        self._conn.execute("UPDATE renders SET name=id WHERE name IS NULL")
+        self._conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS renders_user_name ON renders(user_id, name)")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from nemo_local.store import paths
 from nemo_local.store.db import Database, now
 
 FILES_PREFIX = "/files/"
@@ -43,10 +44,16 @@ class UploadRow:
 
 
 class MediaStore:
-    def __init__(self, db: Database) -> None:
+    """Only files inside the data dir are ever published or served (checked both ways: a row pointing
+    elsewhere, however it got there, is treated as missing)."""
+
+    def __init__(self, db: Database, root: Path) -> None:
         self._db = db
+        self._root = root
 
     def publish(self, path: Path, name: str, content_type: str, owner_id: str) -> PublicFile:
+        path = paths.inside(self._root, path)
+        paths.public_name(name)
         public_id = secrets.token_urlsafe(18)
         self._db.run(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
@@ -55,10 +62,16 @@ class MediaStore:
         return PublicFile(public_id, name, path, content_type)
 
     def public_file(self, public_id: str) -> PublicFile | None:
+        if not paths.is_valid(paths.public_id, public_id):
+            return None
         row = self._db.one("SELECT * FROM files WHERE public_id=?", (public_id,))
         if row is None:
             return None
-        return PublicFile(row["public_id"], row["name"], Path(row["path"]), row["content_type"])
+        try:
+            path = paths.inside(self._root, Path(row["path"]))
+        except paths.UnsafePath:
+            return None
+        return PublicFile(row["public_id"], row["name"], path, row["content_type"])
 
     def resolve_url(self, src: str) -> Path:
         """Map a media URL this server handed out back to its local file (the renderer's resolve_media).

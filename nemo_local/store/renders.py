@@ -1,11 +1,19 @@
-"""Render jobs: created pending, claimed by the worker, ending completed / failed / cancelled."""
+"""Render jobs: created pending, claimed by the worker, ending completed / failed / cancelled.
+
+A render has two identifiers. `name` is the id the client chose (or was given); it is scoped per user,
+so user A's `render_1` never collides with, blocks or reveals user B's. `id` is the server's own key
+(`rnd_<24 hex>`), unique across the server: the worker, its queue and its job folder use only that, so
+nothing a client typed ever becomes a path.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from nemo_local.store import paths
 from nemo_local.store.db import Database, now
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -30,17 +38,30 @@ class RenderRow:
     created_at: float
     started_at: float | None
     completed_at: float | None
+    name: str
 
 
 class DuplicateRenderId(Exception):
-    """A render id is unique across the server, as on the real service."""
+    """The user already has a render with this id (ids are unique per user, not across the server)."""
+
+
+class ActiveRendersFull(Exception):
+    """The user already has as many renders pending or running as the limit allows."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} renders pending or running")
+        self.active = active
+
+
+def new_key() -> str:
+    return "rnd_" + secrets.token_hex(12)
 
 
 def _row(r: Any) -> RenderRow:
     return RenderRow(
         r["id"], r["user_id"], r["session_id"], json.loads(r["draft_json"]), r["format"], r["quality"],
         r["status"], float(r["progress"]), r["error"], r["public_id"], r["size"], r["duration"],
-        int(r["attempts"]), r["created_at"], r["started_at"], r["completed_at"],
+        int(r["attempts"]), r["created_at"], r["started_at"], r["completed_at"], r["name"] or r["id"],
     )  # fmt: skip
 
 
@@ -49,23 +70,57 @@ class RenderStore:
         self._db = db
 
     def create(
-        self, render_id: str, user_id: str, session_id: str, draft: dict[str, Any], fmt: str, quality: str
+        self,
+        name: str,
+        user_id: str,
+        session_id: str,
+        draft: dict[str, Any],
+        fmt: str,
+        quality: str,
+        max_active: int | None = None,
     ) -> RenderRow:
+        """A pending render named `name` for `user_id`; raises DuplicateRenderId when the user already has
+        one of that name, and ActiveRendersFull when `max_active` of theirs are pending or running (checked
+        in the same transaction, so parallel requests cannot slip past the limit)."""
+        paths.render_name(name)
+        key = new_key()
         with self._db.tx() as conn:
-            if conn.execute("SELECT 1 FROM renders WHERE id=?", (render_id,)).fetchone():
-                raise DuplicateRenderId(render_id)
+            if conn.execute("SELECT 1 FROM renders WHERE user_id=? AND name=?", (user_id, name)).fetchone():
+                raise DuplicateRenderId(name)
+            if max_active is not None:
+                active = int(
+                    conn.execute(
+                        "SELECT COUNT(*) FROM renders WHERE user_id=? AND status IN ('pending', 'processing')",
+                        (user_id,),
+                    ).fetchone()[0]
+                )
+                if active >= max_active:
+                    raise ActiveRendersFull(active)
             conn.execute(
-                "INSERT INTO renders (id, user_id, session_id, draft_json, format, quality, status, progress,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
-                (render_id, user_id, session_id, json.dumps(draft), fmt, quality, now()),
+                "INSERT INTO renders (id, name, user_id, session_id, draft_json, format, quality, status,"
+                " progress, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+                (key, name, user_id, session_id, json.dumps(draft), fmt, quality, now()),
             )
-        found = self.get(render_id)
+        found = self.get(key)
         assert found is not None
         return found
 
-    def get(self, render_id: str) -> RenderRow | None:
-        r = self._db.one("SELECT * FROM renders WHERE id=?", (render_id,))
+    def get(self, key: str) -> RenderRow | None:
+        """By the server's key (the worker's view)."""
+        r = self._db.one("SELECT * FROM renders WHERE id=?", (key,))
         return _row(r) if r else None
+
+    def find(self, user_id: str, name: str) -> RenderRow | None:
+        """The user's render of that name (the API's view); another user's is simply not there."""
+        r = self._db.one("SELECT * FROM renders WHERE user_id=? AND name=?", (user_id, name))
+        return _row(r) if r else None
+
+    def active_count(self, user_id: str) -> int:
+        row = self._db.one(
+            "SELECT COUNT(*) AS n FROM renders WHERE user_id=? AND status IN ('pending', 'processing')",
+            (user_id,),
+        )
+        return int(row["n"]) if row else 0
 
     def pending_ids(self) -> list[str]:
         return [

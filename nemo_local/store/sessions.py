@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from nemo_local.store import paths
 from nemo_local.store.db import Database, now
 
 
@@ -41,6 +42,8 @@ class SessionStore:
 
     def get(self, session_id: str, user_id: str) -> SessionRow | None:
         """The session if it exists, is not lost, and belongs to `user_id` (else None: 1002 for the caller)."""
+        if not paths.is_valid(paths.session_id, session_id):
+            return None
         row = self._db.one(
             "SELECT * FROM sessions WHERE id=? AND user_id=? AND lost=0", (session_id, user_id)
         )

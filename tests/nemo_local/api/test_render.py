@@ -140,3 +140,30 @@ def test_free_plan_export_needs_attribution_once_credits_are_spent(api: Api) -> 
     )
     short = user.say(sid, "generate a calm lo-fi track, 1-second")
     assert short.status == 403
+
+
+def test_render_ids_are_per_user_and_never_paths(api: Api) -> None:
+    """Two users choosing the same id each get their own render; nothing reveals the other's; ids
+    like '..' are refused before anything is stored."""
+    alice, bob = api.user(), api.user()
+    rid = f"render_{uuid.uuid4().hex}"
+    for user in (alice, bob):
+        sid = user.new_session()
+        body = {"id": rid, "sessionId": sid, "draft": TITLE_DRAFT, "output": {"format": "mp3"}}
+        created = user.post("/api/render/proxy/lambda", json=body)
+        assert created.status_code == 200, created.text
+        assert created.json()["id"] == rid
+    assert _wait(alice, rid)["status"] == "completed"
+    assert _wait(bob, rid)["status"] == "completed"
+    a_url = alice.get(f"/api/render/proxy/lambda/{rid}").json()["output"]["url"]
+    b_url = bob.get(f"/api/render/proxy/lambda/{rid}").json()["output"]["url"]
+    assert a_url != b_url
+    sid = alice.new_session()
+    for bad in ("..", ".", "../x", "a/b", "-x", "x" * 200):
+        refused = alice.post(
+            "/api/render/proxy/lambda", json={"id": bad, "sessionId": sid, "draft": TITLE_DRAFT}
+        )
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["data"]["field"] == "id"
+    poll = alice.get("/api/render/proxy/lambda/.hidden")
+    assert poll.status_code == 422 and poll.json()["data"]["field"] == "render_id"

@@ -3,6 +3,7 @@ the deterministic silent share, Chinese, and the errors that answer before any e
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -154,9 +155,16 @@ def test_short_credits_answer_2001_before_the_stream(nemo_server: NemoServer, ap
 def test_unknown_session_and_malformed_body(api: Api) -> None:
     user = api.user()
     stream = user.say("9999999999999999999", "hello")
-    assert stream.status == 404 and stream.body == '{"detail":"Session not found: 9999999999999999999"}'
+    assert stream.status == 404
+    assert json.loads(stream.body) == {
+        "code": 1002,
+        "message": "Session not found: 9999999999999999999",
+        "data": None,
+        "detail": "Session not found: 9999999999999999999",
+    }
     bad = user.post("/run_sse", json={"app_name": "nemo_agent"})
-    assert bad.status_code == 422 and "detail" in bad.json()
+    assert bad.status_code == 422 and "detail" in bad.json() and bad.json()["code"] == 422
+    assert "session_id" in bad.json()["message"] and "new_message" in bad.json()["message"]
 
 
 @pytest.mark.parametrize("keys", ["camel", "snake"])

@@ -1,36 +1,81 @@
-"""Render jobs: unique ids, and nothing left 'processing' after a restart."""
+"""Render jobs: ids unique per user (never across users), server-made keys, and nothing left
+'processing' after a restart."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from nemo_local.store import DuplicateRenderId, Store
+from nemo_local.store import ActiveRendersFull, DuplicateRenderId, Store, paths
+from nemo_local.store.db import SCHEMA
 
 
-def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+def test_duplicate_names_are_refused_for_the_same_user_only(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    store.renders.create("r1", "u", "s", {"t": []}, "mp4", "high")
+    a = store.renders.create("r1", "u", "s", {"t": []}, "mp4", "high")
     with pytest.raises(DuplicateRenderId):
         store.renders.create("r1", "u", "s", {"t": []}, "mp4", "high")
+    b = store.renders.create("r1", "other", "s2", {"t": []}, "mp4", "high")
+    assert a.id != b.id and a.name == b.name == "r1"
+    assert store.renders.find("u", "r1") == a
+    assert store.renders.find("other", "r1") == b
+    assert store.renders.find("nobody", "r1") is None
+
+
+def test_keys_are_the_servers_own_and_names_are_checked(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    job = store.renders.create("render_1", "u", "s", {}, "mp4", "high")
+    assert paths.RENDER_KEY.fullmatch(job.id)
+    for bad in ("..", ".", "", "a/b", "-x", "x" * 129):
+        with pytest.raises(paths.InvalidId):
+            store.renders.create(bad, "u", "s", {}, "mp4", "high")
+
+
+def test_active_renders_are_bounded_per_user(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    first = store.renders.create("r1", "u", "s", {}, "mp4", "high", max_active=1)
+    with pytest.raises(ActiveRendersFull):
+        store.renders.create("r2", "u", "s", {}, "mp4", "high", max_active=1)
+    store.renders.create("r2", "v", "s", {}, "mp4", "high", max_active=1)  # another user is not blocked
+    assert store.renders.cancel(first.id)
+    store.renders.create("r3", "u", "s", {}, "mp4", "high", max_active=1)
+    assert store.renders.active_count("u") == 1
 
 
 def test_recovery_resumes_once_then_fails(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    store.renders.create("r1", "u", "s", {}, "mp4", "high")
-    assert store.renders.claim("r1")
-    assert store.renders.recover_after_restart() == (["r1"], [])
-    assert store.renders.get("r1").status == "pending"  # type: ignore[union-attr]
-    assert store.renders.claim("r1")
-    assert store.renders.recover_after_restart() == ([], ["r1"])
-    job = store.renders.get("r1")
+    key = store.renders.create("r1", "u", "s", {}, "mp4", "high").id
+    assert store.renders.claim(key)
+    assert store.renders.recover_after_restart() == ([key], [])
+    assert store.renders.get(key).status == "pending"  # type: ignore[union-attr]
+    assert store.renders.claim(key)
+    assert store.renders.recover_after_restart() == ([], [key])
+    job = store.renders.get(key)
     assert job is not None and job.status == "failed" and "restart" in (job.error or "")
 
 
 def test_cancel_only_while_running(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    store.renders.create("r1", "u", "s", {}, "mp4", "high")
-    assert store.renders.cancel("r1")
-    assert not store.renders.claim("r1")
-    assert not store.renders.cancel("r1")
+    key = store.renders.create("r1", "u", "s", {}, "mp4", "high").id
+    assert store.renders.cancel(key)
+    assert not store.renders.claim(key)
+    assert not store.renders.cancel(key)
+
+
+def test_a_data_dir_from_before_per_user_ids_is_migrated(tmp_path: Path) -> None:
+    old_schema = SCHEMA.replace("id TEXT PRIMARY KEY, name TEXT, user_id", "id TEXT PRIMARY KEY, user_id")
+    conn = sqlite3.connect(tmp_path / "nemo_local.sqlite3")
+    conn.executescript(old_schema)
+    conn.execute(
+        "INSERT INTO renders (id, user_id, session_id, draft_json, format, quality, status, progress,"
+        " created_at) VALUES ('render_9', 'u', 's', '{}', 'mp4', 'high', 'completed', 100, 0)"
+    )
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    job = store.renders.find("u", "render_9")
+    assert job is not None and job.id == "render_9" and job.status == "completed"
+    with pytest.raises(DuplicateRenderId):
+        store.renders.create("render_9", "u", "s", {}, "mp4", "high")

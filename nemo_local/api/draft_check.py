@@ -1,0 +1,172 @@
+"""A draft sent for export is checked before any work starts: its shape, every value the renderer reads
+(a volume of "loud", a width of inf, a duration of Infinity or 1e12 are refused naming the field), and the
+limits on tracks, segments, nesting and export length. The renderer checks again (defence in depth);
+this check exists so that a bad draft is a clear 422/413 at creation, never a failed render later."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from nemo_local.limits import LimitExceeded, Limits
+
+MAX_DEPTH = 32  # a real draft nests 5 levels (draft > t > track > sg > segment > m)
+MAX_SIDE = 16384
+MAX_SOURCE_OFFSET_MS = 24 * 3600 * 1000
+MAX_STRING_CHARS = 2048
+
+# (short key, readable names) of the numeric fields, as nemo_local.renderer.timeline reads them
+_TIMES = (
+    ("s", ("s", "start_ms", "start")),
+    ("d", ("d", "duration_ms", "duration")),
+    ("fi", ("fi", "fade_in_ms")),
+    ("fo", ("fo", "fade_out_ms")),
+)
+_OFFSET = ("ss", "source_offset_ms", "offset_ms")
+_VOLUME = ("v", "volume")
+_TEXT = ("txt", "text")
+_SOURCE = ("src", "url", "source")
+
+
+class DraftInvalid(ValueError):
+    """A value of the draft is not what the renderer can use; `field` is its path, e.g. draft.t[0].sg[2].v."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(f"{field} {why}")
+        self.field = field
+
+
+def _first(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | None:
+    for name in names:
+        if name in d and d[name] is not None:
+            return name, d[name]
+    return None
+
+
+def _number(field: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DraftInvalid(field, f"must be a number, not {_shown(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise DraftInvalid(field, f"must be a finite number, not {value!r}")
+    if number < low or number > high:
+        raise DraftInvalid(field, f"must be between {low:g} and {high:g}, not {value!r}")
+    return number
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _depth_ok(draft: Any) -> None:
+    """Iterative, so a draft nested a thousand levels deep is refused without recursing."""
+    stack: list[tuple[Any, int]] = [(draft, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DraftInvalid("draft", f"is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, Mapping):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _string(field: str, value: Any, limit: int) -> None:
+    if not isinstance(value, str):
+        raise DraftInvalid(field, f"must be a string, not {_shown(value)}")
+    if len(value) > limit:
+        raise DraftInvalid(field, f"is {len(value)} characters long (at most {limit})")
+
+
+def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> float:
+    """Check one segment; returns where it ends (ms)."""
+    if not isinstance(seg, Mapping):
+        raise DraftInvalid(field, "must be an object")
+    values: dict[str, float] = {}
+    for short, names in _TIMES:
+        found = _first(seg, names)
+        if found is not None:
+            values[short] = _number(f"{field}.{found[0]}", found[1], 0, max_ms)
+    offset = _first(seg, _OFFSET)
+    if offset is not None:
+        _number(f"{field}.{offset[0]}", offset[1], 0, MAX_SOURCE_OFFSET_MS)
+    volume = _first(seg, _VOLUME)
+    if volume is not None:
+        _number(f"{field}.{volume[0]}", volume[1], 0, 100)
+    text = _first(seg, _TEXT)
+    if text is not None:
+        _string(f"{field}.{text[0]}", text[1], limits.text_chars)
+    source = _first(seg, _SOURCE)
+    if source is not None:
+        _string(f"{field}.{source[0]}", source[1], MAX_STRING_CHARS)
+    end = values.get("s", 0.0) + values.get("d", 0.0)
+    if end > max_ms:
+        raise LimitExceeded(
+            "export_seconds",
+            field,
+            round(end / 1000, 3),
+            limits,
+            f"{field} ends at {end / 1000:g} s, beyond the export limit of {limits.shown('export_seconds')}",
+        )
+    return end
+
+
+def check_draft(draft: Any, limits: Limits) -> None:
+    """Raise DraftInvalid (a value the renderer can't use) or LimitExceeded (tracks, segments, length)."""
+    if not isinstance(draft, Mapping):
+        raise DraftInvalid("draft", "must be an object")
+    _depth_ok(draft)
+    max_ms = limits.export_seconds * 1000
+    tracks = _first(draft, ("t", "tracks"))
+    if tracks is None or not isinstance(tracks[1], list):
+        raise DraftInvalid("draft.t", "must be a list of tracks")
+    key, track_list = tracks
+    if len(track_list) > limits.draft_tracks:
+        raise LimitExceeded("draft_tracks", f"draft.{key}", len(track_list), limits)
+    segments = 0
+    for ti, track in enumerate(track_list):
+        tfield = f"draft.{key}[{ti}]"
+        if not isinstance(track, Mapping):
+            raise DraftInvalid(tfield, "must be an object")
+        kind = _first(track, ("tt", "type", "kind"))
+        if kind is not None and (isinstance(kind[1], bool) or not isinstance(kind[1], int | str)):
+            raise DraftInvalid(
+                f"{tfield}.{kind[0]}", f"must be a track type code or name, not {_shown(kind[1])}"
+            )
+        found = _first(track, ("sg", "segments"))
+        if found is None:
+            continue
+        skey, segs = found
+        if not isinstance(segs, list):
+            raise DraftInvalid(f"{tfield}.{skey}", "must be a list of segments")
+        segments += len(segs)
+        if segments > limits.draft_segments:
+            raise LimitExceeded("draft_segments", "draft", f"more than {limits.draft_segments}", limits)
+        for si, seg in enumerate(segs):
+            _segment(f"{tfield}.{skey}[{si}]", seg, limits, max_ms)
+    declared = _first(draft, ("d", "duration_ms"))
+    if declared is not None:
+        field = f"draft.{declared[0]}"
+        value = declared[1]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
+            raise DraftInvalid(field, f"must be a finite number of milliseconds, not {_shown(value)}")
+        if value < 0:
+            raise DraftInvalid(field, f"must not be negative, not {value!r}")
+        if value > max_ms:
+            raise LimitExceeded(
+                "export_seconds",
+                field,
+                round(float(value) / 1000, 3),
+                limits,
+                f"The export would be {float(value) / 1000:g} s long (limit {limits.shown('export_seconds')})",
+            )
+    meta = _first(draft, ("m", "metadata"))
+    if meta is not None:
+        mkey, mvalue = meta
+        if not isinstance(mvalue, Mapping):
+            raise DraftInvalid(f"draft.{mkey}", "must be an object")
+        for side in ("width", "height"):
+            if mvalue.get(side) is not None:
+                _number(f"draft.{mkey}.{side}", mvalue[side], 0, MAX_SIDE)

@@ -1,0 +1,205 @@
+"""Pass-through: when the timeline shows one uploaded H.264 clip unchanged, copy its video stream and
+encode only the audio mix, instead of decoding and re-encoding every frame (a 60 s 1080p clip: about a
+second instead of half a minute).
+
+The decision is explicit: :func:`decide` returns either a :class:`PassThrough` plan or the reason the
+video must be re-encoded, and the renderer logs which ("video passed through" / "re-encoded because …").
+A clip passes when nothing about its pictures would change: H.264 4:2:0 8-bit within 1080p, square
+pixels, a constant frame rate, the canvas's aspect ratio, no titles over it, shown from its first frame,
+and the timeline ends where the clip ends (within a frame) or on a keyframe that no earlier frame needs —
+so the copy is frame-exact: ``-frames:v N`` copies the first N packets in decode order, which are exactly
+the first N frames when frame N is such a clean keyframe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from nemo_local.renderer.clips import FPS, lay_out
+from nemo_local.renderer.formats import Format, Quality, audio_codec_args
+from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.timeline import Timeline
+
+log = logging.getLogger("nemo_local.renderer")
+PASS_CONTAINERS = ("mp4", "mov", "matroska")
+PASS_PIX_FMTS = ("yuv420p", "yuvj420p")
+MAX_LONG_SIDE, MAX_SHORT_SIDE = 1920, 1080
+MAX_FPS = 60.0
+
+
+@dataclass(frozen=True)
+class VideoIndex:
+    """What a stream copy needs to know about a clip's video, from its packets (nothing decoded)."""
+
+    codec: str
+    pix_fmt: str | None
+    width: int
+    height: int
+    sar: Fraction | None
+    time_base: Fraction
+    pts: tuple[int, ...]  # presentation order
+    clean_keys: frozenset[int]  # pts of keyframes no later packet (in decode order) displays before
+    has_pts: bool
+
+    @property
+    def frame_step(self) -> int | None:
+        """The constant pts step between frames, or None for a variable frame rate."""
+        steps = {b - a for a, b in zip(self.pts, self.pts[1:], strict=False)}
+        if len(steps) == 1:
+            return steps.pop()
+        if len(steps) == 2 and max(steps) - min(steps) <= 1:  # a rounding tick (e.g. 1001-based rates)
+            return round((self.pts[-1] - self.pts[0]) / (len(self.pts) - 1))
+        return None
+
+    @property
+    def fps(self) -> float | None:
+        step = self.frame_step
+        return float(1 / (step * self.time_base)) if step else None
+
+    def seconds(self, pts: int) -> float:
+        return float((pts - self.pts[0]) * self.time_base)
+
+
+def index_video(path: Path) -> VideoIndex | None:
+    """Index the first video stream's packets; None when there is no video or it cannot be read."""
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError):
+        return None
+    with container:
+        if not container.streams.video:
+            return None
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        decode_order: list[tuple[int | None, bool]] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                decode_order.append((packet.pts, bool(packet.is_keyframe)))
+        except av.error.FFmpegError:
+            return None
+        has_pts = bool(decode_order) and all(p is not None for p, _ in decode_order)
+        clean: set[int] = set()
+        if has_pts:
+            later_min: int | None = None
+            for pts, key in reversed(decode_order):
+                assert pts is not None
+                if key and (later_min is None or later_min > pts):
+                    clean.add(pts)
+                later_min = pts if later_min is None else min(later_min, pts)
+        sar = stream.sample_aspect_ratio
+        return VideoIndex(
+            codec=ctx.name,
+            pix_fmt=ctx.pix_fmt,
+            width=ctx.width,
+            height=ctx.height,
+            sar=Fraction(sar) if sar else None,
+            time_base=Fraction(stream.time_base or Fraction(1, 1)),
+            pts=tuple(sorted(p for p, _ in decode_order if p is not None)),
+            clean_keys=frozenset(clean),
+            has_pts=has_pts,
+        )
+
+
+@dataclass(frozen=True)
+class PassThrough:
+    """Copy the first ``frames`` frames of ``source``'s video stream."""
+
+    source: Path
+    frames: int
+    total_frames: int
+    fps: float
+    width: int
+    height: int
+
+    def describe(self) -> str:
+        cut = "whole clip" if self.frames == self.total_frames else f"first {self.frames} frames"
+        return f"video passed through ({cut}, {self.width}x{self.height} at {self.fps:g} fps)"
+
+
+def decide(
+    timeline: Timeline,
+    resolved: dict[str, Path],
+    pictures: set[str],
+    durations: dict[str, float],
+    fmt: Format,
+) -> PassThrough | str:
+    """A pass-through plan, or why the video is re-encoded (a sentence ending the log line)."""
+    if fmt.video_codec != "h264" or fmt.muxer not in PASS_CONTAINERS:
+        return f"{fmt.name} exports are encoded as {fmt.video_codec or fmt.kind}"
+    if timeline.text:
+        return "titles are drawn over the video"
+    pieces = lay_out(timeline, resolved, pictures, durations)
+    source = pieces[0].path if len(pieces) == 1 else None
+    if source is None:
+        return "the video track has gaps or several pieces"
+    piece = pieces[0]
+    if piece.is_picture:
+        return "the video track shows a picture"
+    if piece.offset > 0.5 / FPS:
+        return "the clip is not shown from its first frame"
+    index = index_video(source)
+    if index is None or not index.has_pts or len(index.pts) < 2:
+        return "the clip's video packets carry no usable timestamps"
+    if index.codec != "h264":
+        return f"the clip is {index.codec}, exports carry H.264"
+    if index.pix_fmt not in PASS_PIX_FMTS:
+        return f"the clip's pixel format {index.pix_fmt} is not 8-bit 4:2:0"
+    long_side, short_side = max(index.width, index.height), min(index.width, index.height)
+    if long_side > MAX_LONG_SIDE or short_side > MAX_SHORT_SIDE:
+        return f"the clip is {index.width}x{index.height}, larger than 1080p"
+    if index.sar not in (None, Fraction(0), Fraction(1)):
+        return f"the clip has non-square pixels (SAR {index.sar})"
+    if (
+        abs(index.width * timeline.height - index.height * timeline.width)
+        > 0.01 * timeline.width * index.height
+    ):
+        return (
+            f"the clip's {index.width}x{index.height} frame would be letterboxed onto the "
+            f"{timeline.width}x{timeline.height} canvas"
+        )
+    fps = index.fps
+    if fps is None:
+        return "the clip has a variable frame rate"
+    if fps > MAX_FPS:
+        return f"the clip runs at {fps:.0f} fps"
+    frame = 1.0 / fps
+    total = len(index.pts)
+    clip_end = index.seconds(index.pts[-1]) + frame
+    if timeline.duration > clip_end + 0.5 * frame:
+        return "the timeline runs past the clip's end (its last frame would be held)"
+    frames = total
+    if timeline.duration < clip_end - 0.5 * frame:
+        frames = round(timeline.duration * fps)
+        if index.pts[frames] not in index.clean_keys:
+            return "the timeline ends inside a group of pictures (not on a keyframe)"
+    return PassThrough(source, frames, total, fps, index.width, index.height)
+
+
+def render_passthrough(
+    plan: PassThrough,
+    timeline: Timeline,
+    audio_wav: Path,
+    out_path: Path,
+    fmt: Format,
+    quality: Quality,
+    jobs: Jobs,
+    report: Callable[[float], None],
+) -> None:
+    """One ffmpeg pass: the clip's video packets copied, the mix encoded beside them."""
+    args = ["-i", str(plan.source), "-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
+    if plan.frames < plan.total_frames:
+        args += ["-frames:v", str(plan.frames)]
+    args += [*audio_codec_args(fmt.audio_codec, quality), "-map_metadata", "-1"]
+    if fmt.muxer in ("mp4", "mov"):
+        args += ["-movflags", "+faststart"]
+    args += ["-f", str(fmt.muxer), str(out_path)]
+    proc = jobs.start("copying the video and encoding the audio", args, progress=True)
+    jobs.wait(lambda: report(5.0 + 93.0 * min(1.0, proc.out_time_s / max(timeline.duration, 1e-3))))

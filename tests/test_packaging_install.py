@@ -109,3 +109,25 @@ def test_installing_the_provider_moves_no_package_of_an_existing_airflow(
         "env", f"AIRFLOW_HOME={env_home}", "AIRFLOW__CORE__LOAD_EXAMPLES=False", python, "-c", probe
     ).stdout
     assert re.search(rf"^{re.escape(PROVIDER_VERSION)} True$", out, re.M), out
+
+
+@pytest.mark.slow
+def test_the_nemo_local_wheel_alone_composes_in_a_fresh_venv(dist_dir: Path, tmp_path: Path) -> None:
+    """Everything the engine needs (SoundFont, sf2utils, ffmpeg) comes with the wheel and its dependencies."""
+    beside = Path(sys.executable).with_name("uv")
+    uv = str(beside) if beside.is_file() else shutil.which("uv")
+    assert uv
+    venv = tmp_path / "backend"
+    _run(uv, "venv", "--quiet", "--python", sys.executable, venv)
+    (wheel,) = dist_dir.glob(f"nemo_local-{PROVIDER_VERSION}-py3-none-any.whl")
+    _run(uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", wheel)
+    out = tmp_path / "track.wav"
+    result = _run(
+        venv / "bin" / "nemo-local", "compose", "calm piano", "--duration", "4", "--out", out,
+        "--cover", tmp_path / "cover.png",
+    )  # fmt: skip
+    metadata = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metadata["lufs"] == pytest.approx(-14.0, abs=0.5)
+    assert out.stat().st_size > 4 * 44100 * 2 and (tmp_path / "cover.png").stat().st_size > 1000
+    freeze = _run(uv, "pip", "freeze", "--python", venv / "bin" / "python").stdout
+    assert "apache-airflow" not in freeze and "tinysoundfont" not in freeze.lower()

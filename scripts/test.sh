@@ -2,7 +2,7 @@
 # README's test command. Sets up the environment if needed, lints, type-checks, builds both
 # distributions (python -m build + twine check), runs every test on the pinned Airflow, then runs the
 # provider's unit tests and one example DAG end to end (dag.test() against nemo_local) on the newest
-# patch of each other supported Airflow minor, each in its own venv (.venv-af31, .venv-af32).
+# patch of each other supported Airflow minor, each in its own venv (.venv-af31, .venv-af32), side by side.
 #
 #   bash scripts/test.sh                      everything (what CI runs)
 #   bash scripts/test.sh tests/client -x      the pinned Airflow only, with these pytest arguments
@@ -82,6 +82,20 @@ rc=$?
 set -e
 pytest_rc "$rc"
 
+# The other minors run side by side (each mostly waits on its nemo_local and Airflow's start-up), each
+# into its own log, printed when it ends.
+pids=()
+logs=()
 for version in $others; do
-  other_airflow "$version"
+  log="$(mktemp)"
+  logs+=("$log")
+  other_airflow "$version" >"$log" 2>&1 &
+  pids+=("$!")
 done
+rc=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || rc=1
+  cat "${logs[$i]}"
+  rm -f "${logs[$i]}"
+done
+exit "$rc"

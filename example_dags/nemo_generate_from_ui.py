@@ -6,7 +6,6 @@ The export is deferrable: while Nemo renders, the wait runs in the triggerer and
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -23,16 +22,51 @@ FORMATS = ["mp3", "wav", "m4a", "mp4"]
     tags=["nemo", "example"],
     params={
         "prompt": Param(
-            "soft piano for a product demo", type="string", minLength=3, title="What should it sound like?"
-        ),
-        "mood": Param("calm", enum=MOODS, title="Mood"),
-        "duration_s": Param(30, type="integer", minimum=4, maximum=600, title="Duration (seconds)"),
-        "output_format": Param("mp3", enum=FORMATS, title="Output format"),
-        "loop": Param(False, type="boolean", title="Loopable (end flows into start)"),
-        "output_dir": Param(
-            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            "soft piano for a product demo",
             type="string",
+            minLength=3,
+            maxLength=500,
+            title="What should it sound like?",
+            description="Instruments, style, the scene it is for. Example: warm acoustic guitar for a travel vlog.",
+        ),
+        "mood": Param(
+            "calm",
+            type="string",
+            enum=MOODS,
+            minLength=1,
+            title="Mood",
+            description="The overall feel; Nemo picks tempo and harmony from it.",
+        ),
+        "duration_s": Param(
+            30,
+            type="integer",
+            minimum=4,
+            maximum=600,
+            title="Duration (seconds)",
+            description="Between 4 and 600 seconds.",
+        ),
+        "output_format": Param(
+            "mp3",
+            type="string",
+            enum=FORMATS,
+            title="Output format",
+            description="mp3, wav or m4a for audio; mp4 for a video with a title card.",
+        ),
+        "loop": Param(
+            False,
+            type="boolean",
+            title="Loopable",
+            description="The end flows back into the start, for background loops.",
+        ),
+        "output_dir": Param(
+            os.environ.get("NEMO_EXPORT_DIR", ""),
+            type="string",
+            pattern=r"^$|^(/|[a-z][a-z0-9+.-]*://).+",
             title="Save to",
+            description=(
+                "A shared folder or an object-storage URI (s3://bucket/nemo). Empty: the deployment's "
+                "export location (NEMO_EXPORT_DIR). The file is then listed on the Nemo tracks page."
+            ),
         ),
     },
     render_template_as_native_obj=False,
@@ -53,7 +87,11 @@ def nemo_generate_from_ui() -> None:
         task_id="export",
         session_id=generated.output["session_id"],
         format="{{ params.output_format }}",
-        destination="{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}/",
+        # a folder per run under "Save to"; empty "Save to" leaves the choice to the operator's default
+        destination=(
+            "{% if params.output_dir %}{{ params.output_dir.rstrip('/') }}/"
+            "{{ run_id | replace(':', '-') | replace('+', '_') }}/{% endif %}"
+        ),
         deferrable=True,
         poll_interval=2,
         timeout=1800,

@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task, task_group
 
+from nemo_provider.links.urls import track_urls
 from nemo_provider.operators.nemo import (
     NemoCreateSessionOperator,
     NemoExportOperator,
@@ -75,6 +76,8 @@ def nemo_weekly_background_tracks() -> None:
             "mp3": mp3["path"],
             "mp4": mp4["path"],
             "session_id": generated["session_id"],
+            # where to hear and fetch them through Airflow (the Nemo tracks page), not a worker path
+            **track_urls(context, ("export_mp3", "export_mp4_1080p")),
         }
         context["outlet_events"][WEEKLY_TRACKS].extra = extra
         return extra

@@ -39,13 +39,18 @@ class Spec:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("body_bytes", 10, "MB", "--max-body-mb", "JSON request body (checked while it streams in)", MB),
+    Spec("body_bytes", 1, "MB", "--max-body-mb", "JSON request body (checked while it streams in)", MB),
     Spec("message_bytes", 16, "KB", "--max-message-kb", "text of one agent message (UTF-8)", 1024),
     Spec("upload_file_bytes", 200, "MB", "--max-upload-mb", "one uploaded or URL-fetched file", MB),
     Spec("upload_files", 20, "count", "--max-upload-files", "files (or URLs) in one upload request"),
     Spec("filename_chars", 255, "chars", "--max-filename-chars", "length of an uploaded file's name"),
     Spec(
-        "picture_pixels", 40, "megapixels", "--max-picture-mp", "width x height of an uploaded picture", 1e6
+        "picture_pixels",
+        40,
+        "megapixels",
+        "--max-picture-mp",
+        "width x height of an uploaded picture or video frame",
+        1e6,
     ),
     Spec("draft_tracks", 50, "count", "--max-tracks", "tracks in a draft sent for export"),
     Spec(

@@ -38,11 +38,12 @@ class RenderWorker:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._record = store.data_dir / "run" / "children"  # child processes, for the next start's sweep
 
     def start(self) -> tuple[list[str], list[str]]:
         """Sweep what a previous server left (child processes, work folders, partial files), recover its
         interrupted renders, then start the threads."""
-        record = self.store.data_dir / "run" / "children"
+        record = self._record
         killed = children.sweep(record)
         if killed:
             log.warning("killed %d process(es) a previous server left running: %s", len(killed), killed)
@@ -106,6 +107,7 @@ class RenderWorker:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        children.unconfigure(self._record)
 
     def _loop(self) -> None:
         # Linux niceness is per thread and inherited by the ffmpeg processes this thread starts: renders
@@ -172,7 +174,7 @@ class RenderWorker:
         job_dir = self._job_dir(render_id)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
-        out_path = job_dir / f"{render_id}.{fmt}"
+        out_path = paths.under(job_dir, f"{render_id}.{fmt}")  # fmt is one of the API's formats
         done = False
         try:
             result = render_draft(
@@ -184,7 +186,7 @@ class RenderWorker:
                 progress=self._progress(render_id),
                 cancel=cancel,
                 work_dir=job_dir / "work",
-                limits=getattr(self.config, "limits", None),  # the server's own, once config carries them
+                limits=self.config.limits,
             )
         except RenderCancelled:
             if not self._stopping.is_set():

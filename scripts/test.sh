@@ -54,6 +54,7 @@ if [ -n "$only_airflow" ] && [ "$only_airflow" != "$PINNED_AIRFLOW" ]; then
 fi
 
 bash scripts/setup.sh
+bash scripts/install-browser.sh  # Debian's chromium for tests/ui (Playwright drives it)
 . .venv/bin/activate
 
 echo "== ruff"

@@ -18,6 +18,7 @@ from nemo_local.agent.numbers import _NUM, find_duration_s, find_percent, normal
 
 DEFAULT_FADE_S = 2.0
 DEFAULT_TITLE_S = 3.0
+TITLE_CHARS = 200  # well under the export's text limit, so a title the agent adds can always be exported
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,12 @@ class Understood:
 
 
 def _title_text(original: str, norm: str) -> str | None:
+    """The title a message asks for, at most TITLE_CHARS characters (a long message is not a title)."""
+    found = _find_title(original)
+    return found[:TITLE_CHARS].strip() or None if found else None
+
+
+def _find_title(original: str) -> str | None:
     quoted = _QUOTED.search(original)
     if quoted:
         return next(g for g in quoted.groups() if g)

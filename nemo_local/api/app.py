@@ -34,6 +34,7 @@ from nemo_local.config import ServerConfig
 from nemo_local.limits import LimitExceeded
 from nemo_local.store import Store
 from nemo_local.store.paths import InvalidId
+from nemo_local.store.sweep import sweep_orphans
 from nemo_local.worker import RenderWorker
 
 log = logging.getLogger("nemo_local")
@@ -42,6 +43,7 @@ log = logging.getLogger("nemo_local")
 def create_app(config: ServerConfig) -> FastAPI:
     store = Store(config.data_dir)
     released = store.credits.release_all_held()
+    sweep_orphans(store.data_dir, store.db)  # before serving: no upload or composition is running yet
     composer = ComposeRunner(config.compose_workers)
     worker = RenderWorker(store, config)
     state = AppState(

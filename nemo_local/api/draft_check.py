@@ -87,8 +87,9 @@ def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> float:
     values: dict[str, float] = {}
     for short, names in _TIMES:
         found = _first(seg, names)
-        if found is not None:
-            values[short] = _number(f"{field}.{found[0]}", found[1], 0, max_ms)
+        if found is not None:  # start and duration: their sum is checked against the export limit below
+            high = math.inf if short in ("s", "d") else max_ms
+            values[short] = _number(f"{field}.{found[0]}", found[1], 0, high)
     offset = _first(seg, _OFFSET)
     if offset is not None:
         _number(f"{field}.{offset[0]}", offset[1], 0, MAX_SOURCE_OFFSET_MS)
@@ -160,7 +161,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
                 field,
                 round(float(value) / 1000, 3),
                 limits,
-                f"The export would be {float(value) / 1000:g} s long (limit {limits.shown('export_seconds')})",
+                f"{field} makes the export {float(value) / 1000:g} s long (limit {limits.shown('export_seconds')})",
             )
     meta = _first(draft, ("m", "metadata"))
     if meta is not None:

@@ -1,7 +1,9 @@
 """Request bodies are bounded while they stream in, never after being read: a declared Content-Length
 over the limit is refused before a byte is read, and a body that grows past it (chunked, or lying about
 its length) is cut off at the limit. The limit is `--max-body-mb` for JSON bodies; a multipart upload
-may carry `--max-upload-files` files of `--max-upload-mb` each (the upload code checks each file)."""
+may carry `--max-upload-files` files of `--max-upload-mb` each (the upload code checks each file); a
+`/run_sse` body may be a few times the message limit (JSON escapes) and no more, since FastAPI parses
+and validates it on the event loop: capped, that costs milliseconds, not seconds."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nemo_local.limits import MB, LimitExceeded, Limits
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
+SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
+SSE_BODY_OVERHEAD = 64 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -25,15 +29,19 @@ class BodyTooLarge(HTTPException):
         self.error = error
 
 
-def body_limit(limits: Limits, content_type: str) -> tuple[int, str]:
-    """(bytes, limit name) a request with this content type may send."""
+def body_limit(limits: Limits, content_type: str, path: str = "") -> tuple[int, str]:
+    """(bytes, limit name) a request with this content type to this path may send."""
     if content_type.lower().startswith("multipart/"):
         return limits.upload_files * limits.upload_file_bytes + MULTIPART_OVERHEAD, "upload_file_bytes"
+    if path == "/run_sse":
+        sse = SSE_BODY_FACTOR * limits.message_bytes + SSE_BODY_OVERHEAD
+        if sse < limits.body_bytes:
+            return sse, "message_bytes"
     return limits.body_bytes, "body_bytes"
 
 
 def too_large(limits: Limits, name: str, size: int | None, allowed: int) -> LimitExceeded:
-    shown = f"{allowed / MB:g} MB"
+    shown = f"{allowed / MB:g} MB" if allowed >= MB else f"{allowed / 1024:g} KB"
     said = f"{size} bytes" if size is not None else "more"
     return LimitExceeded(
         name,
@@ -53,10 +61,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limits: Limits = scope["app"].state.nemo.config.limits
+        config = scope["app"].state.nemo.config
+        limits: Limits = config.limits
+        in_200 = bool(config.faults.errors_in_200)  # the fault switch: coded errors answer HTTP 200
         headers = dict(scope.get("headers") or [])
         ctype = headers.get(b"content-type", b"").decode("latin-1")
-        allowed, name = body_limit(limits, ctype)
+        allowed, name = body_limit(limits, ctype, scope.get("path", ""))
         declared = headers.get(b"content-length")
         if declared is not None:
             try:
@@ -68,7 +78,8 @@ class BodyLimitMiddleware:
                 return
             if size > allowed:
                 error = too_large(limits, name, size, allowed)
-                await _answer(send, 413, {"code": 413, "message": str(error), "data": error.data})
+                body = {"code": 413, "message": str(error), "data": error.data}
+                await _answer(send, 200 if in_200 else 413, body)
                 return
         seen = 0
 

@@ -18,6 +18,7 @@ from nemo_local.limits import LimitExceeded
 from nemo_local.store import InsufficientCredits
 
 router = APIRouter(tags=["agent"])
+MAX_PARTS = 64  # a message is one text part in practice; the body size bounds the rest
 
 
 class AdkDetail(BaseModel):
@@ -32,7 +33,7 @@ class Part(BaseModel):
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str = "user"
-    parts: list[Part] = Field(default_factory=list)
+    parts: list[Part] = Field(default_factory=list, max_length=MAX_PARTS)
 
 
 class RunSSE(BaseModel):

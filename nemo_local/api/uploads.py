@@ -29,7 +29,7 @@ from nemo_local.ingest.receive import (
     too_many_files,
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
-from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.limits import BY_NAME, LimitExceeded, Limits
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422), tags=["upload"])
@@ -40,6 +40,29 @@ MIME = {
     "webp": "image/webp", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "aac": "audio/aac",
 }  # fmt: skip
 ACCEPTED_TEXT = ", ".join(e for e in ACCEPTED_EXTENSIONS if e != "jpeg")
+
+
+def _image_size(f: ReceivedFile) -> tuple[int, int]:
+    """Width and height from the picture's header, without decoding it and without Pillow's
+    decompression-bomb refusal (which would hide the size the pixel limit must report)."""
+    from PIL import Image
+
+    Image.init()
+    with f.path.open("rb") as fp:
+        prefix = fp.read(16)
+        for fmt in Image.ID:
+            if fmt not in ("PNG", "JPEG", "GIF", "WEBP"):
+                continue
+            factory, accept = Image.OPEN[fmt]
+            if accept is not None and not accept(prefix):
+                continue
+            fp.seek(0)
+            try:
+                image = factory(fp, str(f.path))
+            except Exception:  # noqa: S112 (not this format: try the next, as Image.open does)
+                continue
+            return int(image.size[0]), int(image.size[1])
+    raise UnsupportedType(f.filename, "the image cannot be decoded")
 
 
 def _check_pixels(f: ReceivedFile, index: int, info: dict[str, Any], limits: Limits) -> None:
@@ -74,13 +97,8 @@ def _describe(f: ReceivedFile, index: int, limits: Limits) -> dict[str, Any]:
     except ProbeError as exc:
         if f.sniffed.kind != "image":
             raise UnsupportedType(f.filename, "the media cannot be decoded") from exc
-        from PIL import Image
-
-        try:
-            with Image.open(f.path) as img:  # reads the header only: no pixels are decoded here
-                info.update(width=img.width, height=img.height)
-        except Exception as img_exc:
-            raise UnsupportedType(f.filename, "the image cannot be decoded") from img_exc
+    if f.sniffed.kind == "image" and not (info["width"] and info["height"]):
+        info["width"], info["height"] = _image_size(f)
     if f.sniffed.kind == "image":
         info.update(duration=None, fps=None)
     _check_pixels(f, index, info, limits)
@@ -102,7 +120,7 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
         return await receive_multipart(ctype, request.stream(), dest, limits)
     try:
         body = json.loads(await request.body())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
         raise ApiError(422, "expected multipart field 'files' or JSON {\"urls\": [...]}") from exc
     urls = body.get("urls") if isinstance(body, dict) else None
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
@@ -117,6 +135,24 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
         _discard(got)
         raise
     return got
+
+
+def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
+    """Uploads go on the session's draft; refuse the upload (before publishing anything) when the draft
+    would then hold more segments than a draft may have to be exported."""
+    _, draft = state.store.sessions.latest_draft(session.id)
+    tracks = (draft or {}).get("t") or []
+    present = sum(len(t.get("sg") or []) for t in tracks if isinstance(t, dict))
+    limits = state.config.limits
+    if present + adding > limits.draft_segments:
+        raise LimitExceeded(
+            "draft_segments",
+            "files",
+            present + adding,
+            limits,
+            f"The session's draft has {present} segments; {adding} more would pass the limit of "
+            f"{limits.shown('draft_segments')} segments per draft. Start a new session",
+        )
 
 
 def _apply(state: AppState, session: SessionRow, rows: list[tuple[UploadRow, str]]) -> bool:
@@ -153,8 +189,16 @@ async def upload(
     except FileTooLarge as exc:
         raise ApiError(
             4002,
-            f"File too large: {exc.filename} exceeds the {exc.limit / (1024 * 1024):g} MB limit; trim or compress it",
-            {"filename": exc.filename, "size": exc.size, "limit": exc.limit},
+            f"File too large: {exc.filename} exceeds the {exc.limit / (1024 * 1024):g} MB limit; trim or compress "
+            f"it (the server's operator can raise it with {BY_NAME['upload_file_bytes'].flag})",
+            {
+                "filename": exc.filename,
+                "size": exc.size,
+                "limit": exc.limit,
+                "field": "files",
+                "value": exc.size,
+                "switch": BY_NAME["upload_file_bytes"].flag,
+            },
         ) from exc
     except UnsupportedType as exc:
         raise ApiError(
@@ -168,6 +212,11 @@ async def upload(
         raise ApiError(422, f"Upload refused: {exc}", {"field": "files"}) from exc
     if not received:
         raise ApiError(422, "no file in the request (multipart field 'files')")
+    try:
+        await asyncio.to_thread(_room_on_draft, state, session, len(received))
+    except BaseException:
+        _discard(received)
+        raise
     out, rows = [], []
     try:
         limits = state.config.limits

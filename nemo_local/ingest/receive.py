@@ -25,7 +25,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 
 from nemo_local.ingest.sniff import SNIFF_BYTES, Sniffed, check_type
 from nemo_local.ingest.urls import Resolver, URLRefused, check_url, redact, resolve
-from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.limits import BY_NAME, LimitExceeded, Limits
 from nemo_local.store import paths
 
 log = logging.getLogger("nemo_local.ingest")
@@ -59,6 +59,15 @@ class BadUpload(UploadRefused):
     """The multipart body is malformed or was cut off before its end."""
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _unsafe_char(c: str) -> bool:
+    """Control characters, lone surrogates, and the bidirectional overrides that make `gpj.exe` look like
+    `exe.jpg`; joiners (emoji sequences) and marks of any script are fine."""
+    return unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS
+
+
 def check_filename(name: str, index: int, limits: Limits) -> None:
     """A client's file name: at most `filename_chars` characters, no control characters. Any script is
     fine (the name on disk and in URLs is `safe_name`'s; this one is only shown back)."""
@@ -71,8 +80,8 @@ def check_filename(name: str, index: int, limits: Limits) -> None:
             limits,
             f"{field_name} is {len(name)} characters long (limit {limits.shown('filename_chars')})",
         )
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in name):
-        raise BadUpload(f"{field_name} contains control or invisible characters")
+    if any(_unsafe_char(c) for c in name):
+        raise BadUpload(f"{field_name} contains control characters or bidirectional overrides")
 
 
 def too_many_files(count: int, limits: Limits) -> LimitExceeded:
@@ -111,7 +120,7 @@ class _PartState:
     filename: str | None = None
     fh: BinaryIO | None = None
     file: ReceivedFile | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, bytes] = field(default_factory=dict)
     header_field: bytes = b""
     header_value: bytes = b""
 
@@ -136,11 +145,11 @@ class _MultipartSink:
 
     def on_header_end(self) -> None:
         # kept as bytes: python-multipart parses bytes, and a UTF-8 file name is not Latin-1
-        self.part.headers[self.part.header_field.decode("latin-1").lower()] = self.part.header_value  # type: ignore[assignment]
+        self.part.headers[self.part.header_field.decode("latin-1").lower()] = self.part.header_value
         self.part.header_field = self.part.header_value = b""
 
     def on_headers_finished(self) -> None:
-        disposition: bytes = self.part.headers.get("content-disposition", b"")  # type: ignore[assignment]
+        disposition = self.part.headers.get("content-disposition", b"")
         _, params = parse_options_header(disposition)
         raw = params.get(b"filename")
         if raw is None or self.error is not None:
@@ -271,7 +280,7 @@ def _url_filename(url: str, response: httpx.Response, max_chars: int) -> str:
             break
     if not name:
         name = unquote(os.path.basename(urlsplit(url).path))
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+    name = "".join(c for c in name if not _unsafe_char(c))
     return name[-max_chars:] or "download"
 
 
@@ -340,7 +349,9 @@ async def _fetch(
                     raise BadURL(f"could not fetch the URL: {type(exc).__name__}") from exc
             finally:
                 await resp.aclose()
-        raise BadURL(f"too many redirects (more than {limits.url_redirects})")
+        raise BadURL(
+            f"too many redirects (more than {limits.url_redirects}; {BY_NAME['url_redirects'].flag})"
+        )
 
 
 async def _save_stream(filename: str, resp: httpx.Response, dest: Path, limit: int) -> ReceivedFile:

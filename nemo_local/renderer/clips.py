@@ -100,20 +100,29 @@ def build_graph(timeline: Timeline, pieces: list[Piece], title_input: int | None
     return ";".join(parts)
 
 
-def title_track(timeline: Timeline, work: Path, check_cancel: Callable[[], None]) -> Path | None:
-    """A concat-demuxer listing of full-canvas RGBA pictures: the visible titles over time (transparent
-    where none shows). One picture per distinct set of titles; None when the draft has no titles."""
-    if not timeline.text:
+def title_track(
+    timeline: Timeline,
+    work: Path,
+    check_cancel: Callable[[], None],
+    t0: float = 0.0,
+    t1: float | None = None,
+    tag: str = "titles",
+) -> Path | None:
+    """A concat-demuxer listing of full-canvas RGBA pictures: the visible titles over [t0, t1) (whole
+    timeline by default), transparent where none shows, starting at 0. One picture per distinct set of
+    titles; None when no title shows in the window."""
+    end = timeline.duration if t1 is None else t1
+    inside = [seg for seg in timeline.text if seg.start < end and seg.end > t0]
+    if not inside:
         return None
-    total = timeline.duration
-    cuts = {0.0, total}
-    for seg in timeline.text:
-        cuts.update(t for t in (seg.start, seg.end) if 0.0 < t < total)
+    cuts = {t0, end}
+    for seg in inside:
+        cuts.update(t for t in (seg.start, seg.end) if t0 < t < end)
     edges = sorted(cuts)
     spans: list[tuple[float, tuple[int, ...]]] = []  # (duration, indices of the visible titles)
     for a, b in itertools.pairwise(edges):
         mid = (a + b) / 2
-        visible = tuple(i for i, seg in enumerate(timeline.text) if seg.start <= mid < seg.end)
+        visible = tuple(i for i, seg in enumerate(inside) if seg.start <= mid < seg.end)
         if spans and spans[-1][1] == visible:
             spans[-1] = (spans[-1][0] + (b - a), visible)
         else:
@@ -127,14 +136,14 @@ def title_track(timeline: Timeline, work: Path, check_cancel: Callable[[], None]
             layer = Image.new("RGBA", (timeline.width, timeline.height), (0, 0, 0, 0))
             for i in visible:
                 if i not in drawn:
-                    drawn[i] = title_overlay(timeline.text[i], timeline.width, timeline.height)
+                    drawn[i] = title_overlay(inside[i], timeline.width, timeline.height)
                 img, x, y = drawn[i]
                 layer.alpha_composite(img, (x, y))
-            pictures[visible] = work / f"titles_{len(pictures):04d}.png"
+            pictures[visible] = work / f"{tag}_{len(pictures):04d}.png"
             layer.save(pictures[visible], compress_level=1)
         lines += [f"file '{pictures[visible].name}'", f"duration {duration:.6f}"]
     lines.append(f"file '{pictures[spans[-1][1]].name}'")  # the concat demuxer needs the last file repeated
-    listing = work / "titles.txt"
+    listing = work / f"{tag}.txt"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return listing
 

@@ -285,11 +285,13 @@ def mix_to_wav(
         for block in iter_mix(timeline, resolve, cancel):
             pcm = np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
             fh.writeframes(pcm.tobytes())
-            usable = len(block) - len(block) % PEAK_STEP
+            # every 8th sample is plenty for a picture of the waveform, and 8x cheaper
+            sparse = np.abs(block[:: PEAK_STEP // 32])
+            usable = len(sparse) - len(sparse) % 32
             if usable:
-                peaks.append(np.abs(block[:usable]).reshape(-1, PEAK_STEP, 2).max(axis=1))
-            if len(block) > usable:
-                peaks.append(np.abs(block[usable:]).max(axis=0, keepdims=True))
+                peaks.append(sparse[:usable].reshape(-1, 32, 2).max(axis=1))
+            if len(sparse) > usable:
+                peaks.append(sparse[usable:].max(axis=0, keepdims=True))
             done += len(block)
             if progress is not None:
                 progress(done / total)

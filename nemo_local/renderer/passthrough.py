@@ -21,9 +21,11 @@ from pathlib import Path
 
 import av
 
-from nemo_local.renderer.clips import FPS, lay_out
+from nemo_local.renderer import smart
+from nemo_local.renderer.clips import lay_out
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args
 from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.smart import SmartPlan
 from nemo_local.renderer.timeline import Timeline
 
 log = logging.getLogger("nemo_local.renderer")
@@ -31,6 +33,9 @@ PASS_CONTAINERS = ("mp4", "mov", "matroska")
 PASS_PIX_FMTS = ("yuv420p", "yuvj420p")
 MAX_LONG_SIDE, MAX_SHORT_SIDE = 1920, 1080
 MAX_FPS = 60.0
+# A clip's audio often runs a few tens of ms past its last video frame (and the upload's duration is the
+# container's): a timeline that long still passes, its video ending where the clip's does, as in the clip.
+END_SLACK_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class VideoIndex:
     pts: tuple[int, ...]  # presentation order
     clean_keys: frozenset[int]  # pts of keyframes no later packet (in decode order) displays before
     has_pts: bool
+    container_start: float  # the file's start time (s): ffmpeg's -ss counts from there
+    rotation: int  # display rotation in degrees (a phone's portrait clip stored landscape)
 
     @property
     def frame_step(self) -> int | None:
@@ -58,9 +65,14 @@ class VideoIndex:
         return None
 
     @property
-    def fps(self) -> float | None:
+    def rate(self) -> Fraction | None:
         step = self.frame_step
-        return float(1 / (step * self.time_base)) if step else None
+        return 1 / (step * self.time_base) if step else None
+
+    @property
+    def fps(self) -> float | None:
+        rate = self.rate
+        return float(rate) if rate else None
 
     def seconds(self, pts: int) -> float:
         return float((pts - self.pts[0]) * self.time_base)
@@ -95,6 +107,7 @@ def index_video(path: Path) -> VideoIndex | None:
                     clean.add(pts)
                 later_min = pts if later_min is None else min(later_min, pts)
         sar = stream.sample_aspect_ratio
+        rotation = _rotation(path)
         return VideoIndex(
             codec=ctx.name,
             pix_fmt=ctx.pix_fmt,
@@ -105,7 +118,20 @@ def index_video(path: Path) -> VideoIndex | None:
             pts=tuple(sorted(p for p, _ in decode_order if p is not None)),
             clean_keys=frozenset(clean),
             has_pts=has_pts,
+            container_start=(container.start_time or 0) / av.time_base,
+            rotation=rotation,
         )
+
+
+def _rotation(path: Path) -> int:
+    """The display rotation of the first frame (PyAV shows the display matrix only on frames)."""
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return int(getattr(frame, "rotation", 0) or 0)
+    except (av.error.FFmpegError, OSError):
+        pass
+    return 0
 
 
 @dataclass(frozen=True)
@@ -124,28 +150,8 @@ class PassThrough:
         return f"video passed through ({cut}, {self.width}x{self.height} at {self.fps:g} fps)"
 
 
-def decide(
-    timeline: Timeline,
-    resolved: dict[str, Path],
-    pictures: set[str],
-    durations: dict[str, float],
-    fmt: Format,
-) -> PassThrough | str:
-    """A pass-through plan, or why the video is re-encoded (a sentence ending the log line)."""
-    if fmt.video_codec != "h264" or fmt.muxer not in PASS_CONTAINERS:
-        return f"{fmt.name} exports are encoded as {fmt.video_codec or fmt.kind}"
-    if timeline.text:
-        return "titles are drawn over the video"
-    pieces = lay_out(timeline, resolved, pictures, durations)
-    source = pieces[0].path if len(pieces) == 1 else None
-    if source is None:
-        return "the video track has gaps or several pieces"
-    piece = pieces[0]
-    if piece.is_picture:
-        return "the video track shows a picture"
-    if piece.offset > 0.5 / FPS:
-        return "the clip is not shown from its first frame"
-    index = index_video(source)
+def _unfit(index: VideoIndex | None, timeline: Timeline) -> str | None:
+    """Why this clip's pictures cannot be copied into the export (None: they can)."""
     if index is None or not index.has_pts or len(index.pts) < 2:
         return "the clip's video packets carry no usable timestamps"
     if index.codec != "h264":
@@ -155,6 +161,8 @@ def decide(
     long_side, short_side = max(index.width, index.height), min(index.width, index.height)
     if long_side > MAX_LONG_SIDE or short_side > MAX_SHORT_SIDE:
         return f"the clip is {index.width}x{index.height}, larger than 1080p"
+    if index.rotation % 360:
+        return f"the clip is displayed rotated by {index.rotation} degrees"
     if index.sar not in (None, Fraction(0), Fraction(1)):
         return f"the clip has non-square pixels (SAR {index.sar})"
     if (
@@ -170,17 +178,59 @@ def decide(
         return "the clip has a variable frame rate"
     if fps > MAX_FPS:
         return f"the clip runs at {fps:.0f} fps"
-    frame = 1.0 / fps
-    total = len(index.pts)
-    clip_end = index.seconds(index.pts[-1]) + frame
-    if timeline.duration > clip_end + 0.5 * frame:
-        return "the timeline runs past the clip's end (its last frame would be held)"
-    frames = total
-    if timeline.duration < clip_end - 0.5 * frame:
-        frames = round(timeline.duration * fps)
-        if index.pts[frames] not in index.clean_keys:
-            return "the timeline ends inside a group of pictures (not on a keyframe)"
-    return PassThrough(source, frames, total, fps, index.width, index.height)
+    return None
+
+
+def decide(
+    timeline: Timeline,
+    resolved: dict[str, Path],
+    pictures: set[str],
+    durations: dict[str, float],
+    fmt: Format,
+) -> PassThrough | SmartPlan | str:
+    """A pass-through plan, a smart-rendering plan, or why the video is re-encoded (a sentence ending
+    the log line "re-encoded because …")."""
+    if fmt.video_codec != "h264" or fmt.muxer not in PASS_CONTAINERS:
+        return f"{fmt.name} exports are encoded as {fmt.video_codec or fmt.kind}"
+    pieces = lay_out(timeline, resolved, pictures, durations)
+    if any(p.path is None for p in pieces):
+        return "the video track has gaps"
+    if any(p.is_picture for p in pieces):
+        return "the video track shows a picture"
+    indexes: dict[Path, VideoIndex] = {}
+    for piece in pieces:
+        assert piece.path is not None
+        if piece.path not in indexes:
+            index = index_video(piece.path)
+            reason = _unfit(index, timeline)
+            if reason is not None:
+                return reason
+            assert index is not None
+            indexes[piece.path] = index
+    shapes = {(i.width, i.height, i.rate) for i in indexes.values()}
+    if len(shapes) > 1:
+        return "the clips differ in size or frame rate"
+    first = next(iter(indexes.values()))
+    rate = first.rate
+    assert rate is not None
+    frame = 1.0 / float(rate)
+    if len(pieces) == 1 and not timeline.text and pieces[0].offset <= 0.5 * frame:
+        source = pieces[0].path
+        assert source is not None
+        total = len(first.pts)
+        clip_end = first.seconds(first.pts[-1]) + frame
+        if timeline.duration > clip_end + max(0.5 * frame, END_SLACK_S):
+            return "the timeline runs past the clip's end (its last frame would be held)"
+        frames = total
+        if timeline.duration < clip_end - 0.5 * frame:
+            frames = round(timeline.duration * float(rate))
+        if frames == total or first.pts[frames] in first.clean_keys:
+            return PassThrough(source, frames, total, float(rate), first.width, first.height)
+    result = smart.plan(timeline, pieces, indexes, rate, slack_frames=round(END_SLACK_S * float(rate)))
+    if isinstance(result, str):
+        why = "titles are drawn over the video" if timeline.text else "cuts fall inside groups of pictures"
+        return f"{why} and {result}"
+    return result
 
 
 def render_passthrough(

@@ -18,7 +18,7 @@ from PIL import Image
 
 from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.media import ProbeError, probe
-from nemo_local.renderer import mixdown, passthrough
+from nemo_local.renderer import mixdown, passthrough, smart
 from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
@@ -190,6 +190,11 @@ def render_draft(
                     video_path = plan.describe()
                     log.info("export %s: %s", out_path.name, video_path)
                     passthrough.render_passthrough(plan, timeline, wav, partial, spec, preset, jobs, report)
+                elif isinstance(plan, smart.SmartPlan):
+                    video_path = plan.describe()
+                    log.info("export %s: %s", out_path.name, video_path)
+                    smart_audio = start_audio(wav, spec, preset, work, jobs)
+                    smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
                 else:
                     video_path = f"re-encoded because {plan}"
                     log.info("export %s: video %s", out_path.name, video_path)
@@ -220,6 +225,7 @@ def render_draft(
                     return COVER_ID
 
                 video_path = "still pictures encoded once and repeated by stream copy"
+                log.info("export %s: video from %s", out_path.name, video_path)
                 if audio is None:
                     render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
                 else:

@@ -44,11 +44,12 @@ class Jobs:
         progress_args = ["-progress", "pipe:1", "-stats_period", "0.1", "-nostats"] if progress else []
         cmd = [*base_cmd(), *progress_args, *args]
         # ffmpeg dies with the server (death signal) and is recorded for the next server's sweep
+        cmd, preexec = children.dying_with_parent(cmd)
         popen = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE if progress else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=children.die_with_parent_preexec(),  # only prctl runs between fork and exec
+            preexec_fn=preexec,  # None with setpriv; else only prctl runs between fork and exec
         )
         children.record(popen.pid, "ffmpeg")
         proc = Proc(name, popen)

@@ -9,6 +9,7 @@ the provider can do instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,6 +62,21 @@ _GUI = re.compile(
 )
 
 
+def _classify(match: re.Match[str]) -> GuiAction:
+    """One GUI phrase -> the action it stands for: the single table both readers below use."""
+    phrase = match.group(0).strip()
+    if match.group("preview"):
+        return GuiAction(phrase, "state")
+    if match.group("click"):
+        target = (match.group("ctarget") or "").strip() or None
+        return GuiAction(phrase, route(target) if target else "message", target)
+    if match.group("open"):
+        return GuiAction(phrase, "state", match.group("otarget"))
+    if match.group("drag"):
+        return GuiAction(phrase, "message")
+    return GuiAction(phrase, "export", phrase)
+
+
 def translate_gui(text: str) -> list[GuiAction]:
     """Map the agent's GUI phrases to actions, in order of appearance (one per action kind).
 
@@ -71,19 +87,30 @@ def translate_gui(text: str) -> list[GuiAction]:
     found: list[GuiAction] = []
     seen: set[Action] = set()
     for match in _GUI.finditer(text):
-        phrase = match.group(0).strip()
-        if match.group("preview"):
-            item = GuiAction(phrase, "state")
-        elif match.group("click"):
-            target = (match.group("ctarget") or "").strip() or None
-            item = GuiAction(phrase, route(target) if target else "message", target)
-        elif match.group("open"):
-            item = GuiAction(phrase, "state", match.group("otarget"))
-        elif match.group("drag"):
-            item = GuiAction(phrase, "message")
-        else:
-            item = GuiAction(phrase, "export", phrase)
+        item = _classify(match)
         if item.action not in seen:
             seen.add(item.action)
             found.append(item)
     return found
+
+
+def rewrite_gui(text: str, wording: Callable[[GuiAction], str | None]) -> str:
+    """Replace each GUI phrase in ``text`` with ``wording(action)`` (kept as-is when that is None).
+
+    The caller owns the words (an Airflow task log says "the export task"; another caller may say
+    something else); which phrase means which action stays in :func:`_classify`. A replacement at the
+    start of a sentence is capitalised.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        words = wording(_classify(match))
+        if words is None:
+            return match.group(0)
+        before = text[: match.start()].rstrip()
+        if not before or before[-1] in ".!?。！？\n":
+            words = words[:1].upper() + words[1:]
+        # keep the whitespace the phrase ended with (the regex may have swallowed it before a target)
+        trailing = match.group(0)[len(match.group(0).rstrip()) :]
+        return words + trailing
+
+    return _GUI.sub(replace, text)

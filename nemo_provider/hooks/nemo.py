@@ -135,33 +135,13 @@ class NemoHook(BaseHook):
     # -- UI ---------------------------------------------------------------------------------------
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the generic connection form so users see Nemo's words, not Airflow's."""
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"host": "API base URL", "password": "API token"},
-            "placeholders": {
-                "host": DEFAULT_BASE_URL,
-                "password": "nmv_usr_… (leave empty for an anonymous token)",
-                "extra": json.dumps(
-                    {"client_id": "<stable uuid>", "language": "en", "timeout": 30, "platform": "airflow"}
-                ),
-            },
-        }
+        """The connection form, for Airflow versions that ask the hook; defined once in the provider info."""
+        from nemo_provider.get_provider_info import UI_FIELD_BEHAVIOUR
 
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Typed fields for the extras when the web form libraries are installed; none otherwise."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import StringField
-        except ImportError:
-            return {}
         return {
-            "client_id": StringField(lazy_gettext("Client id"), widget=BS3TextFieldWidget()),
-            "language": StringField(lazy_gettext("Language"), widget=BS3TextFieldWidget()),
-            "timeout": StringField(lazy_gettext("Timeout (s)"), widget=BS3TextFieldWidget()),
-            "platform": StringField(lazy_gettext("Platform"), widget=BS3TextFieldWidget()),
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
         }
 
     # -- settings -----------------------------------------------------------------------------------
@@ -174,11 +154,19 @@ class NemoHook(BaseHook):
         return settings_from_connection(await self.aget_connection(self.nemo_conn_id))
 
     # -- clients ------------------------------------------------------------------------------------
-    def get_client(self, *, transport: httpx.BaseTransport | None = None) -> NemoClient:
-        """A configured synchronous client; close it (or use it as a context manager) when done."""
+    def get_client(
+        self, *, transport: httpx.BaseTransport | None = None, token_source: str | None = None
+    ) -> NemoClient:
+        """A configured synchronous client; close it (or use it as a context manager) when done.
+
+        ``token_source`` overrides how auth errors name the token (the connection test uses it).
+        """
         from nemo_provider.client import NemoClient
 
-        return NemoClient(**self._client_kwargs(self.get_settings()), transport=transport)
+        kwargs = self._client_kwargs(self.get_settings())
+        if token_source:
+            kwargs["token_source"] = token_source
+        return NemoClient(**kwargs, transport=transport)
 
     def _client_kwargs(self, s: NemoClientSettings) -> dict[str, Any]:
         """The constructor arguments both clients take from a connection: one place, so they cannot drift."""
@@ -238,9 +226,19 @@ class NemoHook(BaseHook):
 
     # -- connection test ----------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
-        """Read the credit balance: proves the URL, the token (or anonymous access) and the headers."""
+        """Read the credit balance: proves the URL, the token (or anonymous access) and the headers.
+
+        Airflow's Test button runs this under a random temporary connection id; failures name the
+        user's own connection instead (see :func:`user_connection_id`).
+        """
         try:
-            with self.get_client() as client:
+            shown = user_connection_id(self.nemo_conn_id)
+            source = (
+                f"the password of Airflow connection {shown!r}"
+                if shown
+                else "the password of the Airflow connection being tested"
+            )
+            with self.get_client(token_source=source) as client:
                 credits = client.credits()
                 self.register_acquired_token(client)
                 who = "an anonymous token" if getattr(client, "token_is_anonymous", False) else "the token"
@@ -251,3 +249,34 @@ class NemoHook(BaseHook):
             )
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
+
+
+def user_connection_id(conn_id: str) -> str | None:
+    """How to name the connection under test in a message: the user's id, not Airflow's temporary one.
+
+    Airflow's test endpoint copies the form into an environment connection ``AIRFLOW_CONN_<random>``;
+    when exactly one stored ``nemo`` connection has the same URL and token, that is the one the user is
+    testing; None when that cannot be told (unsaved edits, no database in this process).
+    """
+    env = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not env:
+        return conn_id
+    try:
+        from airflow.models.connection import Connection
+        from airflow.utils.session import create_session
+
+        tested = Connection(conn_id=conn_id, uri=env) if not env.lstrip().startswith("{") else None
+        if tested is None:
+            tested = Connection.from_json(env, conn_id=conn_id)
+        with create_session() as session:
+            stored = session.query(Connection).filter(Connection.conn_type == tested.conn_type).all()
+            same = [
+                c.conn_id
+                for c in stored
+                if (c.host or "") == (tested.host or "") and (c.password or "") == (tested.password or "")
+            ]
+    except Exception:
+        same = []
+    if conn_id in same:
+        return conn_id
+    return same[0] if len(same) == 1 else None

@@ -1,10 +1,17 @@
-"""The "Download" extra link: the finished export's URL, one click from the task in the UI."""
+"""Extra links of the export: hear the track on the Nemo tracks page, or download it, through Airflow.
+
+Both point at the api-server's tracks plugin (``nemo_provider.links.urls``), which looks the file up
+in this task instance's XCom and checks the user may read the DAG: not at a worker path, and not at
+the Nemo backend's own address (loopback for nemo_local, a CDN URL that expires for the service).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
+
+from nemo_provider.links.urls import media_url, player_url
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -14,22 +21,36 @@ if TYPE_CHECKING:
 RENDER_URL_XCOM_KEY = "render_url"
 
 
-class NemoDownloadLink(BaseOperatorLink):
-    """Points at the render's download URL once the export has finished (empty before that).
+def _delivered(operator: BaseOperator, ti_key: TaskInstanceKey) -> bool:
+    """Whether this task instance finished an export (the link is empty before that)."""
+    url: Any = getattr(operator, "render_url", None)
+    if url:
+        return True
+    try:
+        from airflow.sdk.bases.xcom import BaseXCom
 
-    Airflow 3 asks for the link on the worker when the task finishes and stores it; the operator that
-    just ran holds the URL, and the XCom is the fallback for operators that did not set it.
-    """
+        return bool(BaseXCom.get_value(ti_key=ti_key, key=RENDER_URL_XCOM_KEY))  # type: ignore[arg-type]
+    except Exception:
+        return False
+
+
+class NemoTrackLink(BaseOperatorLink):
+    """The track's player on the Nemo tracks page."""
+
+    name = "Listen (Nemo tracks)"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        if not _delivered(operator, ti_key):
+            return ""
+        return player_url(ti_key.dag_id, ti_key.run_id, ti_key.task_id, ti_key.map_index)
+
+
+class NemoDownloadLink(BaseOperatorLink):
+    """The delivered file itself, served by the api-server (wherever the export delivered it)."""
 
     name = "Download"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        url: Any = getattr(operator, "render_url", None)
-        if not url:
-            try:
-                from airflow.sdk.bases.xcom import BaseXCom
-
-                url = BaseXCom.get_value(ti_key=ti_key, key=RENDER_URL_XCOM_KEY)  # type: ignore[arg-type]
-            except Exception:
-                url = None
-        return str(url) if url else ""
+        if not _delivered(operator, ti_key):
+            return ""
+        return media_url(ti_key.dag_id, ti_key.run_id, ti_key.task_id, ti_key.map_index, download=True)

@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from nemo_provider._compat import AirflowFailException, conf
-from nemo_provider.links.nemo import RENDER_URL_XCOM_KEY, NemoDownloadLink
+from nemo_provider.links.nemo import RENDER_URL_XCOM_KEY, NemoDownloadLink, NemoTrackLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -279,11 +279,14 @@ class NemoGenerateOperator(BaseOperator):
         baseline = self._baseline(client, session_id, prompt_sha)
         store.save(baseline)  # before sending: a crash from here on must not lead to a second send
         self.log.info("Sending the message to session %s.", session_id)
+        from nemo_provider.operators._agent_log import AgentLog
+
+        agent_log = AgentLog(self.log)  # whole sentences in Airflow's words, not 24-character fragments
         try:
             result = client.send_message(
                 session_id,
                 self.prompt,
-                on_text=lambda text: self.log.info("Nemo: %s", text),
+                on_text=agent_log.feed,
                 on_progress=lambda note: self.log.info("%s", note),
                 timeout=self.message_timeout,
             )
@@ -291,6 +294,8 @@ class NemoGenerateOperator(BaseOperator):
             if any(cls.__name__ in _REFUSED_BEFORE_ACCEPT for cls in type(err).__mro__):
                 store.clear()  # the service refused it: a retry may send again
             raise
+        finally:
+            agent_log.close()
         for error in result.errors:
             self.log.warning("The agent reported an error: %s", getattr(error, "message", error))
         return self._result(client, baseline, result)
@@ -391,7 +396,7 @@ class NemoExportOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("session_id", "format", "quality", "destination")
-    operator_extra_links = (NemoDownloadLink(),)
+    operator_extra_links = (NemoTrackLink(), NemoDownloadLink())
     ui_color = "#f7d9a8"
 
     def __init__(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
@@ -50,7 +51,12 @@ def test_export_polls_downloads_and_verifies(fake_client, records, ti, tmp_path)
     assert out["size"] == len(fake_client.payload)
     assert out["format"] == "mp4" and out["duration"] == 6.0
     assert ti.xcom["render_url"] == out["url"]
-    assert NemoDownloadLink().get_link(op, ti_key=None) == out["url"]
+    key = SimpleNamespace(
+        dag_id="d", run_id="r", task_id="t", map_index=-1
+    )  # the link names the TI, not a URL
+    assert "/nemo/media?dag_id=d&run_id=r&task_id=t&map_index=-1&download=1" in NemoDownloadLink().get_link(
+        op, ti_key=key
+    )
     assert records.records == {}, "a finished export leaves no resume record behind"
 
 

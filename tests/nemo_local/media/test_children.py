@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from nemo_local.media import children
 
@@ -33,19 +34,32 @@ def test_start_time_identifies_a_process() -> None:
     assert children.start_time(2**22 + 12345) is None
 
 
-def test_grandchild_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
-    """A process starts `sleep` with the death-signal preexec and is SIGKILLed: the sleep dies too."""
+@pytest.mark.parametrize(
+    "start",
+    [
+        "p = subprocess.Popen(['sleep', '60'], preexec_fn=children.die_with_parent_preexec())",
+        "cmd, pre = children.dying_with_parent(['sleep', '60'])\np = subprocess.Popen(cmd, preexec_fn=pre)",
+    ],
+    ids=["preexec", "setpriv-or-preexec"],
+)
+def test_grandchild_dies_when_its_parent_is_killed(tmp_path: Path, start: str) -> None:
+    """A process starts `sleep` with the death signal and is SIGKILLed: the sleep dies too."""
     script = (
         "import subprocess, sys, time\n"
         "from nemo_local.media import children\n"
-        "p = subprocess.Popen(['sleep', '60'], preexec_fn=children.die_with_parent_preexec())\n"
+        f"{start}\n"
         "print(p.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     sleeper = int(parent.stdout.readline())
-    assert psutil.pid_exists(sleeper)
+    # with setpriv the signal is set by setpriv just before it execs the command: wait for that (a
+    # parent killed in the microseconds before is the case the start-up sweep is there for)
+    deadline = time.monotonic() + 10
+    while psutil.Process(sleeper).name() != "sleep" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert psutil.Process(sleeper).name() == "sleep"
     parent.send_signal(signal.SIGKILL)
     parent.wait(timeout=10)
     assert _gone(sleeper), "the child outlived its SIGKILLed parent"

@@ -1,0 +1,1 @@
+"""The Airflow UI plugin: the Nemo tracks page (registered through the provider info)."""

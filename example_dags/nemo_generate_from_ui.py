@@ -6,6 +6,7 @@ The export is deferrable: while Nemo renders, the wait runs in the triggerer and
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -14,6 +15,16 @@ from nemo_provider.operators.nemo import NemoExportOperator, NemoGenerateOperato
 
 MOODS = ["calm", "upbeat", "cinematic", "happy", "dark", "epic", "relaxing", "energetic"]
 FORMATS = ["mp3", "wav", "m4a", "mp4"]
+
+# Where exports go: the run's `output_dir`, else the `nemo_export_destination` Variable (on a distributed
+# deployment an object-storage URI every worker reaches, e.g. s3://bucket/nemo; docs/deployment.md), else
+# a local folder, which only works while every task runs on one machine.
+LOCAL_EXPORTS = os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports"))
+EXPORTS = (
+    "{{ (params.output_dir or var.value.get('nemo_export_destination', '"
+    + LOCAL_EXPORTS
+    + "')).rstrip('/') }}"
+)
 
 
 @dag(
@@ -59,13 +70,14 @@ FORMATS = ["mp3", "wav", "m4a", "mp4"]
             description="The end flows back into the start, for background loops.",
         ),
         "output_dir": Param(
-            os.environ.get("NEMO_EXPORT_DIR", ""),
+            "",
             type="string",
             pattern=r"^$|^(/|[a-z][a-z0-9+.-]*://).+",
             title="Save to",
             description=(
                 "A shared folder or an object-storage URI (s3://bucket/nemo). Empty: the deployment's "
-                "export location (NEMO_EXPORT_DIR). The file is then listed on the Nemo tracks page."
+                "export location (the nemo_export_destination Variable, else NEMO_EXPORT_DIR). The file "
+                "is then listed on the Nemo tracks page."
             ),
         ),
     },
@@ -87,11 +99,8 @@ def nemo_generate_from_ui() -> None:
         task_id="export",
         session_id=generated.output["session_id"],
         format="{{ params.output_format }}",
-        # a folder per run under "Save to"; empty "Save to" leaves the choice to the operator's default
-        destination=(
-            "{% if params.output_dir %}{{ params.output_dir.rstrip('/') }}/"
-            "{{ run_id | replace(':', '-') | replace('+', '_') }}/{% endif %}"
-        ),
+        # a folder per run under "Save to" (or the deployment's export location)
+        destination=EXPORTS + "/{{ run_id | replace(':', '-') | replace('+', '_') }}/",
         deferrable=True,
         poll_interval=2,
         timeout=1800,

@@ -22,7 +22,17 @@ from nemo_provider.operators.nemo import (
 
 VIDEO_WITH_SOUNDTRACK = Asset(name="nemo_video_with_soundtrack", uri="nemo://video-with-soundtrack")
 
-RUN_DIR = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}"
+# Where exports go: the run's `output_dir`, else the `nemo_export_destination` Variable (on a distributed
+# deployment an object-storage URI every worker reaches, e.g. s3://bucket/nemo; docs/deployment.md), else
+# a local folder, which only works while every task runs on one machine.
+LOCAL_EXPORTS = os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports"))
+EXPORTS = "{{ params.output_dir or var.value.get('nemo_export_destination', '" + LOCAL_EXPORTS + "') }}"
+RUN_DIR = EXPORTS + "/{{ run_id | replace(':', '-') | replace('+', '_') }}"
+
+
+def as_uri(path: str) -> str:
+    """A URI for an export's path: object-storage URIs as they are, a local path as ``file://``."""
+    return path if "://" in path else "file://" + os.path.abspath(path)
 
 
 @dag(
@@ -30,39 +40,52 @@ RUN_DIR = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', 
     schedule=None,
     tags=["nemo", "example"],
     params={
-        "video_path": Param("", type="string", description="A local video; empty makes a test video."),
+        "video_path": Param(
+            "", type="string", description="A video path or object-storage URI; empty makes a test video."
+        ),
         "test_video_seconds": Param(6, type="integer", minimum=2, maximum=60),
         "mood": Param("calm", type="string"),
         "title": Param("Our Product Tour", type="string"),
         "output_dir": Param(
-            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            "",
             type="string",
+            description="A folder or object-storage URI (s3://…); empty: the nemo_export_destination Variable.",
         ),
     },
     doc_md=__doc__,
 )
 def nemo_video_soundtrack() -> None:
     @task
-    def input_video(params: dict[str, Any], run_id: str) -> str:
-        """Use the given video, or render a short colour-bars test clip with the bundled ffmpeg."""
+    def input_video(params: dict[str, Any], run_dir: str) -> str:
+        """Use the given video, or render a short colour-bars test clip with the bundled ffmpeg.
+
+        The clip is written to the run's export location (object storage on a distributed deployment),
+        not to this worker's disk: the upload may run on another worker.
+        """
         if params["video_path"]:
             return str(params["video_path"])
+        import shutil
         import subprocess
+        import tempfile
         from pathlib import Path
 
         import imageio_ffmpeg
+        from airflow.sdk import ObjectStoragePath
 
-        folder = Path(params["output_dir"]) / run_id.replace(":", "-").replace("+", "_")
-        folder.mkdir(parents=True, exist_ok=True)
-        out = folder / "input-video.mp4"
         seconds = int(params["test_video_seconds"])
-        subprocess.run(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
-             "-f", "lavfi", "-i", f"testsrc=size=640x360:rate=24:duration={seconds}",
-             "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
-            check=True,
-        )  # fmt: skip
-        return str(out)
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = Path(tmp) / "input-video.mp4"
+            subprocess.run(
+                [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                 "-f", "lavfi", "-i", f"testsrc=size=640x360:rate=24:duration={seconds}",
+                 "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)],
+                check=True,
+            )  # fmt: skip
+            target = ObjectStoragePath(as_uri(f"{run_dir}/input-video.mp4"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with clip.open("rb") as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+        return str(target)
 
     @task
     def music_request(params: dict[str, Any]) -> str:
@@ -70,7 +93,7 @@ def nemo_video_soundtrack() -> None:
 
     session = NemoCreateSessionOperator(task_id="create_session", task_name="video soundtrack")
     sid = session.output["session_id"]
-    upload = NemoUploadOperator(task_id="upload_video", session_id=sid, files=[input_video()])
+    upload = NemoUploadOperator(task_id="upload_video", session_id=sid, files=[input_video(run_dir=RUN_DIR)])
     music = NemoGenerateOperator(task_id="compose_music", session_id=sid, prompt=music_request())
     title = NemoGenerateOperator(
         task_id="add_title", session_id=sid, prompt='Add the title "{{ params.title }}" for 3 seconds.'
@@ -87,7 +110,8 @@ def nemo_video_soundtrack() -> None:
 
     @task(outlets=[VIDEO_WITH_SOUNDTRACK])
     def publish(result: dict[str, Any], **context: Any) -> dict[str, Any]:
-        extra = {"path": result["path"], "duration_s": result["duration"], "size": result["size"]}
+        """The Asset event carries the video's URI (readable from any worker), never a worker-local path."""
+        extra = {"path": as_uri(result["path"]), "duration_s": result["duration"], "size": result["size"]}
         context["outlet_events"][VIDEO_WITH_SOUNDTRACK].extra = extra
         return extra
 
@@ -104,14 +128,21 @@ def nemo_video_soundtrack() -> None:
 def nemo_video_soundtrack_consumer() -> None:
     @task
     def receive(**context: Any) -> list[str]:
-        paths = []
+        """Read each published video through ObjectStoragePath: it may have been written on another worker."""
+        from airflow.sdk import ObjectStoragePath
+
+        uris = []
         for events in context["triggering_asset_events"].values():
             for event in events:
-                path = event.extra["path"]
-                size = os.path.getsize(path)
-                print(f"New video with soundtrack: {path} ({size} bytes)")
-                paths.append(path)
-        return paths
+                video = ObjectStoragePath(event.extra["path"])
+                with video.open("rb") as fh:
+                    head = fh.read(12)
+                size = video.stat().st_size
+                if head[4:8] != b"ftyp" or size != event.extra["size"]:
+                    raise ValueError(f"{video} is not the published MP4 ({size} bytes, starts {head!r})")
+                print(f"New video with soundtrack: {video} ({size} bytes)")
+                uris.append(str(video))
+        return uris
 
     receive()
 

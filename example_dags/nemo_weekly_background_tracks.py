@@ -30,8 +30,28 @@ DEFAULT_PROMPTS = [
     "warm acoustic guitar for a travel vlog",
 ]
 
+# Where exports go: the run's `output_dir`, else the `nemo_export_destination` Variable (on a distributed
+# deployment an object-storage URI every worker reaches, e.g. s3://bucket/nemo; docs/deployment.md), else
+# a local folder, which only works while every task runs on one machine.
+LOCAL_EXPORTS = os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports"))
+EXPORTS = "{{ params.output_dir or var.value.get('nemo_export_destination', '" + LOCAL_EXPORTS + "') }}"
+
 # One folder per run and per mapped track; run ids contain ':' and '+', which some tools dislike.
-OUT = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}/track-{{ ti.map_index }}"
+OUT = EXPORTS + "/{{ run_id | replace(':', '-') | replace('+', '_') }}/track-{{ ti.map_index }}"
+
+
+def checked_uri(export: dict[str, Any]) -> str:
+    """The export's URI (a local path becomes ``file://``), after checking the file is whole there."""
+    from pathlib import Path
+
+    from airflow.sdk import ObjectStoragePath
+
+    path = str(export["path"])
+    uri = path if "://" in path else "file://" + str(Path(path).resolve())
+    size = ObjectStoragePath(uri).stat().st_size
+    if size != export["size"]:
+        raise ValueError(f"{uri} is {size} bytes, the export reported {export['size']}")
+    return uri
 
 
 @dag(
@@ -44,8 +64,9 @@ OUT = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_')
         "prompts": Param(DEFAULT_PROMPTS, type="array", description="One track per prompt."),
         "duration_s": Param(30, type="integer", minimum=4, maximum=600, description="Track length, seconds."),
         "output_dir": Param(
-            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            "",
             type="string",
+            description="A folder or object-storage URI (s3://…); empty: the nemo_export_destination Variable.",
         ),
     },
     doc_md=__doc__,
@@ -64,7 +85,12 @@ def nemo_weekly_background_tracks() -> None:
     def publish(
         prompt: str, generated: dict[str, Any], mp3: dict[str, Any], mp4: dict[str, Any], **context: Any
     ) -> dict[str, Any]:
-        """Record the track as an Asset event; the extra is what a downstream DAG needs to use it."""
+        """Record the track as an Asset event; the extra is what a downstream DAG needs to use it.
+
+        The files are checked where every worker can see them (through ObjectStoragePath, as a consumer
+        will read them), and the event carries their URIs, never a path local to one worker.
+        """
+        uris = {fmt: checked_uri(result) for fmt, result in (("mp3", mp3), ("mp4", mp4))}
         media = (generated.get("generated_media") or [{}])[-1]
         extra = {
             "prompt": prompt,
@@ -73,8 +99,8 @@ def nemo_weekly_background_tracks() -> None:
             "key": media.get("key"),
             "duration_s": mp3.get("duration"),
             "loudness_lufs": media.get("lufs"),
-            "mp3": mp3["path"],
-            "mp4": mp4["path"],
+            "mp3": uris["mp3"],
+            "mp4": uris["mp4"],
             "session_id": generated["session_id"],
             # where to hear and fetch them through Airflow (the Nemo tracks page), not a worker path
             **track_urls(context, ("export_mp3", "export_mp4_1080p")),

@@ -194,7 +194,9 @@ class RenderWorker:
             return
         except RenderError as exc:  # its message is written for the user
             if not self._stopping.is_set():
-                self.store.renders.fail(render_id, f"render failed: {exc}")
+                # ffmpeg's messages name files by path: a stranger learns nothing about where we keep them
+                shown = str(exc).replace(str(self.store.data_dir), "<data dir>")
+                self.store.renders.fail(render_id, f"render failed: {shown}")
             return
         except Exception as exc:
             if self._stopping.is_set():

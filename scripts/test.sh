@@ -77,6 +77,7 @@ twine check --strict "$dist"/*
 export NEMO_DIST_DIR="$dist"  # tests/test_packaging*.py check these very files
 
 echo "== pytest (Airflow ${PINNED_AIRFLOW})"
+bash scripts/install-services.sh  # PostgreSQL + Redis for tests/e2e/distributed (apt-get only when missing)
 set +e
 python -m pytest "$@"
 rc=$?

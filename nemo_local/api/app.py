@@ -24,6 +24,7 @@ from nemo_local.api.errors import (
     invalid_id_handler,
     limit_handler,
     unexpected_handler,
+    unicode_handler,
     validation_handler,
 )
 from nemo_local.api.faults import FaultMiddleware
@@ -87,6 +88,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     app.add_exception_handler(LimitExceeded, limit_handler)
     app.add_exception_handler(InvalidId, invalid_id_handler)
+    app.add_exception_handler(UnicodeEncodeError, unicode_handler)
     app.add_exception_handler(Exception, unexpected_handler)
     app.add_middleware(FaultMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # outermost: a body is bounded before anything reads it

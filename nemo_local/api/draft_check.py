@@ -6,6 +6,7 @@ this check exists so that a bad draft is a clear 422/413 at creation, never a fa
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ MAX_DEPTH = 32  # a real draft nests 5 levels (draft > t > track > sg > segment 
 MAX_SIDE = 16384
 MAX_SOURCE_OFFSET_MS = 24 * 3600 * 1000
 MAX_STRING_CHARS = 2048
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # (short key, readable names) of the numeric fields, as nemo_local.renderer.timeline reads them
 _TIMES = (
@@ -60,14 +62,27 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
+def _no_surrogate(value: str) -> None:
+    if not value.isascii() and _SURROGATE.search(value):
+        raise DraftInvalid(
+            "draft", f"has a text with a lone UTF-16 surrogate, not valid Unicode: {_shown(value)}"
+        )
+
+
 def _depth_ok(draft: Any) -> None:
-    """Iterative, so a draft nested a thousand levels deep is refused without recursing."""
+    """Iterative, so a draft nested a thousand levels deep is refused without recursing. Every text (and
+    key) is valid Unicode too: a lone surrogate once failed the render as "internal error"."""
     stack: list[tuple[Any, int]] = [(draft, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise DraftInvalid("draft", f"is nested more than {MAX_DEPTH} levels deep")
-        if isinstance(value, Mapping):
+        if isinstance(value, str):
+            _no_surrogate(value)
+        elif isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str):
+                    _no_surrogate(key)
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)

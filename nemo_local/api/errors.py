@@ -130,6 +130,18 @@ async def invalid_id_handler(request: Request, exc: Exception) -> JSONResponse:
     return envelope_error(request, ApiError(422, str(exc), {"field": field, "rule": exc.rule}))
 
 
+async def unicode_handler(request: Request, exc: Exception) -> JSONResponse:
+    """JSON may spell a lone UTF-16 surrogate (`"\\ud800"`), which is not Unicode: SQLite, hashing and
+    drawing refuse to encode it. That is the client's text, not a bug: 422, wherever it was found."""
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in exc.reason:
+        message = (
+            "A text in the request contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not "
+            "valid Unicode; send the text as UTF-8"
+        )
+        return envelope_error(request, ApiError(422, message, {"field": "body"}))
+    return await unexpected_handler(request, exc)
+
+
 async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     """A bug, not a bad request: logged with its traceback, answered in the envelope without one."""
     log.error("unhandled error on %s %s", request.method, request.url.path[:MAX_SHOWN], exc_info=exc)

@@ -33,6 +33,9 @@ _END_STATE = MultipartState.END
 READ_TIMEOUT_S = 15.0  # between two chunks of a URL download; the whole fetch is bounded separately
 
 DRAIN_FACTOR = 4  # after a refusal, read at most this many limits more so the client can read our answer
+# Parts that carry no file (form fields) besides the files: each costs Python callbacks on the event loop,
+# and 30 MB of tiny ones held it for 30 s (the body limit allowed 4 GB of them).
+EXTRA_PARTS = 16
 
 
 class UploadRefused(Exception):
@@ -132,10 +135,24 @@ class _MultipartSink:
         self.dest, self.limits, self.limit = dest, limits, limits.upload_file_bytes
         self.files: list[ReceivedFile] = []
         self.error: UploadRefused | LimitExceeded | None = None
+        self.parts = 0
         self.part = _PartState()
 
     def on_part_begin(self) -> None:
         self.part = _PartState()
+        self.parts += 1
+        allowed = self.limits.upload_files + EXTRA_PARTS
+        if self.parts > allowed and self.error is None:
+            self._refuse(
+                LimitExceeded(
+                    "upload_files",
+                    "parts",
+                    self.parts,
+                    self.limits,
+                    f"Too many parts in one multipart upload (more than {allowed}: "
+                    f"{self.limits.shown('upload_files')} files and {EXTRA_PARTS} other fields)",
+                )
+            )
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self.part.header_field += data[start:end]

@@ -28,10 +28,11 @@ _BLOCKED = [
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
         "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
         "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-        # IPv6: unspecified/loopback/IPv4-compatible, mapped, NAT64, discard, Teredo, 6to4, ULA,
-        # link-local, site-local, multicast, documentation
-        "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2002::/16",
-        "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+        # IPv6: all of ::/8 (unspecified, loopback, IPv4-compatible, -mapped and -translated (SIIT,
+        # ::ffff:0:0:0/96), which is_global misses), NAT64, discard, Teredo, 6to4, ULA, link-local,
+        # site-local, multicast, documentation (old and new), SRv6 SIDs
+        "::/8", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2002::/16",
+        "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
     )
 ]  # fmt: skip
 _METADATA_ADDRESSES = {"169.254.169.254", "fd00:ec2::254", "100.100.100.200"}

@@ -24,6 +24,9 @@ SAMPLE_RATE = 44100
 _CEILING = 0.89  # about -1 dBFS
 BLOCK = 10 * SAMPLE_RATE  # samples mixed at a time
 _LOOP_CACHE = 60 * SAMPLE_RATE  # a looped source up to this long is decoded once and repeated from memory
+# Samples every voice of one mix may keep for looping, together: 500 segments over one short source once
+# held 25 MB each (12 GB). Past the budget a voice decodes its source again on each pass instead.
+_LOOP_BUDGET = 4 * _LOOP_CACHE
 _WINDOW = int(0.005 * SAMPLE_RATE) | 1  # the limiter's look-ahead
 _MARGIN = 2 * _WINDOW  # context each side of a block, so block-wise limiting equals whole-mix limiting
 PEAK_STEP = 256  # samples per peak value kept for the waveform picture
@@ -99,12 +102,39 @@ def decode_audio(
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.float32)
 
 
+class _LoopBudget:
+    """Samples the voices of one mix may hold as loop copies, all together."""
+
+    def __init__(self, samples: int) -> None:
+        self.left = samples
+
+    def take(self, n: int) -> bool:
+        if n > self.left:
+            return False
+        self.left -= n
+        return True
+
+    def give(self, n: int) -> None:
+        self.left += n
+
+
 class _Voice:
     """One segment's sound as a stream of samples on the timeline: looped (music) or once (clip sound),
-    with its volume and fades. Holds at most a block plus its fade-out ahead, or a short loop, in memory."""
+    with its volume and fades. Holds at most a block, or a short loop within the mix's shared budget, in
+    memory; a clip with a fade-out finds its length by a counting pass instead of buffering ahead."""
 
-    def __init__(self, seg: Segment, path: Path, loop: bool, total: int, cancel: threading.Event | None):
+    def __init__(
+        self,
+        seg: Segment,
+        path: Path,
+        loop: bool,
+        total: int,
+        cancel: threading.Event | None,
+        budget: _LoopBudget | None = None,
+    ):
         self.seg, self.path, self.loop, self.cancel = seg, path, loop, cancel
+        self.budget = budget if budget is not None else _LoopBudget(_LOOP_CACHE)
+        self._held = 0  # samples of the budget this voice holds
         self.start = round(seg.start * SAMPLE_RATE)
         self.slot = max(0, min(round(seg.duration * SAMPLE_RATE), total - self.start))
         self.fade_in = int(seg.fade_in * SAMPLE_RATE)
@@ -119,11 +149,40 @@ class _Voice:
         self._first: list[np.ndarray] | None = [] if loop else None  # first pass, kept while short
         self._loop_audio: np.ndarray | None = None
         self._loop_at = 0
+        self._end: int | None = None  # where a faded-out clip's sound ends, from the counting pass
 
     def close(self) -> None:
         if self._gen is not None:
             self._gen.close()
             self._gen = None
+
+    def release(self) -> None:
+        """The segment has played: drop its loop copy and give its budget back."""
+        self.close()
+        self._first = self._loop_audio = None
+        self.budget.give(self._held)
+        self._held = 0
+
+    def _drop_first(self) -> None:
+        self._first = None
+        self.budget.give(self._held)
+        self._held = 0
+
+    def _clip_end(self) -> int:
+        """min(clip length, slot) by decoding once without keeping anything: the fade-out must know where
+        the clip ends, and buffering up to a fade-out of minutes ahead held hundreds of MB per voice."""
+        if self._end is None:
+            counted = 0
+            gen = _decoded(self.path, self.seg.source_offset, self.cancel)
+            try:
+                for chunk in gen:
+                    counted += len(chunk)
+                    if counted >= self.slot:
+                        break
+            finally:
+                gen.close()
+            self._end = min(counted, self.slot)
+        return self._end
 
     def _next_chunk(self) -> np.ndarray | None:
         """The next decoded samples of the (looped) source; None when it has ended for good."""
@@ -141,9 +200,11 @@ class _Voice:
         if chunk is not None:
             self._pass += len(chunk)
             if self._first is not None:
-                self._first.append(chunk)
-                if self._pass > _LOOP_CACHE:
-                    self._first = None  # too long to keep: later passes decode again
+                if self._pass > _LOOP_CACHE or not self.budget.take(len(chunk)):
+                    self._drop_first()  # too long to keep, or no budget left: later passes decode again
+                else:
+                    self._first.append(chunk)
+                    self._held += len(chunk)
             return chunk
         self.close()
         if not self.loop or self._pass == 0:
@@ -171,12 +232,13 @@ class _Voice:
 
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` clip samples with gain and fades applied (zeros past the clip's end)."""
-        ahead = 0 if self.loop else self.fade_out  # a clip's end (and so its fade-out) is known late
-        self._fill(min(self.slot, self.pos + n + ahead))
+        end = self._clip_end() if not self.loop and self.fade_out > 0 else None
+        self._fill(min(self.slot, self.pos + n))
         data = np.concatenate(self._buf) if self._buf else np.zeros((0, 2), dtype=np.float32)
-        got, rest = data[:n], data[n:]
+        # a copy: a view of the rest would keep the whole block alive (3.5 MB per voice between blocks)
+        got, rest = data[:n], data[n:].copy()
         self._buf, self._buffered = ([rest] if len(rest) else []), len(rest)
-        length = self.length if self.length is not None else self.slot
+        length = self.length if self.length is not None else end if end is not None else self.slot
         got = got[: max(0, length - self.pos)]
         out = np.zeros((n, 2), dtype=np.float32)
         if len(got):
@@ -214,13 +276,14 @@ def _raw_blocks(
 ) -> Iterator[np.ndarray]:
     total = round(timeline.duration * SAMPLE_RATE)
     voices: list[_Voice] = []
+    budget = _LoopBudget(_LOOP_BUDGET)
     for seg in timeline.audio:
         assert seg.src is not None
-        voices.append(_Voice(seg, resolve(seg.src), True, total, cancel))
+        voices.append(_Voice(seg, resolve(seg.src), True, total, cancel, budget))
     for seg in timeline.video:
         if seg.volume > 0:
             assert seg.src is not None
-            voices.append(_Voice(seg, resolve(seg.src), False, total, cancel))
+            voices.append(_Voice(seg, resolve(seg.src), False, total, cancel, budget))
     try:
         for a in range(0, total, BLOCK):
             _check(cancel)
@@ -231,7 +294,7 @@ def _raw_blocks(
                 if hi > lo and v.pos < v.slot:
                     mix[lo - a : hi - a] += v.take(hi - lo)
                     if v.pos >= v.slot:
-                        v.close()  # done: no decoder stays open for a segment that has played
+                        v.release()  # done: no decoder or loop copy stays for a segment that has played
             yield mix
     finally:
         for v in voices:
@@ -266,6 +329,33 @@ def mix_timeline(
     return np.concatenate(blocks) if blocks else np.zeros((0, 2), dtype=np.float32)
 
 
+def mix_to_sink(
+    timeline: Timeline,
+    sink: Callable[[bytes], None],
+    resolve: Callable[[str], Path],
+    cancel: threading.Event | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Hand the mix to ``sink`` as 16-bit stereo PCM, block by block; returns per-``PEAK_STEP`` peaks
+    (m, 2) for the waveform picture (the full mix is never held in memory)."""
+    total = max(1, round(timeline.duration * SAMPLE_RATE))
+    peaks: list[np.ndarray] = []
+    done = 0
+    for block in iter_mix(timeline, resolve, cancel):
+        sink(np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2").tobytes())
+        # every 8th sample is plenty for a picture of the waveform, and 8x cheaper
+        sparse = np.abs(block[:: PEAK_STEP // 32])
+        usable = len(sparse) - len(sparse) % 32
+        if usable:
+            peaks.append(sparse[:usable].reshape(-1, 32, 2).max(axis=1))
+        if len(sparse) > usable:
+            peaks.append(sparse[usable:].max(axis=0, keepdims=True))
+        done += len(block)
+        if progress is not None:
+            progress(done / total)
+    return np.concatenate(peaks) if peaks else np.zeros((0, 2), dtype=np.float32)
+
+
 def mix_to_wav(
     timeline: Timeline,
     wav_path: Path,
@@ -273,26 +363,13 @@ def mix_to_wav(
     cancel: threading.Event | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
-    """Write the mix as 16-bit stereo WAV block by block; returns per-``PEAK_STEP`` peaks (m, 2) for the
-    waveform picture (the full mix is never held in memory)."""
-    total = max(1, round(timeline.duration * SAMPLE_RATE))
-    peaks: list[np.ndarray] = []
-    done = 0
+    """Write the mix as a 16-bit stereo WAV; returns the waveform peaks (see :func:`mix_to_sink`)."""
     with wave.open(str(wav_path), "wb") as fh:
         fh.setnchannels(2)
         fh.setsampwidth(2)
         fh.setframerate(SAMPLE_RATE)
-        for block in iter_mix(timeline, resolve, cancel):
-            pcm = np.clip(np.round(block * 32767.0), -32768, 32767).astype("<i2")
-            fh.writeframes(pcm.tobytes())
-            # every 8th sample is plenty for a picture of the waveform, and 8x cheaper
-            sparse = np.abs(block[:: PEAK_STEP // 32])
-            usable = len(sparse) - len(sparse) % 32
-            if usable:
-                peaks.append(sparse[:usable].reshape(-1, 32, 2).max(axis=1))
-            if len(sparse) > usable:
-                peaks.append(sparse[usable:].max(axis=0, keepdims=True))
-            done += len(block)
-            if progress is not None:
-                progress(done / total)
-    return np.concatenate(peaks) if peaks else np.zeros((0, 2), dtype=np.float32)
+        return mix_to_sink(timeline, fh.writeframes, resolve, cancel, progress)
+
+
+# how ffmpeg reads the PCM of mix_to_sink from a pipe
+PCM_INPUT = ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "2"]

@@ -13,6 +13,7 @@ the first N frames when frame N is such a clean keyframe.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import av
 from nemo_local.renderer import smart
 from nemo_local.renderer.clips import lay_out
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args
+from nemo_local.renderer.mixdown import PCM_INPUT
 from nemo_local.renderer.runner import Jobs
 from nemo_local.renderer.smart import SmartPlan
 from nemo_local.renderer.timeline import Timeline
@@ -236,20 +238,47 @@ def decide(
 def render_passthrough(
     plan: PassThrough,
     timeline: Timeline,
-    audio_wav: Path,
+    mix: Callable[[Callable[[bytes], None]], object],
     out_path: Path,
     fmt: Format,
     quality: Quality,
     jobs: Jobs,
     report: Callable[[float], None],
 ) -> None:
-    """One ffmpeg pass: the clip's video packets copied, the mix encoded beside them."""
-    args = ["-i", str(plan.source), "-i", str(audio_wav), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
+    """One ffmpeg pass: the clip's video packets copied, the mix encoded beside them. ``mix(sink)``
+    produces the mix's PCM into ``sink``: it is piped to ffmpeg as it is made, so copying the video and
+    encoding the audio start at once instead of after the whole mix was written to disk."""
+    args = [
+        "-i",
+        str(plan.source),
+        *PCM_INPUT,
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "copy",
+    ]
     if plan.frames < plan.total_frames:
         args += ["-frames:v", str(plan.frames)]
     args += [*audio_codec_args(fmt.audio_codec, quality), "-map_metadata", "-1"]
     if fmt.muxer in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
     args += ["-f", str(fmt.muxer), str(out_path)]
-    proc = jobs.start("copying the video and encoding the audio", args, progress=True)
+    proc = jobs.start("copying the video and encoding the audio", args, progress=True, stdin=True)
+    stdin = proc.popen.stdin
+    assert stdin is not None
+
+    def feed(data: bytes) -> None:
+        stdin.write(data)
+
+    try:
+        mix(feed)
+    except BrokenPipeError:
+        pass  # ffmpeg stopped reading: it failed, and wait() below says why
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            stdin.close()
     jobs.wait(lambda: report(5.0 + 93.0 * min(1.0, proc.out_time_s / max(timeline.duration, 1e-3))))

@@ -9,7 +9,8 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
 from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.stills import render_gif_from_stills, render_stills, start_audio
+from nemo_local.renderer.stills import FPS, render_gif_from_stills, render_stills, start_audio
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
 
@@ -133,6 +134,35 @@ def _pictures_among(
     return pictures, moving, durations
 
 
+class _Pictures(Mapping[str, Image.Image]):
+    """The still pictures of a draft fitted to the canvas when first needed, the last few kept: fitting
+    every distinct picture up front held 6 MB of each (500 pictures, 3 GB) and ignored cancel meanwhile."""
+
+    KEEP = 16
+
+    def __init__(self, cover: Image.Image, resolved: Mapping[str, Path], width: int, height: int) -> None:
+        self._cover, self._resolved, self._size = cover, resolved, (width, height)
+        self._kept: OrderedDict[str, Image.Image] = OrderedDict()
+
+    def __getitem__(self, key: str) -> Image.Image:
+        if key == COVER_ID:
+            return self._cover
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        picture = fit_picture(self._resolved[key], *self._size)
+        self._kept[key] = picture
+        while len(self._kept) > self.KEEP:
+            self._kept.popitem(last=False)
+        return picture
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([COVER_ID, *self._resolved])
+
+    def __len__(self) -> int:
+        return 1 + len(self._resolved)
+
+
 def _encode_audio(
     wav: Path, out: Path, fmt: Format, quality: Quality, jobs: Jobs, duration: float, report: _Progress
 ) -> None:
@@ -141,6 +171,19 @@ def _encode_audio(
     args = ["-i", str(wav), *audio_codec_args(fmt.audio_codec, quality), "-f", str(fmt.muxer), str(out)]
     proc = jobs.start("encoding the audio", args, progress=True)
     jobs.wait(lambda: report(30.0 + 68.0 * min(1.0, proc.out_time_s / max(duration, 1e-3))))
+
+
+def _long_enough(timeline: Timeline, spec: Format, preset: Quality) -> None:
+    """A video export needs one whole frame: shorter ones once failed deep inside a pipeline (an
+    'internal error', or ffmpeg's message with the server's paths in it)."""
+    if spec.kind == "audio":
+        return
+    fps = preset.gif_fps if spec.kind == "gif" else FPS
+    if timeline.duration * fps < 1:
+        raise RenderError(
+            f"the export is {timeline.duration * 1000:g} ms long, shorter than one video frame "
+            f"({1000 / fps:.1f} ms); make it longer or export audio"
+        )
 
 
 def render_draft(
@@ -163,6 +206,7 @@ def render_draft(
     preset = get_quality(quality)
     limits = limits or Limits.from_env()
     timeline = parse_draft(draft, limits)
+    _long_enough(timeline, spec, preset)
     report = _Progress(progress)
     report(0.0)
     if work_dir is not None:
@@ -174,48 +218,48 @@ def render_draft(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         resolved = _resolve_all(timeline, resolve_media)
         jobs.check_cancel()
-        wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
-        peaks = mixdown.mix_to_wav(
-            timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
-        )
-        report(5.0)
         video_path = ""
-        if spec.kind == "audio":
-            _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
-        else:
+        plan: passthrough.PassThrough | smart.SmartPlan | str | None = None  # None: no moving video
+        pictures: set[str] = set()
+        durations: dict[str, float] = {}
+        if spec.kind != "audio":
             pictures, moving, durations = _pictures_among(timeline, resolved, limits)
             if moving:
                 plan = passthrough.decide(timeline, resolved, pictures, durations, spec)
-                if isinstance(plan, passthrough.PassThrough):
-                    video_path = plan.describe()
-                    log.info("export %s: %s", out_path.name, video_path)
-                    passthrough.render_passthrough(plan, timeline, wav, partial, spec, preset, jobs, report)
-                elif isinstance(plan, smart.SmartPlan):
-                    video_path = plan.describe()
-                    log.info("export %s: %s", out_path.name, video_path)
-                    smart_audio = start_audio(wav, spec, preset, work, jobs)
-                    smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
-                else:
-                    video_path = f"re-encoded because {plan}"
-                    log.info("export %s: video %s", out_path.name, video_path)
-                    render_clips(
-                        timeline,
-                        resolved,
-                        pictures,
-                        durations,
-                        wav,
-                        partial,
-                        spec,
-                        preset,
-                        work,
-                        jobs,
-                        report,
-                    )
+
+        def mix_into(sink: Callable[[bytes], None]) -> object:
+            return mixdown.mix_to_sink(
+                timeline, sink, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
+            )
+
+        if isinstance(plan, passthrough.PassThrough):  # the mix is piped straight into the encoder
+            video_path = plan.describe()
+            log.info("export %s: %s", out_path.name, video_path)
+            passthrough.render_passthrough(plan, timeline, mix_into, partial, spec, preset, jobs, report)
+        else:
+            wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
+            peaks = mixdown.mix_to_wav(
+                timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
+            )
+            report(5.0)
+            if spec.kind == "audio":
+                _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
+            elif isinstance(plan, smart.SmartPlan):
+                video_path = plan.describe()
+                log.info("export %s: %s", out_path.name, video_path)
+                smart_audio = start_audio(wav, spec, preset, work, jobs)
+                smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
+            elif plan is not None:
+                video_path = f"re-encoded because {plan}"
+                log.info("export %s: video %s", out_path.name, video_path)
+                render_clips(
+                    timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
+                )
             else:
                 audio = start_audio(wav, spec, preset, work, jobs) if spec.kind != "gif" else None
-                bases = {COVER_ID: cover_card(timeline.width, timeline.height, timeline.title, peaks)}
-                for src in pictures:
-                    bases[src] = fit_picture(resolved[src], timeline.width, timeline.height)
+                cover = cover_card(timeline.width, timeline.height, timeline.title, peaks)
+                only = {src: resolved[src] for src in pictures}
+                bases = _Pictures(cover, only, timeline.width, timeline.height)
 
                 def base_at(t: float) -> str:
                     for seg in reversed(timeline.video):

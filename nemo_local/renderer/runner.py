@@ -39,7 +39,7 @@ class Jobs:
         self.cancel = cancel
         self.procs: list[Proc] = []
 
-    def start(self, name: str, args: Sequence[str], *, progress: bool = False) -> Proc:
+    def start(self, name: str, args: Sequence[str], *, progress: bool = False, stdin: bool = False) -> Proc:
         self.check_cancel()
         progress_args = ["-progress", "pipe:1", "-stats_period", "0.1", "-nostats"] if progress else []
         cmd = [*base_cmd(), *progress_args, *args]
@@ -49,6 +49,7 @@ class Jobs:
             cmd,
             stdout=subprocess.PIPE if progress else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             preexec_fn=preexec,  # None with setpriv; else only prctl runs between fork and exec
         )
         children.record(popen.pid, "ffmpeg")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
 from nemo_local.renderer.runner import Jobs, Proc
 from nemo_local.renderer.timeline import Timeline
@@ -63,6 +64,8 @@ def plan_scenes(timeline: Timeline, base_at: Callable[[float], str]) -> list[Sce
             f = frame_of(t)
             if 0 < f < total:
                 cuts.add(f)
+    if total <= 0:  # render_draft refuses such exports first
+        raise RenderError("the export is shorter than one video frame; make it longer")
     edges = sorted(cuts)
     scenes: list[Scene] = []
     for a, b in itertools.pairwise(edges):
@@ -101,7 +104,7 @@ def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs
 
 def render_stills(
     timeline: Timeline,
-    bases: dict[str, Image.Image],
+    bases: Mapping[str, Image.Image],
     base_at: Callable[[float], str],
     audio: tuple[Proc, Path],
     out_path: Path,
@@ -247,7 +250,7 @@ def render_stills(
 
 def render_gif_from_stills(
     timeline: Timeline,
-    bases: dict[str, Image.Image],
+    bases: Mapping[str, Image.Image],
     base_at: Callable[[float], str],
     out_path: Path,
     quality: Quality,

@@ -35,19 +35,45 @@ def default_destination_dir() -> str:
 
 
 def is_remote(destination: str) -> bool:
-    """True for object storage URIs (``s3://…``, ``gs://…``), false for plain paths and ``file://``."""
-    return "://" in destination and not destination.startswith("file://")
+    """True for every URI (``s3://``, ``gs://``, ``file://``), false for plain paths.
+
+    ``file://`` counts as object storage on purpose: on a distributed deployment it names a location
+    every worker mounts (standing in for a bucket), and it goes through ``ObjectStoragePath`` exactly
+    like ``s3://``, so the path a test proves is the path production takes. The result keeps the URI.
+    """
+    return "://" in str(destination)
+
+
+def storage_path(uri: str) -> Any:
+    """``ObjectStoragePath`` of a URI; a ``file://`` URI's percent-escapes (``Path.as_uri()``) decoded."""
+    from airflow.sdk import ObjectStoragePath
+
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        uri = "file://" + unquote(urlsplit(uri).path)
+    return ObjectStoragePath(uri)
+
+
+def _is_folder(destination: str) -> bool:
+    """A trailing slash, or an existing directory (local, or asked of the object store)."""
+    if destination.endswith("/"):
+        return True
+    if not is_remote(destination):
+        return os.path.isdir(destination)
+    try:
+        return bool(storage_path(destination).is_dir())
+    except (OSError, ValueError):
+        return False
 
 
 def resolve_destination(destination: str | None, render_id: str, fmt: str) -> str:
-    """A full file path: a folder (trailing slash or existing dir) gets ``<render_id>.<fmt>`` appended."""
+    """A full file path or URI: a folder (trailing slash or existing dir) gets ``<render_id>.<format>``."""
     filename = f"{render_id}.{fmt}"
     if not destination:
         return os.path.join(default_destination_dir(), filename)
     destination = str(destination)
-    if destination.startswith("file://"):
-        destination = destination[len("file://") :]
-    if destination.endswith("/") or (not is_remote(destination) and os.path.isdir(destination)):
+    if _is_folder(destination):
         return destination.rstrip("/") + "/" + filename
     return destination
 
@@ -61,14 +87,12 @@ def deliver(client: Any, source: str, destination: str, expected_size: int | Non
         _verify(destination, size, expected_size)
         return Delivered(path=str(Path(destination).resolve()), size=size)
 
-    from airflow.sdk import ObjectStoragePath
-
     with tempfile.TemporaryDirectory(prefix="nemo-export-") as tmp:
         local = os.path.join(tmp, os.path.basename(destination) or "export")
         client.download(source, local)
         local_size = os.path.getsize(local)
         _verify(destination, local_size, expected_size)
-        target = ObjectStoragePath(destination)
+        target = storage_path(destination)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(local, "rb") as src, target.open("wb") as out:
             shutil.copyfileobj(src, out, length=1024 * 1024)

@@ -7,6 +7,7 @@ helpers are imported inside the methods that run on a worker, never at module to
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -155,7 +156,13 @@ class NemoUploadOperator(BaseOperator):
         hook = _hook(self.nemo_conn_id)
         files = [str(f) for f in (self.files or [])]
         with tempfile.TemporaryDirectory(prefix="nemo-upload-") as tmp, hook.get_client() as client:
-            local_files = [self._localise(f, tmp) if is_remote(f) else _file_uri_to_path(f) for f in files]
+            # a file:// source is read in place (no copy); other URIs are streamed to a temp file first
+            local_files = [
+                self._localise(f, tmp)
+                if is_remote(f) and not f.startswith("file://")
+                else _file_uri_to_path(f)
+                for f in files
+            ]
             result = client.upload(
                 self.session_id, files=local_files or None, urls=list(self.urls) if self.urls else None
             )
@@ -445,7 +452,16 @@ class NemoExportOperator(BaseOperator):
         hook = _hook(self.nemo_conn_id)
         deadline = time.time() + self.timeout
         with hook.get_client() as client:
-            status = self._resume(client, store) or self._start(client, hook, store)
+            status = self._resume(client, store)
+            if status is None and self.deferrable and self.wait_for_completion:
+                # The trigger starts the render: a task killed before a triggerer picks the trigger up
+                # then leaves nothing running on the service (docs/retries-timeouts-cancellation.md).
+                render_id, create = self._plan(client, hook, store)
+                self.render_id = render_id
+                context["ti"].xcom_push(key="render_id", value=render_id)
+                self._defer(deadline, create=create)
+            if status is None:
+                status = self._start(client, hook, store)
             self.render_id = status.id
             context["ti"].xcom_push(key="render_id", value=status.id)
             if not self.wait_for_completion:
@@ -476,6 +492,7 @@ class NemoExportOperator(BaseOperator):
         if kind != "success":
             # "error": the render may still be running; keep the record so a retry resumes it.
             raise AirflowException(event["message"])
+        context["ti"].xcom_push(key="render_id", value=self.render_id)  # the trigger's, if it was renamed
         with _hook(self.nemo_conn_id).get_client() as client:
             status = client.render_status(self.render_id)
             return self._finish(context, client, store, status)
@@ -504,6 +521,14 @@ class NemoExportOperator(BaseOperator):
         try:
             status = client.render_status(record["render_id"])
         except Exception as err:
+            from nemo_provider.client.errors import is_transient
+
+            if is_transient(err):
+                # the render may well exist: fail this try (the record stays) rather than start a second
+                raise AirflowException(
+                    f"Could not read render {record['render_id']} started by try {record['try_number']}: {err}. "
+                    "The next try resumes it."
+                ) from err
             self.log.info(
                 "Render %s from try %s is unknown (%s).", record["render_id"], record["try_number"], err
             )
@@ -523,7 +548,10 @@ class NemoExportOperator(BaseOperator):
         )
         return status
 
-    def _start(self, client: NemoClient, hook: NemoHook, store: TaskAttemptStore) -> RenderStatus:
+    def _plan(
+        self, client: NemoClient, hook: NemoHook, store: TaskAttemptStore
+    ) -> tuple[str, dict[str, Any]]:
+        """Read the timeline, pick the render id and record it: everything but starting the render."""
         state = client.state(self.session_id)
         hook.register_acquired_token(client)
         draft = state.draft
@@ -533,9 +561,18 @@ class NemoExportOperator(BaseOperator):
                 "Generate music or upload media first."
             )
         self.log.info("Exporting %s", draft.summary())
-        planned = f"render_{int(time.time() * 1000)}"
+        # render_<digits> like the service's own ids; microseconds plus 3 random digits, so two mapped
+        # exports planning at the same moment never share one (a trigger finding "its" id would wait for
+        # the other's render)
+        planned = f"render_{time.time_ns() // 1000}{secrets.randbelow(1000):03d}"
         job = {"session_id": self.session_id, "format": self.format, "quality": self.quality}
         store.save({**job, "render_id": planned})  # before creating: a crash here must not cost a 2nd render
+        return planned, {**job, "draft": draft.to_wire()}
+
+    def _start(self, client: NemoClient, hook: NemoHook, store: TaskAttemptStore) -> RenderStatus:
+        planned, create = self._plan(client, hook, store)
+        draft = create["draft"]
+        job = {k: create[k] for k in ("session_id", "format", "quality")}
         status = client.create_render(
             self.session_id, draft, format=self.format, quality=self.quality, render_id=planned
         )
@@ -544,7 +581,7 @@ class NemoExportOperator(BaseOperator):
         self.log.info("Started render %s (%s, %s).", status.id, self.format, self.quality)
         return status
 
-    def _defer(self, deadline: float) -> None:
+    def _defer(self, deadline: float, create: dict[str, Any] | None = None) -> None:
         from nemo_provider.triggers.nemo import NemoRenderTrigger
 
         assert self.render_id is not None
@@ -556,6 +593,7 @@ class NemoExportOperator(BaseOperator):
                 poll_interval=self.poll_interval,
                 max_consecutive_errors=self.max_consecutive_errors,
                 cancel_on_timeout=self.cancel_on_timeout,
+                create=create,
             ),
             method_name="execute_complete",
             # A backstop in case no triggerer runs: the scheduler fails the task a little after the deadline.

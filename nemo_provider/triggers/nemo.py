@@ -4,6 +4,11 @@ Lessons from the dbt Cloud trigger's issue tracker applied here: the deadline is
 time stored in the trigger's kwargs (so a triggerer restart does not reset it); reaching it cancels the
 remote render instead of leaving it running and billing; a single flaky poll does not fail the task; and
 all triggers of a process share one HTTP pool per base URL instead of building a client per poll.
+
+A deferrable export hands the trigger the render to *start* (``create``), not a render already running:
+between a task's deferral and a triggerer picking its trigger up, no code of the provider runs, so a task
+killed in that window could never cancel a render started before it deferred. Started by the trigger,
+a render exists only while the trigger runs, and every kill from then on reaches ``on_kill``.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class NemoRenderTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param max_consecutive_errors: transient poll errors tolerated in a row before giving up.
     :param cancel_on_timeout: cancel the remote render when the deadline passes.
+    :param create: ``{"session_id", "draft", "format", "quality"}`` to start the render under
+        ``render_id`` first (idempotent: a render that already exists, e.g. after a triggerer restart, is
+        only polled); ``None`` waits for an existing render (the sensor).
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class NemoRenderTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         max_consecutive_errors: int = 3,
         cancel_on_timeout: bool = True,
+        create: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.render_id = render_id
@@ -70,7 +79,9 @@ class NemoRenderTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.cancel_on_timeout = bool(cancel_on_timeout)
+        self.create = dict(create) if create else None
         self._client: AsyncNemoClient | None = None
+        self._creating = False
         self._finished = False
         self._cancel_sent = False
 
@@ -85,6 +96,7 @@ class NemoRenderTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "cancel_on_timeout": self.cancel_on_timeout,
+                "create": self.create,
             },
         )
 
@@ -118,6 +130,11 @@ class NemoRenderTrigger(BaseTrigger):
             from nemo_provider.client.errors import TransientErrorBudget, is_transient
 
             errors = TransientErrorBudget(self.max_consecutive_errors)
+            if self.create is not None:
+                failure = await self._ensure_started(client, errors)
+                if failure is not None:
+                    yield failure
+                    return
             self.log.info(
                 "Waiting for render %s (polling every %.0f s, deadline in %.0f s).",
                 self.render_id,
@@ -163,6 +180,49 @@ class NemoRenderTrigger(BaseTrigger):
                 await asyncio.shield(self.on_kill())
             raise
 
+    async def _ensure_started(self, client: AsyncNemoClient, errors: Any) -> TriggerEvent | None:
+        """Start the render unless it exists already; an ``error`` event when it cannot be started."""
+        assert self.create is not None
+        from nemo_provider.client.errors import is_transient
+
+        while True:
+            try:
+                await self._poll(client)
+                self.log.info(
+                    "Render %s already exists (a restarted trigger); waiting for it.", self.render_id
+                )
+                return None
+            except Exception as err:
+                if getattr(err, "http_status", None) != 404:
+                    if errors.tolerate(err):
+                        await asyncio.sleep(min(self.poll_interval, 5.0))
+                        continue
+                    return self._event("error", f"Render {self.render_id} could not be checked: {err}")
+            self._creating = True
+            try:
+                status = await client.create_render(
+                    self.create["session_id"],
+                    self.create["draft"],
+                    format=self.create.get("format", "mp4"),
+                    quality=self.create.get("quality", "high"),
+                    render_id=self.render_id,
+                )
+            except Exception as err:
+                self._creating = False
+                if is_transient(err) and errors.tolerate(err):
+                    # a create that failed in transit may still have reached the service: check first
+                    await asyncio.sleep(min(self.poll_interval, 5.0))
+                    continue
+                return self._event("error", f"Render {self.render_id} could not be started: {err}")
+            # (a kill while the create is in flight leaves _creating set, for on_kill)
+            self._creating = False
+            errors.reset()
+            if status.id != self.render_id:
+                self.log.info("The service named the render %s (asked for %s).", status.id, self.render_id)
+                self.render_id = status.id
+            self.log.info("Started render %s.", self.render_id)
+            return None
+
     async def _poll(self, client: AsyncNemoClient) -> Any:
         """One status read, on the shared pool's lean path (same request and parser as the client)."""
         from nemo_provider.hooks._lean import lean_render_status
@@ -199,9 +259,21 @@ class NemoRenderTrigger(BaseTrigger):
         if self._cancel_sent or self._finished:
             return
         self._cancel_sent = True
-        try:
-            client = await self._get_client()
-            await client.cancel_render(self.render_id)
-            self.log.info("Cancelled render %s because its task was stopped.", self.render_id)
-        except Exception as err:
-            self.log.warning("Could not cancel render %s: %s", self.render_id, err)
+        # A create cut short by the kill may still land on the service just after: a missing render is
+        # asked for again, briefly, rather than assumed never to exist.
+        attempts = 4 if self._creating else 1
+        for attempt in range(attempts):
+            try:
+                client = await self._get_client()
+                await client.cancel_render(self.render_id)
+                self.log.info("Cancelled render %s because its task was stopped.", self.render_id)
+                return
+            except Exception as err:
+                if getattr(err, "http_status", None) == 404 and attempt + 1 < attempts:
+                    await asyncio.sleep(1.0)
+                    continue
+                if getattr(err, "http_status", None) == 404:
+                    self.log.info("Render %s was never started; nothing to cancel.", self.render_id)
+                else:
+                    self.log.warning("Could not cancel render %s: %s", self.render_id, err)
+                return

@@ -18,8 +18,14 @@ EXAMPLES = REPO / "example_dags"
 TRACK_S = 6
 
 
+def local(path_or_uri: str | Path) -> Path:
+    """The file behind an export's path or ``file://`` URI (Asset events carry URIs)."""
+    text = str(path_or_uri)
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
+
+
 def probe(path: str | Path) -> dict[str, Any]:
-    with av.open(str(path)) as container:
+    with av.open(str(local(path))) as container:
         video = [s for s in container.streams if s.type == "video"]
         audio = [s for s in container.streams if s.type == "audio"]
         return {
@@ -82,13 +88,23 @@ def _xcom(dr, task_id: str, map_index: int = -1) -> Any:
 
 
 @pytest.mark.e2e
-def test_generate_from_ui_runs_green(dagbag, nemo_env: Path) -> None:
-    conf = {"prompt": "gentle piano", "mood": "calm", "duration_s": TRACK_S, "output_format": "mp3", "loop": True,
-            "output_dir": str(nemo_env)}  # fmt: skip
+def test_generate_from_ui_runs_green(dagbag, nemo_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No output_dir in the form: the export goes to the `nemo_export_destination` Variable, an
+    # object-storage URI (file:// here, through the same ObjectStoragePath code as s3://).
+    bucket = nemo_env / "bucket"
+    monkeypatch.setenv("AIRFLOW_VAR_NEMO_EXPORT_DESTINATION", f"file://{bucket}")
+    conf = {
+        "prompt": "gentle piano",
+        "mood": "calm",
+        "duration_s": TRACK_S,
+        "output_format": "mp3",
+        "loop": True,
+    }
     dr = _run(dagbag, "nemo_generate_from_ui", conf)
     result = _xcom(dr, "export")
-    path = Path(result["path"])
-    assert path.suffix == ".mp3" and path.is_relative_to(nemo_env)
+    assert result["path"].startswith(f"file://{bucket}/"), result["path"]
+    path = local(result["path"])
+    assert path.suffix == ".mp3" and path.is_relative_to(bucket)
     assert path.stat().st_size == result["size"]
     info = probe(path)
     assert info["has_audio"] and info["video_size"] is None
@@ -106,6 +122,8 @@ def test_weekly_tracks_runs_green_with_mapping_and_assets(dagbag, nemo_env: Path
     for i, prompt in enumerate(prompts):
         extra = _xcom(dr, "track.publish", i)
         assert extra["prompt"] == prompt
+        assert extra["mp3"].startswith("file://") and extra["mp4"].startswith("file://"), "events carry URIs"
+        assert local(extra["mp3"]).is_relative_to(nemo_env)
         assert extra["bpm"] and extra["key"]
         mp3, mp4 = probe(extra["mp3"]), probe(extra["mp4"])
         assert mp3["has_audio"] and mp3["video_size"] is None
@@ -128,6 +146,7 @@ def test_video_soundtrack_runs_green_and_feeds_the_consumer(dagbag, nemo_env: Pa
         {"test_video_seconds": TRACK_S, "title": "Launch Day", "output_dir": str(nemo_env)},
     )
     extra = _xcom(dr, "publish")
+    assert extra["path"].startswith("file://"), "the Asset event carries a URI"
     info = probe(extra["path"])
     assert info["video_size"] == (1920, 1080) and info["has_audio"]
     assert abs(info["duration"] - TRACK_S) < 1.5, "the music was fitted to the video's length"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from nemo_provider.client.draft import Draft
-from nemo_provider.client.errors import NemoConnectionError
+from nemo_provider.client.errors import NemoAPIError, NemoConnectionError
 from nemo_provider.client.models import (
     Credits,
     DownloadResult,
@@ -109,7 +109,7 @@ class FakeNemoClient:
         self.calls.append(("render_status", render_id))
         script = self._render_status.get(render_id)
         if script is None:
-            raise NemoConnectionError(f"unknown render {render_id}")
+            raise NemoAPIError(f"Render not found: {render_id}", code=404, http_status=404)
         status = script.pop(0) if len(script) > 1 else script[0]
         if status == "flaky":
             raise NemoConnectionError("connection reset")

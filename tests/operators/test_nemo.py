@@ -23,6 +23,15 @@ from nemo_provider.triggers.nemo import NemoRenderTrigger
 SID = "1234567890123456789"
 
 
+def started_by_trigger(fake_client, deferred) -> str:
+    """What the deferred export's trigger does first: start the render under the planned id."""
+    trigger = deferred.value.trigger
+    create = trigger.create
+    fake_client.create_render(create["session_id"], create["draft"], create["format"], create["quality"],
+                              render_id=trigger.render_id)  # fmt: skip
+    return str(trigger.render_id)
+
+
 def export_op(tmp_path: Path, **kw) -> NemoExportOperator:
     kw.setdefault("deferrable", False)
     kw.setdefault("poll_interval", 0.01)
@@ -74,7 +83,13 @@ def test_export_defers_with_the_right_trigger_after_pushing_the_id(
     assert before + 120 <= trigger.end_time <= time.time() + 120
     assert trigger.poll_interval == 7
     assert exc.value.timeout is not None and exc.value.timeout.total_seconds() >= 120
-    assert fake_client.names().count("create_render") == 1
+    # The trigger starts the render, not the worker: a kill before a triggerer picks the trigger up
+    # then leaves nothing running on the service.
+    assert fake_client.names().count("create_render") == 0
+    assert trigger.create is not None
+    assert trigger.create["session_id"] == SID and trigger.create["format"] == "mp4"
+    assert trigger.create["draft"] == fake_client.draft
+    assert records.records and next(iter(records.records.values()))["render_id"] == trigger.render_id
 
 
 def test_execute_complete_success_downloads(fake_client, records, ti, tmp_path) -> None:
@@ -159,6 +174,7 @@ def test_retry_resumes_the_same_render(fake_client, records, ti, new_try, tmp_pa
     op = export_op(tmp_path, deferrable=True)
     with pytest.raises(TaskDeferred) as first:
         op.execute({"ti": ti})
+    started_by_trigger(fake_client, first)
     # try 1 dies (worker lost); try 2 starts from scratch with a fresh XCom
     retry_ti = new_try(ti)
     with pytest.raises(TaskDeferred) as second:
@@ -171,10 +187,11 @@ def test_retry_resumes_the_same_render(fake_client, records, ti, new_try, tmp_pa
 def test_retry_after_completion_only_downloads(fake_client, records, ti, new_try, tmp_path) -> None:
     fake_client.statuses = ["completed"]
     op = export_op(tmp_path, deferrable=True)
-    with pytest.raises(TaskDeferred):
+    with pytest.raises(TaskDeferred) as first:
         # the render completes between create and the first poll: simulate by deferring first
         fake_client.statuses = ["processing", "completed"]
         op.execute({"ti": ti})
+    started_by_trigger(fake_client, first)
     out = export_op(tmp_path).execute({"ti": new_try(ti)})
     assert fake_client.renders_created == 1
     assert Path(out["path"]).exists()
@@ -192,11 +209,13 @@ def test_retry_after_failed_render_starts_a_new_one(fake_client, records, ti, ne
 def test_retry_with_changed_parameters_starts_a_new_render(
     fake_client, records, ti, new_try, tmp_path
 ) -> None:
-    with pytest.raises(TaskDeferred):
+    with pytest.raises(TaskDeferred) as first:
         export_op(tmp_path, deferrable=True).execute({"ti": ti})
-    with pytest.raises(TaskDeferred):
+    started_by_trigger(fake_client, first)
+    with pytest.raises(TaskDeferred) as second:
         export_op(tmp_path, deferrable=True, format="mp3").execute({"ti": new_try(ti)})
-    assert fake_client.renders_created == 2
+    assert second.value.trigger.render_id != first.value.trigger.render_id
+    assert second.value.trigger.create["format"] == "mp3"
 
 
 def test_wait_for_completion_false_returns_the_started_render(fake_client, records, ti, tmp_path) -> None:
@@ -354,6 +373,7 @@ def test_retry_resumes_through_the_task_state_store(fake_client, records, ti, ne
         export_op(tmp_path, deferrable=True).execute({"ti": ti, "task_state_store": store})
     assert store.data["nemo_provider.render"]["render_id"] == first.value.trigger.render_id
     assert records.records == {}, "with a task_state_store, no Variable is used"
+    started_by_trigger(fake_client, first)
     with pytest.raises(TaskDeferred) as second:
         export_op(tmp_path, deferrable=True).execute({"ti": new_try(ti), "task_state_store": store})
     assert second.value.trigger.render_id == first.value.trigger.render_id
@@ -378,8 +398,12 @@ def test_upload_streams_local_files_and_reports_them(fake_client, ti, tmp_path) 
     assert out["files"][0]["filename"] == "clip.mp4" and out["files"][0]["duration"] == 6.0
 
 
-def test_upload_takes_file_uris_and_object_storage_paths(fake_client, ti, tmp_path) -> None:
+def test_upload_takes_file_uris_and_object_storage_paths(fake_client, ti, tmp_path, monkeypatch) -> None:
     from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import fs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id: MemoryFileSystem())
 
     from nemo_provider.client.models import UploadedFile, UploadResult
 

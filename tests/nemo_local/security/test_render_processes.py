@@ -96,8 +96,13 @@ def test_sigkilled_server_leaves_no_child_and_restart_cleans_up(
     user = Api(server).user("kill-client")
     rid = _long_render(user, media_files["video"], "render_kill_long")
     _wait_for("ffmpeg encoding", lambda: _ffmpegs(server), timeout=60)
-    kids = psutil.Process(server.process.pid).children(recursive=True)  # ffmpeg and composer workers
-    assert any("ffmpeg" in p.name() for p in kids) and any("python" in p.name() for p in kids)
+
+    def ffmpeg_and_composers() -> list[psutil.Process]:
+        kids = _living(psutil.Process(server.process.pid).children(recursive=True))
+        names = [p.name() for p in kids]
+        return kids if any("ffmpeg" in n for n in names) and any("python" in n for n in names) else []
+
+    kids = _wait_for("ffmpeg and composer workers running", ffmpeg_and_composers, timeout=60)
     record = data / "run" / "children"
     assert any(record.glob("*.json")), "running children are recorded in the data dir"
     work_dirs = [p for p in (data / "renders").glob("*/work/*") if p.is_dir()]

@@ -1,0 +1,82 @@
+"""Export destinations: a ``file://`` URI is object storage (the same ObjectStoragePath code as ``s3://``),
+so what the distributed tests prove with a shared ``file://`` location is what a bucket gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nemo_provider.operators import _destination
+from nemo_provider.operators._destination import is_remote, resolve_destination
+from nemo_provider.operators.nemo import NemoExportOperator
+
+SID = "1234567890123456789"
+
+
+@pytest.mark.parametrize(
+    ("destination", "remote"),
+    [("s3://bucket/x.mp4", True), ("gs://b/x", True), ("file:///srv/share/x.mp4", True),
+     ("/srv/share/x.mp4", False), ("exports/x.mp4", False)],
+)  # fmt: skip
+def test_every_uri_is_object_storage(destination: str, remote: bool) -> None:
+    assert is_remote(destination) is remote
+
+
+def test_folder_uris_get_the_render_file_name(tmp_path: Path) -> None:
+    assert resolve_destination("s3://bucket/nemo/", "render_1", "mp3") == "s3://bucket/nemo/render_1.mp3"
+    # an existing folder named without the trailing slash is asked of the store, as for a local path
+    assert resolve_destination(tmp_path.as_uri(), "render_1", "mp3") == f"{tmp_path.as_uri()}/render_1.mp3"
+    assert resolve_destination(f"{tmp_path.as_uri()}/a.mp3", "r", "mp3") == f"{tmp_path.as_uri()}/a.mp3"
+
+
+def test_a_file_uri_export_goes_through_object_storage_and_returns_the_uri(
+    fake_client, records, ti, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    real = _destination.storage_path
+
+    def spy(uri: str):
+        opened.append(uri)
+        return real(uri)
+
+    monkeypatch.setattr(_destination, "storage_path", spy)
+    share = tmp_path / "shared bucket"  # a space: Path.as_uri() percent-escapes it
+    uri = share.as_uri() + "/run-1/"
+    out = NemoExportOperator(
+        task_id="export", session_id=SID, deferrable=False, poll_interval=0.01, destination=uri
+    ).execute({"ti": ti})
+    assert out["path"] == f"{uri}{out['render_id']}.mp4", "the XCom carries the URI, not a worker path"
+    assert opened and opened[-1] == out["path"]
+    written = share / "run-1" / f"{out['render_id']}.mp4"
+    assert written.read_bytes() == fake_client.payload
+    assert out["size"] == len(fake_client.payload)
+
+
+def test_a_retry_that_cannot_read_the_previous_render_fails_instead_of_starting_another(
+    fake_client, records, ti, new_try, tmp_path: Path
+) -> None:
+    """A 429 storm or an outage during the resume check must not cost a second render."""
+    from airflow.sdk.exceptions import AirflowException
+
+    from nemo_provider.client.errors import NemoRateLimitError
+
+    def export(**kw):
+        return NemoExportOperator(task_id="export", session_id=SID, deferrable=False, poll_interval=0.01,
+                                  destination=str(tmp_path) + "/", **kw)  # fmt: skip
+
+    export(wait_for_completion=False).execute({"ti": ti})  # try 1 started the render, then died
+    assert fake_client.renders_created == 1 and records.records
+    real = fake_client.render_status
+
+    def limited(render_id: str):
+        raise NemoRateLimitError("Rate limited", code=429, http_status=429)
+
+    fake_client.render_status = limited  # type: ignore[method-assign]
+    with pytest.raises(AirflowException, match="next try resumes it"):
+        export().execute({"ti": new_try(ti)})
+    assert fake_client.renders_created == 1 and records.records, "the record is kept for the next try"
+    fake_client.render_status = real  # type: ignore[method-assign]
+    out = export().execute({"ti": new_try(new_try(ti))})
+    assert fake_client.renders_created == 1
+    assert Path(out["path"]).read_bytes() == fake_client.payload

@@ -1,3 +1,3 @@
 """An offline, API-compatible Nemo backend: composes real music and renders real exports locally."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

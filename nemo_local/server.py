@@ -14,6 +14,7 @@ import uvicorn
 from nemo_local.agent.turn import StreamCut
 from nemo_local.api.app import create_app
 from nemo_local.config import ServerConfig
+from nemo_local.media import fonts
 
 GRACEFUL_S = 3
 
@@ -82,6 +83,7 @@ def serve(config: ServerConfig) -> int:
     # slices while the event loop has first SSE events to send.
     sys.setswitchinterval(0.001)
     logging.getLogger("uvicorn.error").addFilter(_QuietInjectedCuts())
+    fonts.report_missing_cjk_font()  # once, at start-up: Chinese titles need a CJK font
     port = sock.getsockname()[1]
     config.port = port
     host = f"[{config.host}]" if ":" in config.host else config.host

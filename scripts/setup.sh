@@ -10,16 +10,24 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 UV="$(command -v uv || echo "$PY -m uv")"
 
-if [ ! -x .venv/bin/python ]; then
-  $UV venv --quiet --python "$PY" .venv
+# VENV picks the environment (scripts/test.sh makes .venv-af31 / .venv-af32 for the other Airflow minors).
+VENV="${VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  $UV venv --quiet --python "$PY" "$VENV"
 fi
-export VIRTUAL_ENV="$PWD/.venv"
+export VIRTUAL_ENV="$PWD/$VENV"
 # --compile-bytecode: this environment sets PYTHONDONTWRITEBYTECODE=1, and without .pyc files every
 # `import airflow.sdk` costs twice as long (docs/airflow-notes in the team's shared material).
-# The provider supports apache-airflow>=3.1; the suite is pinned to the release it is tested on.
+# The provider supports apache-airflow>=3.1.0 and pins none of Airflow's packages; the versions the
+# suite runs on are in constraints/airflow-<version>.txt (AIRFLOW_VERSION picks one, default the newest).
 AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
-$UV pip install --quiet --compile-bytecode -e ".[dev]" "apache-airflow==${AIRFLOW_VERSION}"
-# tinysoundfont's wheel declares pyaudio (needs PortAudio headers) but never uses it for offline
-# rendering; install it without its dependencies. See docs/local-backend.md.
-$UV pip install --quiet --compile-bytecode --no-deps "tinysoundfont>=0.3.7"
-echo "environment ready: $PWD/.venv"
+CONSTRAINTS="constraints/airflow-${AIRFLOW_VERSION}.txt"
+if [ ! -f "$CONSTRAINTS" ]; then
+  echo "no $CONSTRAINTS: tested versions are $(ls constraints/ | sed -n 's/^airflow-\(.*\)\.txt$/\1/p' | tr '\n' ' ')" >&2
+  exit 2
+fi
+# Two distributions from this checkout, both editable: the provider and the offline backend (nemo-local).
+$UV pip install --quiet --compile-bytecode -e ".[dev]" -e ./packages/nemo-local \
+  "apache-airflow==${AIRFLOW_VERSION}" -c "$CONSTRAINTS"
+bash scripts/install-fonts.sh "$VIRTUAL_ENV/bin/python"  # a CJK font for Chinese titles (apt-get, once)
+echo "environment ready: $VIRTUAL_ENV (apache-airflow ${AIRFLOW_VERSION})"

@@ -1,14 +1,13 @@
-"""Arrangement -> stereo float32 audio with TinySoundFont and a General MIDI SoundFont.
+"""Arrangement -> stereo float32 audio with a General MIDI SoundFont and the numpy sample player.
 
-The low-level ``SoundFont`` object is driven directly: events are sorted once and audio is rendered in
-one call per distinct event time, which keeps the Python overhead to a few thousand calls per minute of
-music. The SoundFont defaults to the TimGM6mb.sf2 shipped inside the ``pretty_midi`` wheel;
-``NEMO_SOUNDFONT`` may name another .sf2 (e.g. Debian's FluidR3_GM.sf2, which sounds fuller).
+The SoundFont defaults to the TimGM6mb.sf2 shipped inside the ``pretty_midi`` wheel (so a plain
+``pip install`` brings it); ``NEMO_SOUNDFONT`` may name another .sf2 (e.g. Debian's FluidR3_GM.sf2, which
+sounds fuller). ``soundfont.py`` reads it, ``sampler.py`` plays the notes the way TinySoundFont (which
+the engine used before; its wheel could not be installed without PortAudio headers) played them.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -17,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 from scipy import signal
-from tinysoundfont import _tinysoundfont as tsf
 
+from nemo_local.composer import soundfont
 from nemo_local.composer.arrange import Arrangement, Part
+from nemo_local.composer.sampler import Channel, Note, Player
 
 SAMPLE_RATE = 44100
 _GAIN_DB = -8.0
-_MAX_VOICES = 160
 
 
 def soundfont_path() -> Path:
@@ -34,24 +33,7 @@ def soundfont_path() -> Path:
     return Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
 
 
-@functools.lru_cache(maxsize=2)
-def _soundfont_bytes(path: str) -> bytes:
-    return Path(path).read_bytes()
-
-
-def _events(parts: list[Part], sr: int) -> list[tuple[int, int, int, int, float]]:
-    """(sample, order, channel, key, velocity) with note-offs (order 0) before note-ons at the same sample."""
-    events: list[tuple[int, int, int, int, float]] = []
-    for part in parts:
-        ch = part.channel
-        for note in part.instrument.notes:
-            events.append((round(note.start * sr), 1, ch, note.pitch, note.velocity / 127.0))
-            events.append((round(note.end * sr), 0, ch, note.pitch, 0.0))
-    events.sort()
-    return events
-
-
-# TinySoundFont's cost grows with voices x samples, so each part is synthesized at the lowest rate that
+# The player's cost grows with voices x samples, so each part is synthesized at the lowest rate that
 # keeps what its samples contain. Measured on the bundled TimGM6mb.sf2: piano, guitars, leads, vibes carry
 # < 0.01 % of their energy above 11 kHz (-> half rate); pads, strings, choir and basses < 0.06 % above
 # 5.5 kHz (-> quarter rate, Part.half_rate); hi-hats and shakers a third above 11 kHz (drums stay at full
@@ -111,8 +93,7 @@ def render(
     that is half rate, which halves the effect's cost and saves an interpolation.
     """
     bundled = "NEMO_SOUNDFONT" not in os.environ
-    sf = tsf.SoundFont(_soundfont_bytes(str(soundfont_path())))
-    sf.set_max_voices(_MAX_VOICES)
+    font = soundfont.load(str(soundfont_path()))
     drums = [p for p in arr.parts if p.instrument.is_drum]
     others = [p for p in arr.parts if not p.instrument.is_drum]
     top = 2 if bundled else 1  # the rate divisor the non-drum mix is assembled at
@@ -120,14 +101,14 @@ def render(
     melodic = np.zeros((top_len, 2), dtype=np.float32)
     for div in sorted({_rate_divisor(p, bundled) for p in others}, reverse=True):
         parts = [p for p in others if _rate_divisor(p, bundled) == div]
-        audio = _render_group(sf, parts, -(-total_samples // div), sample_rate // div, levels)
+        audio = _render_group(font, parts, -(-total_samples // div), sample_rate // div, levels)
         while div > top:
             div //= 2
             audio = _upsample2(audio, -(-total_samples // div))
         melodic += audio[:top_len]
     if bundled and melodic_fx is not None and others:
         melodic = melodic_fx(melodic, sample_rate // top)
-    out = _render_group(sf, drums, total_samples, sample_rate, levels) if drums else None
+    out = _render_group(font, drums, total_samples, sample_rate, levels) if drums else None
     full = _upsample2(melodic, total_samples) if top == 2 else melodic
     out = full if out is None else out + full
     if not bundled and melodic_fx is not None:
@@ -145,20 +126,18 @@ def _upsample2(low: np.ndarray, total_samples: int) -> np.ndarray:
 
 
 def _render_group(
-    sf: tsf.SoundFont,
+    font: soundfont.SoundFont,
     parts: list[Part],
     total_samples: int,
     sample_rate: int,
     levels: Mapping[str, float] | None,
 ) -> np.ndarray:
-    sf.reset()
-    sf.set_output(tsf.OutputMode.StereoInterleaved, sample_rate, _GAIN_DB)
+    player = Player(font, sample_rate, _GAIN_DB)
     if levels is None:
-        return _render_parts(sf, parts, total_samples, sample_rate)
+        return _render_parts(player, parts, total_samples, sample_rate)
     mix = np.zeros((total_samples, 2), dtype=np.float32)
     for part in parts:
-        sf.reset()
-        audio = _render_parts(sf, [part], total_samples, sample_rate)
+        audio = _render_parts(player, [part], total_samples, sample_rate)
         measured = active_level_db(audio, sample_rate)
         if not math.isfinite(measured):
             continue
@@ -167,25 +146,20 @@ def _render_group(
     return mix
 
 
-def _render_parts(sf: tsf.SoundFont, parts: list[Part], total_samples: int, sample_rate: int) -> np.ndarray:
+def _render_parts(player: Player, parts: list[Part], total_samples: int, sample_rate: int) -> np.ndarray:
+    channels = []
     for part in parts:
         drum = part.instrument.is_drum
-        sf.channel_set_preset_number(part.channel, 0 if drum else part.instrument.program, drum)
-        sf.channel_set_volume(part.channel, part.volume / 127.0)
-        sf.channel_set_pan(part.channel, part.pan / 127.0)
-    out = np.zeros(total_samples * 2, dtype=np.float32)
-    view = memoryview(out.data).cast("B")
-    pos = 0
-    for sample, kind, ch, key, vel in _events(parts, sample_rate):
-        if sample >= total_samples:
-            break
-        if sample > pos:
-            sf.render(view[pos * 8 : sample * 8], False)
-            pos = sample
-        if kind:
-            sf.channel_note_on(ch, key, vel)
-        else:
-            sf.channel_note_off(ch, key)
-    if pos < total_samples:
-        sf.render(view[pos * 8 :], False)
-    return out.reshape(-1, 2)
+        channel = Channel(
+            program=0 if drum else part.instrument.program,
+            drum=drum,
+            volume=part.volume / 127.0,
+            pan=part.pan / 127.0,
+        )
+        notes = [
+            Note(round(n.start * sample_rate), round(n.end * sample_rate), n.pitch, n.velocity)
+            for n in part.instrument.notes
+            if round(n.start * sample_rate) < total_samples
+        ]
+        channels.append((channel, notes))
+    return player.render(channels, total_samples)

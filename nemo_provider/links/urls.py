@@ -18,7 +18,7 @@ URL_PREFIX = "/nemo"
 
 def airflow_base_url() -> str:
     """The api-server's public base URL (``[api] base_url``), without a trailing slash; '' if unset."""
-    from airflow.sdk.configuration import conf
+    from nemo_provider._compat import conf
 
     return str(conf.get("api", "base_url", fallback="") or "").rstrip("/")
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 
+from nemo_provider._compat import AirflowFailException, conf
 from nemo_provider.links.nemo import RENDER_URL_XCOM_KEY, NemoDownloadLink, NemoTrackLink
 
 if TYPE_CHECKING:

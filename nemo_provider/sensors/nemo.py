@@ -9,8 +9,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
+
+from nemo_provider._compat import AirflowFailException, conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -121,7 +122,7 @@ class NemoRenderSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Map the trigger's event onto the sensor's outcome."""
-        from airflow.sdk.exceptions import AirflowSensorTimeout
+        from nemo_provider._compat import AirflowSensorTimeout
 
         status = event["status"]
         if status == "success":

@@ -37,7 +37,10 @@ def probe(path: str | Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def dagbag(airflow_db: Path):
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
 
     return DagBag(dag_folder=str(EXAMPLES), safe_mode=False)
 

@@ -29,9 +29,16 @@ def test_the_hook_returns_the_same_behaviour_in_python_spelling() -> None:
 
 def test_airflow_reads_the_form_without_importing_the_hook(airflow_db: Path) -> None:
     """What the api-server's connection form uses: ProvidersManager's UI metadata."""
+    import airflow
     from airflow.providers_manager import ProvidersManager
+    from packaging.version import Version
 
     pm = ProvidersManager()
+    if Version(airflow.__version__) < Version("3.2"):
+        # Airflow 3.1 reads a form only from the hook, and only with flask_appbuilder installed: the
+        # connection type is registered and shows the generic form (measured on 3.1.8)
+        assert "nemo" in pm.hooks and "nemo" not in pm.field_behaviours
+        return
     behaviour = pm.field_behaviours["nemo"]
     assert behaviour["relabeling"]["host"] == "API base URL"
     assert "port" in behaviour["hidden_fields"]

@@ -6,8 +6,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException
 
+from nemo_provider._compat import AirflowFailException, TaskDeferred
 from nemo_provider.client.errors import NemoInsufficientCreditsError, NemoStreamError
 from nemo_provider.links.nemo import NemoDownloadLink
 from nemo_provider.operators.nemo import (

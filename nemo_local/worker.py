@@ -213,7 +213,7 @@ class RenderWorker:
         fmt: str,
         quality: str,
         cancel: threading.Event,
-        timed_out: threading.Event,
+        timed_out: threading.Event | None = None,
     ) -> None:
         from nemo_local.renderer import RenderCancelled, RenderError, render_draft
 
@@ -235,7 +235,7 @@ class RenderWorker:
                 limits=self.config.limits,
             )
         except RenderCancelled:
-            if not self._stopping.is_set() and not timed_out.is_set():  # a timeout fails it (in _run)
+            if not self._stopping.is_set() and not (timed_out and timed_out.is_set()):  # _run fails a timeout
                 self.store.renders.cancel(render_id)
             return
         except RenderError as exc:  # its message is written for the user

@@ -112,6 +112,9 @@ def nemo_video_soundtrack() -> None:
     def publish(result: dict[str, Any], **context: Any) -> dict[str, Any]:
         """The Asset event carries the video's URI (readable from any worker), never a worker-local path."""
         extra = {"path": as_uri(result["path"]), "duration_s": result["duration"], "size": result["size"]}
+        quality = result.get("quality") or {}  # the quality gate's verdict and the provenance manifest
+        extra |= {"quality_passed": quality.get("passed"), "quality_summary": quality.get("summary"),
+                  "manifest": result.get("manifest")}  # fmt: skip
         context["outlet_events"][VIDEO_WITH_SOUNDTRACK].extra = extra
         return extra
 

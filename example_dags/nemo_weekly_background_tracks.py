@@ -102,6 +102,10 @@ def nemo_weekly_background_tracks() -> None:
             "mp3": uris["mp3"],
             "mp4": uris["mp4"],
             "session_id": generated["session_id"],
+            # the quality gate's verdict on each file and its provenance manifest (docs/quality.md)
+            "quality": {f: (r.get("quality") or {}).get("summary") for f, r in (("mp3", mp3), ("mp4", mp4))},
+            "quality_passed": all((r.get("quality") or {}).get("passed", True) for r in (mp3, mp4)),
+            "manifests": [r.get("manifest") for r in (mp3, mp4)],
             # where to hear and fetch them through Airflow (the Nemo tracks page), not a worker path
             **track_urls(context, ("export_mp3", "export_mp4_1080p")),
         }

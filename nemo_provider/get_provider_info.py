@@ -58,7 +58,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.hooks.nemo"]}],
-        "operators": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.operators.nemo"]}],
+        "operators": [
+            {
+                "integration-name": "Nemo",
+                "python-modules": ["nemo_provider.operators.nemo", "nemo_provider.operators.quality"],
+            }
+        ],
         "sensors": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.sensors.nemo"]}],
         "triggers": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.triggers.nemo"]}],
         "connection-types": [

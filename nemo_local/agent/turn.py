@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nemo_local
 from nemo_local.agent import drafts, replies
 from nemo_local.agent.composing import ComposeRunner
 from nemo_local.agent.events import EventFactory, new_call_id, sse_comment, sse_data, sse_error_frame
@@ -199,6 +200,10 @@ async def _publish_track(turn: Turn, plan: dict[str, Any]) -> tuple[str, dict[st
         "seed": meta.get("seed", plan.get("seed")),
         "lufs": meta.get("lufs"),
         "true_peak": meta.get("true_peak"),
+        "loop": meta.get("loop"),
+        "instruments": meta.get("instruments"),
+        "shape": meta.get("shape"),
+        "engine": f"nemo_local {nemo_local.__version__}",
     }
     if result.get("cover"):
         cover = store.media.publish(Path(result["cover"]), f"{slug}.png", "image/png", turn.user_id)

@@ -14,6 +14,8 @@ from nemo_local.store import SessionRow
 router = APIRouter(responses=error_responses(401, 404), tags=["state"])
 
 GENERATED_KEYS = ("duration_ms", "title", "prompt", "bpm", "key", "mood", "seed", "lufs")
+#: ours, beyond the contract (clients keep unknown fields): what the quality gate and manifest use
+GENERATED_EXTRA_KEYS = ("genre", "loop", "instruments", "true_peak", "shape", "engine")
 
 
 def video_infos(state: AppState, session_id: str, base: str) -> list[dict[str, Any]]:
@@ -48,6 +50,7 @@ async def latest_state(
             "kind": g["kind"],
             "url": base + g["url_path"],
             **{k: g.get(k) for k in GENERATED_KEYS},
+            **{k: g[k] for k in GENERATED_EXTRA_KEYS if g.get(k) is not None},
         }
         for g in state.store.media.generated(session.id)
     ]

@@ -178,7 +178,9 @@ def bass(
         sec = section_at(sections, bar)
         if sec.intensity < 0.45 and sec.name == "intro":
             continue
-        root = pitch_in_range(chord.root_pc, 33, 45)
+        # a build-up rises over a tonic pedal (the trailer idiom): the key stays plain while layers pile up
+        pedal = plan.shape == "build"
+        root = pitch_in_range(plan.tonic_pitch_class if pedal else chord.root_pc, 33, 45)
         fifth = root + 7 if root + 7 < 52 else root - 5
         nxt = chords[bar + 1] if bar < last_bar else chords[0]
         next_root = pitch_in_range(nxt.root_pc, 33, 45)

@@ -101,8 +101,8 @@ def arrange(plan: MusicPlan) -> Arrangement:
     """Compose the notes for ``plan``."""
     base_rng = seeded_rng(plan.seed, "style")
     style = style_for(plan, base_rng)
-    bpm, bars = fit_tempo(plan.bpm, plan.duration_s, loop=plan.loop)
-    sections = plan_sections(bars, loop=plan.loop)
+    bpm, bars = fit_tempo(plan.bpm, plan.duration_s, loop=plan.loop, named=plan.bpm_named)
+    sections = plan_sections(bars, loop=plan.loop, shape=plan.shape)
     chords = _chords_for(plan, style, sections, bars, seeded_rng(plan.seed, "harmony"))
     jitter = 0.010 if style.name == "lofi" else 0.004
     midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)

@@ -52,6 +52,21 @@ def _fades(plan: MusicPlan, style_name: str) -> tuple[float, float]:
     return fade_in, min(fade_out, d * 0.4)
 
 
+#: A build-up rises this much in level from its start to its last bars, beyond what its layers add.
+BUILD_RISE_DB = 8.0
+
+
+def _build_ramp(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Level rising (in dB, linearly) over the first 90 % of the track: the "build" a listener hears.
+    Mastering then sets the loudness of the whole; its limiter holds the loud end's peaks."""
+    n = len(audio)
+    reach = max(1, int(n * 0.9))
+    ramp_db = np.full(n, 0.0, dtype=np.float32)
+    ramp_db[:reach] = np.linspace(-BUILD_RISE_DB, 0.0, reach, dtype=np.float32)
+    audio *= (10 ** (ramp_db / 20))[:, None]
+    return audio
+
+
 def compose(
     plan: MusicPlan | str,
     *,
@@ -103,6 +118,8 @@ def compose(
     t3 = time.perf_counter()
     timings["effects"] = t3 - t2 + fx_time[0]
 
+    if resolved.shape == "build":
+        audio = _build_ramp(audio, sr)
     fade_in, fade_out = _fades(resolved, style.name)
     mastered, report = master(audio, sr, fade_in_s=fade_in, fade_out_s=fade_out, loop=resolved.loop)
     t4 = time.perf_counter()
@@ -120,6 +137,7 @@ def compose(
         "lufs": round(report.lufs, 2),
         "true_peak": round(report.true_peak_dbtp, 2),
         "loop": resolved.loop,
+        "shape": resolved.shape,
         "energy": resolved.energy,
         "instruments": [
             f"{p.role}: {'drum kit' if p.instrument.is_drum else pretty_midi.program_to_instrument_name(p.instrument.program)}"

@@ -1,7 +1,8 @@
 """Form and tempo: how many bars, at what exact tempo, in which sections.
 
-The tempo is nudged (within ±15 %) so a whole number of bars fills the requested duration: the final
-chord then lands on the last bar, and a loop's end meets its start on a downbeat.
+The tempo is nudged (within ±15 %, or ±1.5 % when the prompt named it) so a whole number of bars fills
+the requested duration: the final chord then lands on the last bar, and a loop's end meets its start on
+a downbeat. A named tempo that no whole number of bars fits is kept, and the last bar is cut by the fade.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ class Section:
         return self.start_bar + self.bars
 
 
-def fit_tempo(bpm: float, duration_s: float, *, loop: bool) -> tuple[float, int]:
+#: How far a tempo the prompt named may be nudged: inside the quality gate's ±2 % with room to spare.
+NAMED_TEMPO_NUDGE = 1.015
+
+
+def fit_tempo(bpm: float, duration_s: float, *, loop: bool, named: bool = False) -> tuple[float, int]:
     """(effective BPM, bar count) so that whole 4/4 bars fill ``duration_s`` where the tempo allows it."""
     bar_s = 240.0 / bpm
     bars = max(1, round(duration_s / bar_s))
     fitted = 240.0 * bars / duration_s
-    max_ratio = 10.0 if loop else 1.15
+    max_ratio = NAMED_TEMPO_NUDGE if named else 10.0 if loop else 1.15
     while fitted > MAX_BPM and bars > 1:
         bars -= 1
         fitted = 240.0 * bars / duration_s
@@ -43,8 +48,14 @@ def fit_tempo(bpm: float, duration_s: float, *, loop: bool) -> tuple[float, int]
     return float(bpm), max(1, math.ceil(duration_s / bar_s))
 
 
-def plan_sections(bars: int, *, loop: bool) -> list[Section]:
-    """Intro / A / B / (bridge) / outro sized to ``bars``; loops have no intro or outro so they can repeat."""
+def plan_sections(bars: int, *, loop: bool, shape: str = "song") -> list[Section]:
+    """Intro / A / B / (bridge) / outro sized to ``bars``; loops have no intro or outro so they can repeat.
+
+    ``shape="build"``: sections whose intensity rises steadily from sparse to full (layers enter as it
+    passes their thresholds, velocities grow), so loudness and density measurably rise to the end.
+    """
+    if shape == "build" and not loop and bars >= 3:
+        return _build(bars)
     if loop:
         return _body(0, bars, first_intensity=0.8)
     if bars <= 2:
@@ -92,3 +103,16 @@ def _body(start: int, count: int, *, first_intensity: float) -> list[Section]:
             letter_index += 1
         bar += size
     return sections
+
+
+def _build(bars: int) -> list[Section]:
+    size = 1 if bars < 8 else 2 if bars < 24 else 4
+    starts = list(range(0, bars, size))
+    if len(starts) > 1 and bars - starts[-1] < size:
+        starts.pop()  # fold a short remainder into the last section
+    out: list[Section] = []
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else bars
+        intensity = 0.2 + 0.8 * i / max(1, len(starts) - 1)
+        out.append(Section("A", start, end - start, round(intensity, 3)))
+    return out

@@ -47,6 +47,20 @@ class MusicPlan(BaseModel):
         return f"{self.key} {self.mode}"
 
     @property
+    def bpm_named(self) -> bool:
+        """True when the prompt named this tempo ("at 128 bpm"): the engine then keeps it, not nudging it
+        by up to 15 % to fit whole bars. An energy edit changes the tempo, and so ends this."""
+        return any(note.startswith(f"tempo: {self.bpm} BPM") for note in self.understood)
+
+    @property
+    def shape(self) -> str:
+        """``"build"`` when the prompt asks for a build-up (the track rises from sparse to full), else
+        ``"song"`` (intro, sections, outro). Loops never build: their end must meet their start."""
+        from nemo_local.composer.vocabulary import BUILD_UP
+
+        return "build" if not self.loop and BUILD_UP.search(self.prompt.lower()) else "song"
+
+    @property
     def tonic_pitch_class(self) -> int:
         return PITCH_NAMES.index(self.key)
 

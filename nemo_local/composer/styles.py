@@ -143,6 +143,7 @@ def _base_style(plan: MusicPlan, rng: np.random.Generator) -> Style:
         )
     if genre == "cinematic":
         epic = plan.mood in ("epic", "energetic") or e >= 4
+        build = plan.shape == "build"  # a trailer build-up ends on drums and timpani
         return Style(
             name="cinematic",
             harmony="pop" if plan.mode == "major" else "modal",
@@ -156,9 +157,9 @@ def _base_style(plan: MusicPlan, rng: np.random.Generator) -> Style:
             pad_program=GM["choir"] if epic else GM["slow strings"],
             bass_kind="whole",
             bass_program=GM["contrabass"],
-            drum_kind="epic" if e >= 4 else None,
+            drum_kind="epic" if e >= 4 or build else None,
             swing=0.5,
-            timpani=epic,
+            timpani=epic or build,
             reverb_wet=0.34,
             reverb_seconds=2.6,
             lofi_fx=False,

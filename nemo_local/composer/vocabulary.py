@@ -6,6 +6,7 @@ ones (``"lo-fi"`` before ``"fi"``; ``"轻音乐"`` before ``"音乐"``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -322,3 +323,7 @@ ENGLISH_NUMBERS: dict[str, float] = {
     "half a": 0.5,
     "half": 0.5,
 }
+
+
+#: A prompt asking for a track that rises ("cinematic build-up", "a slow crescendo", "渐强").
+BUILD_UP = re.compile(r"build(?:s|ing)?[\s-]*up|crescendo|swell(?:s|ing)?|(?<![a-z])rising|渐强|递进|铺垫")

@@ -8,6 +8,7 @@ top level: httpx, pydantic and the client are imported inside the methods that n
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -82,6 +83,26 @@ def _extras(conn: Connection) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+_WARNED_GUESSABLE: set[str] = set()
+
+
+def _warn_guessable_client_id(conn_id: str) -> None:
+    """Say once per process that the anonymous identity can be guessed by anyone who knows the URL.
+
+    The service hands the same anonymous token to whoever presents the same client id, and the derived
+    id is a hash of public facts (connection id and URL). A random ``client_id`` in the extra closes that.
+    """
+    if conn_id in _WARNED_GUESSABLE:
+        return
+    _WARNED_GUESSABLE.add(conn_id)
+    logging.getLogger(__name__).warning(
+        "Connection %r has neither a token nor a client_id: its anonymous account is tied to an id derived "
+        "from the connection id and URL, which anyone who can reach the service could derive too. Set "
+        "extra.client_id to a random UUID (python -c 'import uuid; print(uuid.uuid4())') or use a token.",
+        conn_id,
+    )
+
+
 def settings_from_connection(conn: Connection) -> NemoClientSettings:
     """Read a connection into settings and register its token with the secret masker.
 
@@ -99,9 +120,11 @@ def settings_from_connection(conn: Connection) -> NemoClientSettings:
     env_token = os.environ.get("NEMO_TOKEN")
     if env_token:  # the client falls back to it, so it must be masked too
         mask_secret(env_token)
-    client_id = str(extras.get("client_id") or "").strip() or str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-provider-nemo:{conn.conn_id}:{base_url}")
-    )
+    client_id = str(extras.get("client_id") or "").strip()
+    if not client_id:
+        client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-provider-nemo:{conn.conn_id}:{base_url}"))
+        if not token and not env_token:
+            _warn_guessable_client_id(conn.conn_id)
     return NemoClientSettings(
         conn_id=conn.conn_id,
         base_url=base_url,

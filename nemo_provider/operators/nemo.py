@@ -169,12 +169,22 @@ class NemoUploadOperator(BaseOperator):
             hook.register_acquired_token(client)
         for f in result.files:
             self.log.info("Uploaded %s (%s) into session %s.", f.filename, f.file_type, self.session_id)
-        return {
+        out = {
             # the client re-creates an expired session (1002) and says which one it used
             "session_id": getattr(result, "session_id", None) or self.session_id,
             "files": _dump(result.files),
             "session_state_applied": result.session_state_applied,
         }
+        from nemo_provider.operators._lineage import upload_info
+
+        self._lineage = upload_info(files, list(self.urls or []), out)
+        return out
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""
+        from nemo_provider.operators._lineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_lineage", None))
 
     @staticmethod
     def _localise(uri: str, folder: str) -> str:
@@ -256,14 +266,26 @@ class NemoGenerateOperator(BaseOperator):
                 recovered = self._recover(client, record)
                 if recovered is not None:
                     store.clear()
-                    return recovered
+                    return self._recorded(recovered)
             elif record:
                 self.log.info(
                     "Ignoring a record for a different prompt from try %s.", record.get("try_number")
                 )
             result = self._send(client, hook, store, prompt_sha)
         store.clear()
+        return self._recorded(result)
+
+    def _recorded(self, result: dict[str, Any]) -> dict[str, Any]:
+        from nemo_provider.operators._lineage import generate_info
+
+        self._lineage = generate_info(str(self.prompt), result)
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""
+        from nemo_provider.operators._lineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_lineage", None))
 
     def _baseline(self, client: NemoClient, session_id: str, prompt_sha: str) -> dict[str, Any]:
         state = client.state(session_id)
@@ -389,7 +411,10 @@ class NemoExportOperator(BaseOperator):
     the render its previous try started (the id is kept in an Airflow Variable for the task instance,
     as Airflow 3.3's ``ResumableJobMixin`` does) instead of paying for a second one.
 
-    Returns ``{render_id, url, path, format, size, duration}``.
+    Returns ``{render_id, url, path, format, size, duration, media, quality, manifest}``: ``media`` lists
+    the session's generated media (title, prompt, bpm, key, mood, seed, lufs, duration_ms);
+    ``quality`` and ``manifest`` describe the quality gate's result and the provenance file next to
+    the export (``None`` when not made).
 
     :param session_id: the session whose timeline to export (templated).
     :param format: mp4, mov, webm, mkv, avi, gif, mp3, wav, m4a or aac (templated).
@@ -400,9 +425,25 @@ class NemoExportOperator(BaseOperator):
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status reads.
     :param timeout: seconds (or timedelta) a try may wait for the render.
+    :param quality_check: ``"fail"``, ``"warn"`` or ``"off"`` (templated); default ``"warn"`` when the
+        ``quality`` extra is installed, else ``"off"``. ``"fail"`` raises NemoQualityError listing each
+        miss, after the file was delivered (it is kept for inspection). See docs/quality.md.
+    :param expect: expectations overriding those derived from the session and the export (templated):
+        keys of ``nemo_provider.quality.Expectations`` (duration_s, lufs, bpm, key, loop, lines, ...).
+    :param credits_spent: what making this track cost (e.g. the generate task's ``credits_spent``),
+        recorded in the manifest; the export itself costs none.
+    :param manifest: write ``<file>.nemo.json`` (provenance and measurements) next to the file.
     """
 
-    template_fields: Sequence[str] = ("session_id", "format", "quality", "destination")
+    template_fields: Sequence[str] = (
+        "session_id",
+        "format",
+        "quality",
+        "destination",
+        "quality_check",
+        "expect",
+        "credits_spent",
+    )
     operator_extra_links = (NemoTrackLink(), NemoDownloadLink())
     ui_color = "#f7d9a8"
 
@@ -419,12 +460,20 @@ class NemoExportOperator(BaseOperator):
         timeout: float | timedelta = 3600.0,
         cancel_on_timeout: bool = True,
         max_consecutive_errors: int = 3,
+        quality_check: str | None = None,
+        expect: dict[str, Any] | None = None,
+        credits_spent: float | str | None = None,
+        manifest: bool = True,
         nemo_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         # Each key is also its own XCom, so DAGs can write `op.output["session_id"]`.
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
+        self.quality_check = quality_check
+        self.expect = expect
+        self.credits_spent = credits_spent
+        self.manifest = manifest
         self.session_id = session_id
         self.format = format
         self.quality = quality
@@ -439,6 +488,7 @@ class NemoExportOperator(BaseOperator):
         self.render_id: str | None = None
         self.render_url: str | None = None
         self._done = False
+        self._facts: dict[str, Any] | None = None  # the session's media and timeline, read with the draft
 
     # -- run ----------------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -472,12 +522,19 @@ class NemoExportOperator(BaseOperator):
                 status = self._poll(client, store, deadline)
             return self._finish(context, client, store, status)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger fired: download on success, fail with the service's reason otherwise."""
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], facts: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: download on success, fail with the service's reason otherwise.
+
+        ``facts`` is the session's media and timeline as read before deferring (carried in the defer kwargs).
+        """
         from nemo_provider.operators._attempts import TaskAttemptStore
 
         store = TaskAttemptStore(context, "render")
         self.render_id = event["render_id"]
+        if facts is not None:
+            self._facts = facts
         kind = event["status"]
         if kind == "timeout":
             if self.cancel_on_timeout and not event.get("cancelled"):
@@ -555,6 +612,9 @@ class NemoExportOperator(BaseOperator):
         state = client.state(self.session_id)
         hook.register_acquired_token(client)
         draft = state.draft
+        from nemo_provider.operators._media import session_facts
+
+        self._facts = session_facts(state)
         if draft is None or not getattr(draft, "is_exportable", True):
             raise AirflowFailException(
                 f"Session {self.session_id} has nothing to export yet: its timeline is empty. "
@@ -596,6 +656,7 @@ class NemoExportOperator(BaseOperator):
                 create=create,
             ),
             method_name="execute_complete",
+            kwargs={"facts": self._facts} if self._facts is not None else None,
             # A backstop in case no triggerer runs: the scheduler fails the task a little after the deadline.
             timeout=timedelta(seconds=max(0.0, deadline - time.time()) + max(60.0, 2 * self.poll_interval)),
         )
@@ -659,7 +720,29 @@ class NemoExportOperator(BaseOperator):
             "format": self.format,
             "size": delivered.size,
             "duration": status.duration,
+            **self._gate_and_manifest(context, client, status, delivered.path),
         }
+
+    def _gate_and_manifest(
+        self, context: Context, client: NemoClient, status: RenderStatus, path: str
+    ) -> dict[str, Any]:
+        """``media``, ``quality`` and ``manifest`` of the result (nemo_provider/operators/_export_gate.py)."""
+        from nemo_provider.operators._export_gate import finish_export
+
+        if self._facts is None:  # this try never read the session (it resumed a render): read it once
+            from nemo_provider.operators._media import session_facts
+
+            try:
+                self._facts = session_facts(client.state(self.session_id))
+            except Exception as err:  # the file is delivered: a missing description must not fail it
+                self.log.warning("Could not read session %s: %s", self.session_id, err)
+        return finish_export(self, context, client, status, path, self._facts or {})
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""
+        from nemo_provider.operators._lineage import operator_lineage
+
+        return operator_lineage(getattr(self, "_lineage", None))
 
     def _cancel_quietly(self, client: NemoClient | None = None) -> None:
         if not self.render_id:

@@ -198,6 +198,13 @@ class NemoRenderTrigger(BaseTrigger):
                         await asyncio.sleep(min(self.poll_interval, 5.0))
                         continue
                     return self._event("error", f"Render {self.render_id} could not be checked: {err}")
+            if not await self._task_still_deferred():
+                self.log.info(
+                    "Not starting render %s: its task is no longer deferred (stopped while it waited "
+                    "for a triggerer).",
+                    self.render_id,
+                )
+                return self._event("cancelled", f"Render {self.render_id} was not started: task stopped.")
             self._creating = True
             try:
                 status = await client.create_render(
@@ -222,6 +229,33 @@ class NemoRenderTrigger(BaseTrigger):
                 self.render_id = status.id
             self.log.info("Started render %s.", self.render_id)
             return None
+
+    async def _task_still_deferred(self) -> bool:
+        """False only when Airflow says this trigger's task has left the deferred state.
+
+        A triggerer that was down while a user killed a deferred task may still be handed that task's
+        trigger when it comes back, before Airflow removes it, and no ``on_kill`` follows for it; asking
+        Airflow just before starting the render closes that window. Anything unknown (``dag.test()``
+        runs triggers without a triggerer, an older Airflow, a failed lookup) answers True, as before.
+        """
+        ti = self.task_instance
+        if ti is None:
+            return True
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+            from asgiref.sync import sync_to_async
+
+            count = await sync_to_async(RuntimeTaskInstance.get_ti_count)(
+                dag_id=ti.dag_id,
+                map_index=ti.map_index,
+                task_ids=[ti.task_id],
+                run_ids=[ti.run_id],
+                states=["deferred"],
+            )
+        except Exception as err:
+            self.log.debug("Could not read the state of task %s: %s", ti.task_id, err)
+            return True
+        return bool(count)
 
     async def _poll(self, client: AsyncNemoClient) -> Any:
         """One status read, on the shared pool's lean path (same request and parser as the client)."""

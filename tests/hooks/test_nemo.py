@@ -63,6 +63,23 @@ def test_extras_are_read() -> None:
     assert (s.client_id, s.language, s.timeout, s.platform) == ("cid-1", "zh", 12.0, "ci")
 
 
+def test_a_guessable_anonymous_identity_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nemo_provider.hooks import nemo as hook_module
+
+    monkeypatch.delenv("NEMO_TOKEN", raising=False)
+    monkeypatch.setattr(hook_module, "_WARNED_GUESSABLE", set())
+    with caplog.at_level("WARNING", logger="nemo_provider.hooks.nemo"):
+        settings_from_connection(conn(conn_id="guessable", host="http://h:1"))
+        settings_from_connection(conn(conn_id="guessable", host="http://h:1"))
+        settings_from_connection(conn(conn_id="own_id", extra=json.dumps({"client_id": "c-1"})))
+        settings_from_connection(conn(conn_id="with_token", password="tok-not-real"))
+    warned = [r.getMessage() for r in caplog.records if "client_id" in r.getMessage()]
+    assert len(warned) == 1
+    assert "'guessable'" in warned[0] and "random UUID" in warned[0]
+
+
 def test_default_client_id_is_stable_per_connection() -> None:
     a = settings_from_connection(conn(host="http://h:1")).client_id
     assert a == settings_from_connection(conn(host="http://h:1")).client_id

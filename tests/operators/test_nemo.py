@@ -425,3 +425,61 @@ def test_upload_takes_file_uris_and_object_storage_paths(fake_client, ti, tmp_pa
     assert os.path.basename(received[1][0]) == "remote.mp4"
     assert received[1][1] == b"remote-bytes" * 1000
     assert [f["filename"] for f in out["files"]] == ["local clip.mp4", "remote.mp4"]
+
+
+# -- export: the session's media in the result ------------------------------------------------------
+def _one_track(fake_client) -> None:
+    from nemo_provider.client.models import GeneratedMedia
+
+    fake_client.media.append(
+        GeneratedMedia(
+            id="med_1", kind="music", title="Calm Lo-Fi", prompt="calm lo-fi", bpm=80, key="C major",
+            mood="calm", seed=7, lufs=-14.1, duration_ms=6000,
+        )
+    )  # fmt: skip
+
+
+def test_export_result_lists_the_session_media(fake_client, records, ti, tmp_path) -> None:
+    _one_track(fake_client)
+    out = export_op(tmp_path).execute({"ti": ti})
+    assert out["media"] == [
+        {
+            "id": "med_1", "kind": "music", "title": "Calm Lo-Fi", "prompt": "calm lo-fi", "bpm": 80,
+            "key": "C major", "mood": "calm", "seed": 7, "lufs": -14.1, "duration_ms": 6000,
+        }
+    ]  # fmt: skip
+    # the fake payload is not media: the default gate ("warn") says so without failing the task
+    assert out["quality"]["passed"] is False
+    assert [m["name"] for m in out["quality"]["misses"]] == ["readable"]
+    assert Path(out["manifest"]).name == Path(out["path"]).name + ".nemo.json"
+    assert fake_client.names().count("state") == 1, "the media comes from the state read for the draft"
+
+
+def test_deferred_export_carries_the_media_through_the_trigger(fake_client, records, ti, tmp_path) -> None:
+    _one_track(fake_client)
+    op = export_op(tmp_path, deferrable=True)
+    with pytest.raises(TaskDeferred) as exc:
+        op.execute({"ti": ti})
+    assert exc.value.kwargs["facts"]["media"][0]["seed"] == 7
+    rid = exc.value.trigger.render_id
+    fake_client._render_status[rid] = ["completed"]
+    fake_client.media.clear()  # whatever the session says now, the result uses what was carried
+    resumed = export_op(tmp_path, deferrable=True)  # a fresh operator object, as after deferral
+    out = resumed.execute_complete(
+        {"ti": ti}, {"status": "success", "render_id": rid, "message": "ok"}, **exc.value.kwargs
+    )
+    assert [m["title"] for m in out["media"]] == ["Calm Lo-Fi"]
+
+
+def test_resumed_render_reads_the_media_it_never_carried(fake_client, records, ti, new_try, tmp_path) -> None:
+    _one_track(fake_client)
+    with pytest.raises(TaskDeferred) as first:
+        export_op(tmp_path, deferrable=True).execute({"ti": ti})
+    # try 1 dies while deferred (its defer kwargs are lost); the render finishes; try 2 resumes it
+    rid = first.value.trigger.render_id
+    fake_client._render_status[rid] = ["completed"]
+    states_before = fake_client.names().count("state")
+    out = export_op(tmp_path).execute({"ti": new_try(ti)})
+    assert out["render_id"] == rid and fake_client.renders_created == 1
+    assert out["media"][0]["seed"] == 7
+    assert fake_client.names().count("state") == states_before + 1, "read once, only because it was missing"

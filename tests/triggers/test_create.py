@@ -107,6 +107,35 @@ async def test_the_trigger_starts_the_render_once_and_waits_for_it(service: Fake
     assert service.created == [("render_7", "s1", "mp3")]
 
 
+class _DeferredTI:
+    dag_id, run_id, task_id, map_index = "d", "r", "export", -1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("deferred", "started"), [(0, False), (1, True)])
+async def test_a_trigger_whose_task_was_stopped_meanwhile_starts_nothing(
+    service: FakeService, monkeypatch: pytest.MonkeyPatch, deferred: int, started: bool
+) -> None:
+    """A triggerer back from a restart can be handed the trigger of a task killed while it was down."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    asked: list[dict[str, Any]] = []
+
+    def get_ti_count(**kw: Any) -> int:
+        asked.append(kw)
+        return deferred
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_ti_count", staticmethod(get_ti_count))
+    t = trigger()
+    t.task_instance = _DeferredTI()  # type: ignore[assignment]
+    payload = await first_event(t)
+    assert asked == [
+        {"dag_id": "d", "map_index": -1, "task_ids": ["export"], "run_ids": ["r"], "states": ["deferred"]}
+    ]
+    assert bool(service.created) is started
+    assert payload["status"] == ("success" if started else "cancelled")
+
+
 @pytest.mark.asyncio
 async def test_a_restarted_trigger_does_not_start_the_render_again(service: FakeService) -> None:
     service.renders["render_7"] = ["processing", "completed"]  # the first triggerer started it

@@ -1,0 +1,115 @@
+"""Benchmark: the quality gate's cost against the engine's (target: the whole check <= 10 % of the time
+nemo_local took to make the file).
+
+For a 60 s MP3 and a 60 s 1080p MP4 (still picture + music, the weekly DAG's two exports), the engine's
+time is composing the track plus rendering the export; the check is ``measure`` + ``check`` on the
+delivered file, timed two ways: in a fresh Python process (imports included: what one Airflow task pays
+once) and in a warm process (the libraries loaded: what every further check in that task pays). The
+ratio is taken on the fresh-process time. Fastest of ``--repeat`` runs counts (shared machine).
+
+    python bench/quality.py [--seconds 60] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TARGET_RATIO = 0.10
+
+_CHECK_SNIPPET = """
+import json, sys, time
+t0 = time.perf_counter()
+from nemo_provider.quality import check, measure
+r = check(measure(sys.argv[1]), json.loads(sys.argv[2]))
+print(json.dumps({"seconds": time.perf_counter() - t0, "passed": r.passed, "summary": r.summary()}))
+"""
+
+
+def _fastest(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        value = fn()
+        took = time.perf_counter() - t0
+        if took < best:
+            best, out = took, value
+    return best, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from nemo_local.composer import compose
+    from nemo_local.renderer import render_draft
+    from nemo_provider.quality import check, measure
+
+    seconds, ms = args.seconds, int(args.seconds * 1000)
+    work = Path(tempfile.mkdtemp(prefix="bench-quality-"))
+    prompt = "upbeat corporate track for a product explainer"
+    compose_s, track = _fastest(lambda: compose(prompt, duration_s=seconds, seed=7), args.repeat)
+    music = track.write(work / "music.wav")
+    cover = track.write_cover(work / "cover.png", size=(1920, 1080))
+    media = {"nemo://music": music, "nemo://cover": cover}
+    meta = track.metadata
+    results = []
+    for fmt in ("mp3", "mp4"):
+        tracks = [{"tt": 1, "sg": [{"id": "bgm", "s": 0, "d": ms, "src": "nemo://music", "v": 1.0}]}]
+        if fmt == "mp4":
+            tracks.insert(0, {"tt": 0, "sg": [{"id": "cover", "s": 0, "d": ms, "src": "nemo://cover"}]})
+        draft = {"t": tracks, "d": ms, "m": {"title": meta["title"], "width": 1920, "height": 1080}}
+        out = work / f"export.{fmt}"
+        render_s, _ = _fastest(
+            lambda fmt=fmt, draft=draft, out=out: render_draft(
+                draft, out, fmt=fmt, quality="high", resolve_media=media.__getitem__
+            ),
+            args.repeat,
+        )
+        engine_s = compose_s + render_s
+        expect = {"format": fmt, "duration_s": seconds, "lufs": meta["lufs"], "bpm": meta["bpm"], "key": meta["key"],
+                  "lines": 1080 if fmt == "mp4" else None}  # fmt: skip
+        check(measure(out), expect)  # warm the libraries
+        warm_s, result = _fastest(lambda out=out, expect=expect: check(measure(out), expect), args.repeat)
+
+        def fresh(out: Path = out, expect: dict[str, Any] = expect) -> dict[str, Any]:
+            proc = subprocess.run(
+                [sys.executable, "-c", _CHECK_SNIPPET, str(out), json.dumps(expect)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+
+        fresh_s, fresh_out = _fastest(fresh, args.repeat)
+        ratio = fresh_out["seconds"] / engine_s
+        print(
+            f"{fmt} {seconds:g}s: engine {engine_s:.2f} s (compose {compose_s:.2f} + render {render_s:.2f}); "
+            f"check {fresh_out['seconds']:.2f} s in a fresh process (interpreter start excluded; "
+            f"{fresh_s:.2f} s wall with it), {warm_s:.2f} s warm -> {ratio:.1%} of the engine "
+            f"[{'passed' if result.passed else 'MISSED: ' + result.summary()}]; stages: "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in measure(out).timings.items())
+        )
+        results.append((fmt, fresh_out["seconds"], warm_s, engine_s, ratio))
+    worst = max(results, key=lambda r: r[4])
+    line = {
+        "bench": f"quality_check_{seconds:g}s_mp3_mp4",
+        "value": round(worst[1], 3),
+        "unit": "s",
+        "target": round(TARGET_RATIO * worst[3], 3),
+        "baseline": round(worst[3], 3),
+        "ratio": round(worst[4], 4),
+        "ok": all(r[4] <= TARGET_RATIO for r in results),
+    }
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()

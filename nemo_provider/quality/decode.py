@@ -1,0 +1,98 @@
+"""One pass over a media file with PyAV: stream facts, the decoded audio, and the video's real length.
+
+Audio is decoded (its length is then counted in samples, which is exact where container headers are not:
+raw ADTS AAC, for one); video is only demuxed: its frame count and timestamps give its length without
+decoding a single picture, which keeps a 1080p check cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Decoded:
+    container: str
+    duration_s: float  # the container's own claim (headers); 0 when it has none
+    audio: np.ndarray | None  # float32 (n, channels)
+    audio_codec: str | None
+    sample_rate: int
+    channels: int
+    audio_frame_s: float
+    video_codec: str | None
+    width: int
+    height: int
+    fps: float | None
+    video_frames: int
+    video_duration_s: float
+
+
+def _planar_float(frame: Any, resampler: Any) -> list[np.ndarray]:
+    if frame.format.name == "fltp":
+        return [frame.to_ndarray()]
+    return [f.to_ndarray() for f in resampler.resample(frame)]
+
+
+def decode(path: str | os.PathLike[str]) -> Decoded:
+    """Demux ``path`` once, decoding its first audio stream; raises ``av.error.FFmpegError`` if unreadable."""
+    import av
+
+    with av.open(os.fspath(path)) as container:
+        astream = container.streams.audio[0] if container.streams.audio else None
+        vstream = container.streams.video[0] if container.streams.video else None
+        chunks: list[np.ndarray] = []
+        resampler = None
+        if astream is not None:
+            layout = astream.codec_context.layout.name
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
+        v_first: int | None = None
+        v_end = 0
+        v_frames = 0
+        streams = [s for s in (astream, vstream) if s is not None]
+        for packet in container.demux(*streams):
+            if packet.stream is vstream:
+                if packet.pts is None or packet.size == 0:
+                    continue
+                v_frames += 1
+                v_first = packet.pts if v_first is None else min(v_first, packet.pts)
+                v_end = max(v_end, packet.pts + (packet.duration or 0))
+            elif astream is not None:
+                for frame in packet.decode():
+                    chunks.extend(_planar_float(frame, resampler))
+        if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
+            chunks.extend(f.to_ndarray() for f in resampler.resample(None))
+
+        audio = None
+        if astream is not None:
+            channels = astream.codec_context.layout.nb_channels
+            audio = (
+                np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32)
+                if chunks
+                else np.zeros((0, channels), np.float32)
+            )
+        fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
+        v_duration = 0.0
+        if vstream is not None and v_frames:
+            v_duration = float((v_end - (v_first or 0)) * (vstream.time_base or 0))
+            if v_duration <= 0 and fps:
+                v_duration = v_frames / fps
+        frame_size = astream.codec_context.frame_size if astream is not None else 0
+        return Decoded(
+            container=container.format.name,
+            duration_s=(container.duration or 0) / 1_000_000,
+            audio=audio,
+            audio_codec=astream.codec_context.name if astream is not None else None,
+            sample_rate=int(astream.rate) if astream is not None else 0,
+            channels=audio.shape[1] if audio is not None else 0,
+            audio_frame_s=(frame_size / astream.rate) if astream is not None and frame_size else 0.0,
+            video_codec=vstream.codec_context.name if vstream is not None else None,
+            width=int(vstream.codec_context.width) if vstream is not None else 0,
+            height=int(vstream.codec_context.height) if vstream is not None else 0,
+            fps=fps,
+            video_frames=v_frames,
+            video_duration_s=v_duration,
+        )

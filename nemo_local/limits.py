@@ -58,6 +58,9 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("text_chars", 1000, "chars", "--max-text-chars", "characters of one text segment (a title)"),
     Spec(
+        "titles_at_once", 16, "count", "--max-titles-at-once", "titles (text segments) visible at one instant"
+    ),
+    Spec(
         "export_seconds",
         600,
         "s",
@@ -74,6 +77,30 @@ SPECS: tuple[Spec, ...] = (
         integer=False,
     ),
     Spec("url_redirects", 5, "count", "--url-max-redirects", "redirects followed by one URL upload"),
+    Spec(
+        "render_seconds",
+        1800,
+        "s",
+        "--max-render-seconds",
+        "wall-clock time of one render (over it, the render is cancelled and fails)",
+        integer=False,
+    ),
+    Spec(
+        "storage_bytes",
+        2048,
+        "MB",
+        "--max-storage-mb",
+        "what one user keeps stored: uploads plus finished exports",
+        MB,
+    ),
+    Spec(
+        "free_disk_bytes",
+        500,
+        "MB",
+        "--min-free-disk-mb",
+        "free disk space (a floor) the data dir needs to accept an upload or start a render",
+        MB,
+    ),
     Spec("renders_per_user", 8, "count", "--max-renders-per-user", "renders of one user pending or running"),
     Spec(
         "generations_per_user", 4, "count", "--max-generations-per-user", "agent messages of one user at work"
@@ -102,9 +129,13 @@ class Limits:
     draft_tracks: int = _default("draft_tracks")
     draft_segments: int = _default("draft_segments")
     text_chars: int = _default("text_chars")
+    titles_at_once: int = _default("titles_at_once")
     export_seconds: float = _default("export_seconds")
     url_fetch_seconds: float = _default("url_fetch_seconds")
     url_redirects: int = _default("url_redirects")
+    render_seconds: float = _default("render_seconds")
+    storage_bytes: int = _default("storage_bytes")
+    free_disk_bytes: int = _default("free_disk_bytes")
     renders_per_user: int = _default("renders_per_user")
     generations_per_user: int = _default("generations_per_user")
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from nemo_local.config import ServerConfig
+from nemo_local.limits import LimitExceeded
 from nemo_local.media import children
+from nemo_local.quota import check_free_disk
 from nemo_local.store import Store, paths
 
 log = logging.getLogger("nemo_local.worker")
@@ -28,7 +30,11 @@ MIME = {
 
 
 class RenderWorker:
-    """A queue of render ids and N threads draining it; the store holds the truth about every job."""
+    """N threads running pending renders; the store holds the truth about every job.
+
+    The queue only carries wake-ups (one per submitted render): which render runs next is chosen by the
+    store, fairly across users (`RenderStore.claim_next`), so one user's ten queued renders do not make
+    everyone else wait for all ten. Each render runs under the render_seconds wall-clock limit."""
 
     def __init__(self, store: Store, config: ServerConfig) -> None:
         self.store = store
@@ -115,9 +121,11 @@ class RenderWorker:
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stopping.is_set():
-            render_id = self._queue.get()
-            if render_id is None:
+            if self._queue.get() is None:
                 return
+            render_id = self.store.renders.claim_next()
+            if render_id is None:  # its render was cancelled, or another thread took it
+                continue
             try:
                 self._run(render_id)
             except Exception:  # a bug in one job must not kill the worker
@@ -143,31 +151,69 @@ class RenderWorker:
         while self.config.faults.render_stuck and not cancel.wait(0.1):
             pass
 
+    def _over_time(self, render_id: str) -> None:
+        """The render ran past render_seconds: it fails with the limit named (its folder is freed by the
+        cancel path, which the set event sends it down)."""
+        limits = self.config.limits
+        over = LimitExceeded(
+            "render_seconds",
+            "render time",
+            None,
+            limits,
+            f"render failed: it ran longer than the limit of {limits.shown('render_seconds')} "
+            "(render_seconds) and was stopped; export a shorter or lighter draft",
+        )
+        self.store.renders.fail(render_id, str(over))
+
     def _run(self, render_id: str) -> None:
-        if not self.store.renders.claim(render_id):
-            return
+        """Run a render this thread has claimed (it is 'processing')."""
         job = self.store.renders.get(render_id)
         assert job is not None
         cancel = threading.Event()
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            cancel.set()
+
+        timer = threading.Timer(self.config.limits.render_seconds, expire)
+        timer.daemon = True
         with self._lock:
             self._cancels[render_id] = cancel
+        timer.start()
         try:
+            try:
+                check_free_disk(self.store.data_dir, self.config.limits, "this render")
+            except LimitExceeded as exc:
+                self.store.renders.fail(render_id, f"render failed: {exc}")
+                return
             if self.config.faults.render_stuck:
                 self._wait_stuck(render_id, cancel)
-            if cancel.is_set():
-                return
-            if self.config.faults.render_fail:
-                self.store.renders.fail(
-                    render_id, "render failed: injected failure (fault switch render_fail)"
-                )
-                return
-            self._render(job.id, job.draft, job.format, job.quality, cancel)
+            if not cancel.is_set():
+                if self.config.faults.render_fail:
+                    self.store.renders.fail(
+                        render_id, "render failed: injected failure (fault switch render_fail)"
+                    )
+                    return
+                self._render(job.id, job.draft, job.format, job.quality, cancel, timed_out)
         finally:
+            timer.cancel()
             with self._lock:
                 self._cancels.pop(render_id, None)
+            if timed_out.is_set() and not self._stopping.is_set():
+                self._over_time(render_id)
+                final = self.store.renders.get(render_id)
+                if final is None or final.status != "completed":  # finished in the last instant: keep it
+                    shutil.rmtree(self._job_dir(render_id), ignore_errors=True)
 
     def _render(
-        self, render_id: str, draft: dict[str, Any], fmt: str, quality: str, cancel: threading.Event
+        self,
+        render_id: str,
+        draft: dict[str, Any],
+        fmt: str,
+        quality: str,
+        cancel: threading.Event,
+        timed_out: threading.Event | None = None,
     ) -> None:
         from nemo_local.renderer import RenderCancelled, RenderError, render_draft
 
@@ -189,7 +235,7 @@ class RenderWorker:
                 limits=self.config.limits,
             )
         except RenderCancelled:
-            if not self._stopping.is_set():
+            if not self._stopping.is_set() and not (timed_out and timed_out.is_set()):  # _run fails a timeout
                 self.store.renders.cancel(render_id)
             return
         except RenderError as exc:  # its message is written for the user

@@ -117,6 +117,7 @@ _DESCRIPTIONS = {
     415: "unsupported file type (code 4001)",
     422: "invalid request or over a limit (code 422; data names the field and the limit) or URL refused (code 4003)",
     429: "rate limited, or too much of this user's work running (code 429, Retry-After)",
+    507: "the server's disk is under its free-space floor (code 507; data names the limit)",
 }
 
 

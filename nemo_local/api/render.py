@@ -17,9 +17,10 @@ from nemo_local.api.envelope import RenderCreated, RenderShapeA, error_responses
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.limits import Busy
+from nemo_local.quota import check_free_disk, check_storage
 from nemo_local.store import ActiveRendersFull, DuplicateRenderId, RenderRow, paths
 
-router = APIRouter(responses=error_responses(401, 402, 404, 409, 413, 422, 429), tags=["render"])
+router = APIRouter(responses=error_responses(401, 402, 404, 409, 413, 422, 429, 507), tags=["render"])
 FORMATS = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
 QUALITIES = ("low", "medium", "high")
 
@@ -85,6 +86,9 @@ async def create_render(
         raise ApiError(422, f"invalid draft: {exc}", {"field": exc.field}) from exc
     if not _exportable(body.draft):
         raise ApiError(422, "the draft has nothing to export (no track with segments)")
+    # before the render exists or anything is charged: a full quota or disk refuses it with the limit
+    check_free_disk(state.store.data_dir, limits, "this render")
+    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)
     spent = caller.anonymous and state.store.credits.balance(caller.user_id).available <= 0
     if spent and not request.headers.get("x-skill-source"):
         raise ApiError(402, "Export is blocked on the free plan without attribution headers")

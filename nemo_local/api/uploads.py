@@ -30,9 +30,10 @@ from nemo_local.ingest.receive import (
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
 from nemo_local.limits import BY_NAME, LimitExceeded, Limits
+from nemo_local.quota import check_free_disk, check_storage
 from nemo_local.store import SessionRow, UploadRow
 
-router = APIRouter(responses=error_responses(401, 404, 413, 415, 422), tags=["upload"])
+router = APIRouter(responses=error_responses(401, 404, 413, 415, 422, 507), tags=["upload"])
 IMAGE_SECONDS = 5.0
 MIME = {
     "mp4": "video/mp4", "mov": "video/quicktime", "avi": "video/x-msvideo", "webm": "video/webm",
@@ -182,6 +183,10 @@ async def upload(
     caller: Caller = Depends(current_user),  # noqa: B008
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
+    limits = state.config.limits
+    # before a byte is read: a full disk or a full quota refuses the upload, it does not truncate it
+    check_free_disk(state.store.data_dir, limits, "this upload")
+    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)
     dest = state.store.path("uploads", session.id)
     await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
     try:
@@ -214,12 +219,13 @@ async def upload(
         raise ApiError(422, "no file in the request (multipart field 'files')")
     try:
         await asyncio.to_thread(_room_on_draft, state, session, len(received))
+        adding = sum(f.size for f in received)
+        await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, adding)
     except BaseException:
         _discard(received)
         raise
     out, rows = [], []
     try:
-        limits = state.config.limits
         described = [await asyncio.to_thread(_describe, f, i, limits) for i, f in enumerate(received)]
     except BaseException as exc:
         _discard(received)  # also when the client hangs up mid-probe: nothing would ever own these files

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
@@ -22,7 +22,7 @@ from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
 from nemo_local.renderer.runner import Jobs
 from nemo_local.renderer.timeline import Timeline
-from nemo_local.renderer.visuals import title_overlay
+from nemo_local.renderer.visuals import TitleOverlays
 
 FPS = 30
 MAX_PIECES = 100  # clip pieces (ffmpeg inputs, one decoder each) in one export
@@ -127,17 +127,19 @@ def title_track(
             spans[-1] = (spans[-1][0] + (b - a), visible)
         else:
             spans.append((b - a, visible))
-    drawn: dict[int, tuple[Image.Image, int, int]] = {}
+    overlays = TitleOverlays(
+        [replace(seg, id=str(i)) for i, seg in enumerate(inside)],
+        timeline.width,
+        timeline.height,
+        check_cancel,
+    )  # keyed by index: ids a client typed need not be unique
     pictures: dict[tuple[int, ...], Path] = {}
     lines: list[str] = []
     for duration, visible in spans:
         if visible not in pictures:
             check_cancel()
             layer = Image.new("RGBA", (timeline.width, timeline.height), (0, 0, 0, 0))
-            for i in visible:
-                if i not in drawn:
-                    drawn[i] = title_overlay(inside[i], timeline.width, timeline.height)
-                img, x, y = drawn[i]
+            for img, x, y in overlays.visible([str(i) for i in visible]):
                 layer.alpha_composite(img, (x, y))
             pictures[visible] = work / f"{tag}_{len(pictures):04d}.png"
             layer.save(pictures[visible], compress_level=1)

@@ -20,7 +20,7 @@ from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
 from nemo_local.renderer.runner import Jobs, Proc
 from nemo_local.renderer.timeline import Timeline
-from nemo_local.renderer.visuals import compose_frame, title_overlay
+from nemo_local.renderer.visuals import TitleOverlays, compose_frame
 
 FPS = 30
 # 1 s closed-GOP units: x264 still analyses every repeated frame (~10-15 ms at 1080p), so the unit is kept
@@ -84,11 +84,6 @@ def _segment_ext(fmt: Format) -> str:
     return ".webm" if fmt.video_codec == "vp9" else ".mp4"
 
 
-def _title_overlays(timeline: Timeline) -> dict[str, tuple[Image.Image, int, int]]:
-    """Each title drawn once up front: scenes share titles, and drawing text is the slow part of a frame."""
-    return {seg.id: title_overlay(seg, timeline.width, timeline.height) for seg in timeline.text}
-
-
 def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs: Jobs) -> tuple[Proc, Path]:
     """Start encoding the mix at once: it runs on the second core while the pictures are drawn and
     encoded, and is usually the longest single step of a still export."""
@@ -118,7 +113,7 @@ def render_stills(
     ``audio`` (from :func:`start_audio`) is already running."""
     audio_proc, audio_out = audio
     scenes = plan_scenes(timeline, base_at)
-    overlays = _title_overlays(timeline)
+    overlays = TitleOverlays(timeline.text, timeline.width, timeline.height, jobs.check_cancel)
     jobs.check_cancel()
 
     needed: dict[tuple[tuple[str, tuple[str, ...]], int], Path] = {}
@@ -145,7 +140,7 @@ def render_stills(
         for key in batch:
             jobs.check_cancel()
             base_id, title_ids = key
-            frame = compose_frame(bases[base_id], [overlays[t] for t in title_ids])
+            frame = compose_frame(bases[base_id], overlays.visible(title_ids))
             name = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
             raw[key] = work / f"pic_{name}.yuv"
             raw[key].write_bytes(yuv420p_bytes(frame))
@@ -260,7 +255,7 @@ def render_gif_from_stills(
 ) -> None:
     """An animated GIF of the scenes: each picture decoded once (concat of images with durations)."""
     scenes = plan_scenes(timeline, base_at)
-    overlays = _title_overlays(timeline)
+    overlays = TitleOverlays(timeline.text, timeline.width, timeline.height, jobs.check_cancel)
     width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
     height = max(2, round(timeline.height * width / timeline.width / 2) * 2)
     lines: list[str] = []
@@ -269,7 +264,7 @@ def render_gif_from_stills(
         if scene.key not in made:
             base_id, title_ids = scene.key
             path = work / f"gif_{len(made):03d}.png"
-            frame = compose_frame(bases[base_id], [overlays[t] for t in title_ids])
+            frame = compose_frame(bases[base_id], overlays.visible(title_ids))
             # scaled once here rather than once per GIF frame inside ffmpeg
             frame.resize((width, height), Image.Resampling.LANCZOS).save(path, compress_level=1)
             made[scene.key] = path

@@ -142,6 +142,17 @@ def _over(name: str, field: str, value: float | str, limits: Limits) -> RenderEr
     return RenderError(str(LimitExceeded(name, field, value, limits)))
 
 
+def most_at_once(segments: list[Segment]) -> int:
+    """The largest number of segments overlapping at one instant (a sweep over starts and ends): every
+    visible title is drawn and held while its frames are made, so this bounds the renderer's memory."""
+    events = sorted([(s.start, 1) for s in segments] + [(s.end, -1) for s in segments])
+    most = current = 0
+    for _, step in events:  # at equal times an end (-1) sorts first: touching titles do not overlap
+        current += step
+        most = max(most, current)
+    return most
+
+
 def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timeline:
     """Validate and normalise ``draft``; raises RenderError with a readable reason when it cannot render.
 
@@ -192,6 +203,9 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
         duration = max(ends)
     if duration > limits.export_seconds:
         raise _over("export_seconds", "draft duration (s)", round(duration, 3), limits)
+    at_once = most_at_once(text)
+    if at_once > limits.titles_at_once:
+        raise _over("titles_at_once", "titles visible at one instant", at_once, limits)
     width, height = canvas_size(meta)
     title = str(_get(meta, "title", "name", default="") or "")
     return Timeline(

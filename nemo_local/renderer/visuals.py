@@ -7,7 +7,7 @@ ffmpeg's side; Pillow always has a font (see ``nemo_local.media.fonts``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,36 @@ def _colour(value: Any) -> tuple[int, int, int, int]:
         except ValueError:
             pass
     return (255, 255, 255, 255)
+
+
+class TitleOverlays:
+    """Title overlays drawn when first visible and dropped once no longer visible.
+
+    Scenes come in time order and a title is one contiguous span, so a dropped title never returns: each
+    title is drawn once, and memory holds only the titles visible at one instant (bounded by the
+    titles_at_once limit) instead of every title of the draft (500 large ones would be ~2 GB). Cancel is
+    checked before each title is drawn, since drawing is the slow part (~35 ms for a large title)."""
+
+    def __init__(
+        self, segments: Iterable[Segment], width: int, height: int, check_cancel: Callable[[], None]
+    ) -> None:
+        self._segments = {seg.id: seg for seg in segments}
+        self._size = (width, height)
+        self._check_cancel = check_cancel
+        self._drawn: dict[str, tuple[Image.Image, int, int]] = {}
+
+    def visible(self, ids: Sequence[str]) -> list[tuple[Image.Image, int, int]]:
+        """The overlays of `ids` (a scene's titles), drawing the new ones and forgetting the others."""
+        for gone in set(self._drawn) - set(ids):
+            del self._drawn[gone]
+        for title_id in ids:
+            if title_id not in self._drawn:
+                self._check_cancel()
+                self._drawn[title_id] = title_overlay(self._segments[title_id], *self._size)
+        return [self._drawn[t] for t in ids]
+
+    def held(self) -> int:
+        return len(self._drawn)
 
 
 def compose_frame(base: Image.Image, overlays: Sequence[tuple[Image.Image, int, int]]) -> Image.Image:

@@ -70,5 +70,15 @@ class Store:
         """`<data dir>/<folder>/<parts...>`, refused (UnsafePath) unless it stays inside that folder."""
         return paths.under(self.dir(folder), *parts)
 
+    def stored_bytes(self, user_id: str) -> int:
+        """What one user keeps on the server's disk, from the database: their uploads plus the files of
+        their completed renders (the per-user storage quota counts this)."""
+        row = self.db.one(
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id=?)"
+            " + (SELECT COALESCE(SUM(size), 0) FROM renders WHERE user_id=? AND status='completed') AS n",
+            (user_id, user_id),
+        )
+        return int(row["n"]) if row else 0
+
     def close(self) -> None:
         self.db.close()

@@ -127,6 +127,28 @@ class RenderStore:
             r["id"] for r in self._db.all("SELECT id FROM renders WHERE status='pending' ORDER BY created_at")
         ]
 
+    def claim_next(self) -> str | None:
+        """Claim the pending render to run next, fairly across users (None when nothing is pending).
+
+        One user's queue must not starve the others: the pick is the oldest pending render of the user
+        with the fewest renders running, ties broken by who was served least recently (their latest
+        start), so users take turns however many renders each queued."""
+        with self._db.tx() as conn:
+            row = conn.execute(
+                "SELECT r.id FROM renders r WHERE r.status='pending' ORDER BY"
+                " (SELECT COUNT(*) FROM renders p WHERE p.user_id=r.user_id AND p.status='processing'),"
+                " (SELECT COALESCE(MAX(s.started_at), 0) FROM renders s WHERE s.user_id=r.user_id),"
+                " r.created_at, r.id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE renders SET status='processing', started_at=?, attempts=attempts+1, progress=0"
+                " WHERE id=? AND status='pending'",
+                (now(), row["id"]),
+            )
+            return str(row["id"])
+
     def claim(self, render_id: str) -> bool:
         """pending -> processing; False when the job was cancelled meanwhile."""
         return (

@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT
 
 PICTURES = 60
 CHILD = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from PIL import Image
 from nemo_local.renderer import render_draft
@@ -27,9 +27,9 @@ for i in range(n):
 segs = [{"s": i * 200, "d": 200, "src": f"/files/x/p{i}.png"} for i in range(n)]
 out = render_draft({"t": [{"tt": 0, "sg": segs}]}, work / "out.mp4", fmt="mp4", quality="low",
                    resolve_media=lambda src: work / src.rsplit("/", 1)[1])
-# VmHWM: this process's own peak (ru_maxrss survives execve: it would count pytest's memory too)
-hwm_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
-print(json.dumps({"rss_mb": hwm_kb // 1024,
+# VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would report the (large) pytest parent's peak
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+print(json.dumps({"rss_mb": hwm // 1024,
                   "duration": out.duration_s}))
 """
 

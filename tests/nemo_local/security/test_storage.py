@@ -1,0 +1,121 @@
+"""Disk: a user's uploads and finished exports count against --max-storage-mb, and an upload or render
+over it is refused with the enveloped error before anything is stored, rendered or charged; while the
+disk is under --min-free-disk-mb free, uploads and renders are refused the same way (507)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.nemo_local.conftest import User
+from tests.nemo_local.security.conftest import Client, Hostile, envelope, launch, small_png, stop
+
+QUOTA_KB = 40
+
+
+def _noise_png(kb: int) -> bytes:
+    """A PNG of about `kb` KB: random pixels do not compress."""
+    from PIL import Image
+
+    side = int((kb * 1024 / 3) ** 0.5) + 1
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quota(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+    root = tmp_path_factory.mktemp("nemo-quota")
+    server = launch(root / "data", "--max-storage-mb", str(QUOTA_KB / 1024))
+    yield server
+    stop(server)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def full_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
+    """A free-space floor far above what any disk has: the server sees its disk as full."""
+    root = tmp_path_factory.mktemp("nemo-full")
+    server = launch(root / "data", "--min-free-disk-mb", str(10**9))
+    yield server
+    stop(server)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _upload(user: User, sid: str, name: str, data: bytes) -> httpx.Response:
+    return user.post(f"/api/upload-video/nemo_agent/me/{sid}", files=[("files", (name, data))])
+
+
+def _render(user: User, sid: str) -> httpx.Response:
+    body = {
+        "id": f"r_{uuid.uuid4().hex[:8]}",
+        "sessionId": sid,
+        "draft": {"t": [{"tt": 7, "sg": [{"s": 0, "d": 1000, "txt": "hello"}]}]},
+        "output": {"format": "mp4", "quality": "low"},
+    }
+    return user.post("/api/render/proxy/lambda", json=body)
+
+
+def _finished(user: User, rid: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = user.get(f"/api/render/proxy/lambda/{rid}").json()
+        if body["status"] in ("completed", "failed", "cancelled"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"render {rid} did not finish")
+
+
+def _stored(server: Hostile) -> set[str]:
+    return {str(p) for folder in ("uploads", "media") for p in (server.data_dir / folder).rglob("*")}
+
+
+def test_uploads_and_exports_count_against_the_users_quota(quota: Hostile) -> None:
+    client = Client(quota)
+    user, other = client.user(), client.user()
+    sid = user.new_session()
+    assert _upload(user, sid, "small.png", small_png()).status_code == 200
+    before, credits = _stored(quota), user.credits()
+    too_big = _noise_png(QUOTA_KB + 8)
+    body = envelope(_upload(user, sid, "big.png", too_big), 422)
+    assert "--max-storage-mb" in body["message"] and body["data"]["switch"] == "--max-storage-mb"
+    assert body["data"]["value"] > body["data"]["limit"] == int(QUOTA_KB * 1024)
+    assert _stored(quota) == before and user.credits() == credits  # nothing kept, nothing charged
+    # a finished export is counted too: render until the user's files are over the quota
+    for _ in range(10):
+        resp = _render(user, sid)
+        if resp.status_code != 200:
+            break
+        assert _finished(user, resp.json()["id"])["status"] == "completed"
+    body = envelope(resp, 422)
+    assert "storage is full" in body["message"] and "--max-storage-mb" in body["message"]
+    assert envelope(_upload(user, sid, "small.png", small_png()), 422)["data"]["switch"] == "--max-storage-mb"
+    # the quota is per user: another user still uploads and renders
+    osid = other.new_session()
+    assert _upload(other, osid, "small.png", small_png()).status_code == 200
+    assert _render(other, osid).status_code == 200
+    quota.healthy()
+    client.http.close()
+
+
+def test_under_the_free_disk_floor_uploads_and_renders_are_refused(full_disk: Hostile) -> None:
+    client = Client(full_disk)
+    user = client.user()
+    sid = user.new_session()
+    before, credits = _stored(full_disk), user.credits()
+    up = envelope(_upload(user, sid, "small.png", small_png()), 507)
+    assert "--min-free-disk-mb" in up["message"] and up["data"]["switch"] == "--min-free-disk-mb"
+    render = envelope(_render(user, sid), 507)
+    assert "disk is nearly full" in render["message"] and render["data"]["field"] == "free disk space"
+    assert _stored(full_disk) == before and user.credits() == credits
+    assert not list((full_disk.data_dir / "renders").iterdir())  # no render was created
+    full_disk.healthy()
+    client.http.close()

@@ -29,9 +29,9 @@ def local_copy(path_or_uri: str) -> Iterator[str]:
     if not is_remote(path_or_uri):
         yield file_path(path_or_uri)
         return
-    from airflow.sdk import ObjectStoragePath
+    from nemo_provider.operators._destination import storage_path
 
-    source = ObjectStoragePath(path_or_uri)
+    source = storage_path(path_or_uri)
     with tempfile.TemporaryDirectory(prefix="nemo-check-") as tmp:
         target = os.path.join(tmp, source.name or "media")
         with source.open("rb") as src, open(target, "wb") as out:

@@ -104,9 +104,9 @@ def write(path: str, manifest: dict[str, Any]) -> str:
     target = manifest_uri(path)
     text = json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n"
     if is_remote(path):
-        from airflow.sdk import ObjectStoragePath
+        from nemo_provider.operators._destination import storage_path
 
-        with ObjectStoragePath(target).open("w") as out:
+        with storage_path(target).open("w") as out:
             out.write(text)
     else:
         from nemo_provider.operators._local_copy import file_path

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from nemo_provider._compat import AirflowFailException
 from nemo_provider.client.models import GeneratedMedia
 from nemo_provider.operators.nemo import NemoExportOperator
 from nemo_provider.operators.quality import NemoMediaCheckOperator, NemoQualityError, resolve_policy

@@ -56,7 +56,7 @@ def as_uri(path: str) -> str:
 )
 def nemo_video_soundtrack() -> None:
     @task
-    def input_video(params: dict[str, Any], run_dir: str) -> str:
+    def input_video(run_dir: str, params: dict[str, Any]) -> str:
         """Use the given video, or render a short colour-bars test clip with the bundled ffmpeg.
 
         The clip is written to the run's export location (object storage on a distributed deployment),

@@ -68,7 +68,10 @@ def nemo_fault_export_poll() -> None:
 @dag(dag_id="nemo_fault_generate", schedule=None, tags=["nemo", "fault"])
 def nemo_fault_generate() -> None:
     """(2) A worker is SIGKILLed while this generate streams."""
-    _session_and_music("nemo_fault_generate", prompt="warm acoustic guitar", settle_timeout=90)
+    # 60 s, not 4 s: composing then takes long enough that the test sees the credits held (the message
+    # accepted, the stream still open) and freezes the service inside that window; with warm composer
+    # workers a 4 s track was charged between two 20 ms looks.
+    _session_and_music("nemo_fault_generate", prompt="warm acoustic guitar", seconds=60, settle_timeout=90)
 
 
 @dag(dag_id="nemo_fault_deferred", schedule=None, tags=["nemo", "fault"])

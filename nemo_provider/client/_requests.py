@@ -591,7 +591,10 @@ def create_render(
     format: str = "mp4",
     quality: str = "high",
     render_id: str | None = None,
+    rename_on_duplicate: bool = True,
 ) -> Flow[RenderStatus]:
+    """``rename_on_duplicate=False`` for a caller whose id already names its one render (a trigger
+    that may have started it before a restart): a duplicate then means "started", never "start another"."""
     fmt = format.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"Unsupported export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
@@ -627,6 +630,8 @@ def create_render(
     try:
         data, _sid = yield from with_new_session(core, session_id, build(rid))
     except NemoDuplicateRenderIdError:
+        if not rename_on_duplicate:
+            raise
         rid = core.new_render_id()
         data, _sid = yield from with_new_session(core, session_id, build(rid))
     status = RenderStatus.from_api(data, rid)

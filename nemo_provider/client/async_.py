@@ -142,8 +142,12 @@ class AsyncNemoClient(ClientIdentity):
         format: str = "mp4",
         quality: str = "high",
         render_id: str | None = None,
+        *,
+        rename_on_duplicate: bool = True,
     ) -> RenderStatus:
-        return await self._run(api.create_render(self._core, session_id, draft, format, quality, render_id))
+        return await self._run(
+            api.create_render(self._core, session_id, draft, format, quality, render_id, rename_on_duplicate)
+        )
 
     async def render_status(self, render_id: str) -> RenderStatus:
         return await self._run(api.render_status(self._core, render_id))

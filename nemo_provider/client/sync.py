@@ -136,8 +136,12 @@ class NemoClient(ClientIdentity):
         format: str = "mp4",
         quality: str = "high",
         render_id: str | None = None,
+        *,
+        rename_on_duplicate: bool = True,
     ) -> RenderStatus:
-        return self._run(api.create_render(self._core, session_id, draft, format, quality, render_id))
+        return self._run(
+            api.create_render(self._core, session_id, draft, format, quality, render_id, rename_on_duplicate)
+        )
 
     def render_status(self, render_id: str) -> RenderStatus:
         return self._run(api.render_status(self._core, render_id))

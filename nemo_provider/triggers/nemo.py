@@ -183,7 +183,7 @@ class NemoRenderTrigger(BaseTrigger):
     async def _ensure_started(self, client: AsyncNemoClient, errors: Any) -> TriggerEvent | None:
         """Start the render unless it exists already; an ``error`` event when it cannot be started."""
         assert self.create is not None
-        from nemo_provider.client.errors import is_transient
+        from nemo_provider.client.errors import NemoDuplicateRenderIdError, is_transient
 
         while True:
             try:
@@ -213,7 +213,16 @@ class NemoRenderTrigger(BaseTrigger):
                     format=self.create.get("format", "mp4"),
                     quality=self.create.get("quality", "high"),
                     render_id=self.render_id,
+                    rename_on_duplicate=False,
                 )
+            except NemoDuplicateRenderIdError:
+                # A create lost in transit that the service did take: the render is ours, already started.
+                self._creating = False
+                errors.reset()
+                self.log.info(
+                    "Render %s already exists (an earlier create landed); waiting for it.", self.render_id
+                )
+                return None
             except Exception as err:
                 self._creating = False
                 if is_transient(err) and errors.tolerate(err):

@@ -39,6 +39,7 @@ class FakeService:
         self.polled_after_create = asyncio.Event()
         self.cancel_missed = asyncio.Event()
         self.script = ["processing", "completed"]
+        self.renamable: list[bool] = []
 
     async def render_status(self, render_id: str) -> RenderStatus:
         if render_id not in self.renders:
@@ -49,8 +50,10 @@ class FakeService:
         return RenderStatus(id=render_id, status=status, progress=50, url="http://n/r.mp3")
 
     async def create_render(
-        self, session_id: str, draft: Any, format: str, quality: str, render_id: str
-    ) -> RenderStatus:
+        self, session_id: str, draft: Any, format: str, quality: str, render_id: str,
+        rename_on_duplicate: bool = True,
+    ) -> RenderStatus:  # fmt: skip
+        self.renamable.append(rename_on_duplicate)
         self.create_started.set()
         if self.create_gate is not None:
             await self.create_gate.wait()
@@ -150,6 +153,23 @@ async def test_a_create_lost_in_transit_is_checked_before_it_is_repeated(service
     payload = await first_event(trigger())
     assert payload["status"] == "success"
     assert service.created == [("render_7", "s1", "mp3")]
+
+
+@pytest.mark.asyncio
+async def test_a_duplicate_of_the_planned_id_is_the_render_already_started(service: FakeService) -> None:
+    """The service took a create the trigger never heard back from: a second render must not start."""
+    from nemo_provider.client.errors import NemoDuplicateRenderIdError
+
+    async def landed_then_duplicate(*args: Any, **kwargs: Any) -> RenderStatus:
+        service.renamable.append(kwargs.get("rename_on_duplicate", True))
+        service.renders["render_7"] = ["processing", "completed"]
+        raise NemoDuplicateRenderIdError("duplicate render id", code=3005, http_status=400)
+
+    service.create_render = landed_then_duplicate  # type: ignore[method-assign]
+    payload = await first_event(trigger())
+    assert payload["status"] == "success"
+    assert service.renamable == [False], "the trigger never lets the client rename its render"
+    assert service.created == []
 
 
 @pytest.mark.asyncio

@@ -59,6 +59,10 @@ def _local(location: str) -> str:
     return location
 
 
+#: Schemes whose "object store" is a web request made by the api-server on a viewer's behalf.
+_FETCHING_SCHEMES = frozenset({"http", "https", "ftp", "ftps"})
+
+
 def content_type(name: str) -> str:
     ext = name.rsplit(".", 1)[-1].lower()
     return _EXTRA_TYPES.get(ext) or mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -71,8 +75,15 @@ def locate(path: str, expected_size: int | None) -> MediaFile:
     if ext not in EXPORT_FORMATS:
         raise MediaError(404, f"{name!r} is not an export format this provider delivers.")
     if _is_uri(path):
+        from urllib.parse import urlsplit
+
         from airflow.sdk import ObjectStoragePath
 
+        parts = urlsplit(path)
+        # An XCom can be written by task code or the REST API: never let one make the api-server fetch a
+        # web address, and judge the extension on the object's own path, not on a query string.
+        if parts.scheme.lower() in _FETCHING_SCHEMES or parts.query or parts.fragment:
+            raise MediaError(404, f"{path!r} is not an object-storage location this page serves.")
         remote = ObjectStoragePath(path)
         try:
             if not remote.is_file():
@@ -85,6 +96,9 @@ def locate(path: str, expected_size: int | None) -> MediaFile:
         location = path
     else:
         location = os.path.realpath(_local(path))
+        real_ext = location.rsplit(".", 1)[-1].lower() if "." in os.path.basename(location) else ""
+        if real_ext not in EXPORT_FORMATS:  # a link named like a track that points at something else
+            raise MediaError(404, f"{name!r} does not point at an export format this provider delivers.")
         if not os.path.isfile(location):
             raise MediaError(
                 404,

@@ -27,5 +27,6 @@ created_policy=0
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
 fi
+# Removed however this script ends (a failed install under set -e would leave it blocking every service).
+trap 'if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi

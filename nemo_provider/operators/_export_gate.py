@@ -66,7 +66,7 @@ def expectations_for_export(facts: dict[str, Any], fmt: str, quality: str) -> Ex
 
 
 def finish_export(
-    op: Any, context: Context, client: Any, status: Any, path: str, facts: dict[str, Any]
+    op: Any, context: Context, client: Any, status: Any, path: str, size: int, facts: dict[str, Any]
 ) -> dict[str, Any]:
     """Gate, manifest and lineage for a delivered export; returns the result's media/quality/manifest."""
     from nemo_provider.operators import _manifest
@@ -89,7 +89,7 @@ def finish_export(
         manifest = _manifest.build(
             uri=path,
             fmt=op.format,
-            size=int(op_size(path, status)),
+            size=size,  # as delivered and verified (deliver() measured it, local or object storage)
             sha256=sha256,
             session_id=op.session_id,
             render_id=status.id,
@@ -141,14 +141,3 @@ def _facet(
     else:
         facet["quality"] = None
     return facet
-
-
-def op_size(path: str, status: Any) -> int:
-    """The delivered file's size: from disk for a local file, else the size the service reported."""
-    import os
-
-    from nemo_provider.operators._destination import is_remote
-
-    if not is_remote(path) and os.path.exists(path):
-        return os.path.getsize(path)
-    return int(status.size or 0)

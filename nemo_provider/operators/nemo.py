@@ -720,11 +720,11 @@ class NemoExportOperator(BaseOperator):
             "format": self.format,
             "size": delivered.size,
             "duration": status.duration,
-            **self._gate_and_manifest(context, client, status, delivered.path),
+            **self._gate_and_manifest(context, client, status, delivered.path, delivered.size),
         }
 
     def _gate_and_manifest(
-        self, context: Context, client: NemoClient, status: RenderStatus, path: str
+        self, context: Context, client: NemoClient, status: RenderStatus, path: str, size: int
     ) -> dict[str, Any]:
         """``media``, ``quality`` and ``manifest`` of the result (nemo_provider/operators/_export_gate.py)."""
         from nemo_provider.operators._export_gate import finish_export
@@ -736,7 +736,7 @@ class NemoExportOperator(BaseOperator):
                 self._facts = session_facts(client.state(self.session_id))
             except Exception as err:  # the file is delivered: a missing description must not fail it
                 self.log.warning("Could not read session %s: %s", self.session_id, err)
-        return finish_export(self, context, client, status, path, self._facts or {})
+        return finish_export(self, context, client, status, path, size, self._facts or {})
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Lineage from what this task recorded while it ran (no API call): see docs/quality.md."""

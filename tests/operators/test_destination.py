@@ -3,6 +3,7 @@ so what the distributed tests prove with a shared ``file://`` location is what a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,8 @@ def test_a_file_uri_export_goes_through_object_storage_and_returns_the_uri(
     written = share / "run-1" / f"{out['render_id']}.mp4"
     assert written.read_bytes() == fake_client.payload
     assert out["size"] == len(fake_client.payload)
+    manifest = json.loads((share / "run-1" / f"{out['render_id']}.mp4.nemo.json").read_text())
+    assert manifest["file"]["size"] == len(fake_client.payload), "the delivered size, not the service's"
 
 
 def test_a_retry_that_cannot_read_the_previous_render_fails_instead_of_starting_another(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -127,12 +127,7 @@ def title_track(
             spans[-1] = (spans[-1][0] + (b - a), visible)
         else:
             spans.append((b - a, visible))
-    overlays = TitleOverlays(
-        [replace(seg, id=str(i)) for i, seg in enumerate(inside)],
-        timeline.width,
-        timeline.height,
-        check_cancel,
-    )  # keyed by index: ids a client typed need not be unique
+    overlays = TitleOverlays(inside, timeline.width, timeline.height, check_cancel)  # keyed by position
     pictures: dict[tuple[int, ...], Path] = {}
     lines: list[str] = []
     for duration, visible in spans:

@@ -70,7 +70,9 @@ def plan_scenes(timeline: Timeline, base_at: Callable[[float], str]) -> list[Sce
     scenes: list[Scene] = []
     for a, b in itertools.pairwise(edges):
         mid = (a + b) / 2 / FPS
-        titles = tuple(s.id for s in timeline.text if s.start <= mid < s.end)
+        # by position in timeline.text (TitleOverlays' keys): ids a client typed, or two title tracks'
+        # default ids, need not be unique
+        titles = tuple(str(i) for i, s in enumerate(timeline.text) if s.start <= mid < s.end)
         key = (base_at(mid), titles)
         if scenes and scenes[-1].key == key:
             last = scenes[-1]

@@ -136,13 +136,15 @@ class TitleOverlays:
     def __init__(
         self, segments: Iterable[Segment], width: int, height: int, check_cancel: Callable[[], None]
     ) -> None:
-        self._segments = {seg.id: seg for seg in segments}
+        # keyed by position: ids a client typed (or two title tracks' default ids) need not be unique
+        self._segments = {str(i): seg for i, seg in enumerate(segments)}
         self._size = (width, height)
         self._check_cancel = check_cancel
         self._drawn: dict[str, tuple[Image.Image, int, int]] = {}
 
     def visible(self, ids: Sequence[str]) -> list[tuple[Image.Image, int, int]]:
-        """The overlays of `ids` (a scene's titles), drawing the new ones and forgetting the others."""
+        """The overlays of `ids` (positions, as strings, in the segments given), drawing the new ones and
+        forgetting the others."""
         for gone in set(self._drawn) - set(ids):
             del self._drawn[gone]
         for title_id in ids:

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     width INTEGER, height INTEGER, fps REAL, hash TEXT NOT NULL, created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_session ON uploads(session_id);
+CREATE INDEX IF NOT EXISTS uploads_user ON uploads(user_id);
 CREATE TABLE IF NOT EXISTS generated_media (
     id TEXT PRIMARY KEY, session_id TEXT NOT NULL, kind TEXT NOT NULL, public_id TEXT NOT NULL,
     meta_json TEXT NOT NULL, created_at REAL NOT NULL
@@ -61,6 +62,8 @@ CREATE TABLE IF NOT EXISTS renders (
     created_at REAL NOT NULL, started_at REAL, completed_at REAL
 );
 CREATE INDEX IF NOT EXISTS renders_status ON renders(status);
+-- the storage quota, the active-render count and the fair queue all ask per user
+CREATE INDEX IF NOT EXISTS renders_user_status ON renders(user_id, status, started_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

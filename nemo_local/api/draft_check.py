@@ -95,8 +95,8 @@ def _string(field: str, value: Any, limit: int) -> None:
         raise DraftInvalid(field, f"is {len(value)} characters long (at most {limit})")
 
 
-def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> float:
-    """Check one segment; returns where it ends (ms)."""
+def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> tuple[float, float]:
+    """Check one segment; returns where it starts and ends (ms)."""
     if not isinstance(seg, Mapping):
         raise DraftInvalid(field, "must be an object")
     values: dict[str, float] = {}
@@ -126,7 +126,7 @@ def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> float:
             limits,
             f"{field} ends at {end / 1000:g} s, beyond the export limit of {limits.shown('export_seconds')}",
         )
-    return end
+    return values.get("s", 0.0), end
 
 
 def check_draft(draft: Any, limits: Limits) -> None:
@@ -141,7 +141,10 @@ def check_draft(draft: Any, limits: Limits) -> None:
     key, track_list = tracks
     if len(track_list) > limits.draft_tracks:
         raise LimitExceeded("draft_tracks", f"draft.{key}", len(track_list), limits)
+    from nemo_local.renderer.timeline import TEXT, most_at_once, track_kind  # a thread: cost off the loop
+
     segments = 0
+    titles: list[tuple[float, float]] = []
     for ti, track in enumerate(track_list):
         tfield = f"draft.{key}[{ti}]"
         if not isinstance(track, Mapping):
@@ -151,6 +154,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
             raise DraftInvalid(
                 f"{tfield}.{kind[0]}", f"must be a track type code or name, not {_shown(kind[1])}"
             )
+        titled = kind is not None and track_kind(kind[1]) == TEXT
         found = _first(track, ("sg", "segments"))
         if found is None:
             continue
@@ -161,7 +165,14 @@ def check_draft(draft: Any, limits: Limits) -> None:
         if segments > limits.draft_segments:
             raise LimitExceeded("draft_segments", "draft", f"more than {limits.draft_segments}", limits)
         for si, seg in enumerate(segs):
-            _segment(f"{tfield}.{skey}[{si}]", seg, limits, max_ms)
+            start, end = _segment(f"{tfield}.{skey}[{si}]", seg, limits, max_ms)
+            text = _first(seg, _TEXT)
+            if titled and end > start and text is not None and str(text[1]).strip():
+                titles.append((start, end))
+    # the renderer's own counter, asked before any work (it holds every visible title while drawing)
+    at_once = most_at_once(titles)
+    if at_once > limits.titles_at_once:
+        raise LimitExceeded("titles_at_once", "titles visible at one instant", at_once, limits)
     declared = _first(draft, ("d", "duration_ms"))
     if declared is not None:
         field = f"draft.{declared[0]}"

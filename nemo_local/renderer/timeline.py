@@ -10,7 +10,7 @@ model renders the same.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,10 +142,17 @@ def _over(name: str, field: str, value: float | str, limits: Limits) -> RenderEr
     return RenderError(str(LimitExceeded(name, field, value, limits)))
 
 
-def most_at_once(segments: list[Segment]) -> int:
-    """The largest number of segments overlapping at one instant (a sweep over starts and ends): every
-    visible title is drawn and held while its frames are made, so this bounds the renderer's memory."""
-    events = sorted([(s.start, 1) for s in segments] + [(s.end, -1) for s in segments])
+def track_kind(code: Any) -> str | None:
+    """VIDEO, AUDIO or TEXT for a track's type code or name; None for types that are not rendered."""
+    return _TYPE_CODES.get(code if not isinstance(code, str) else code.lower())
+
+
+def most_at_once(spans: Iterable[tuple[float, float]]) -> int:
+    """The largest number of (start, end) spans overlapping at one instant (a sweep over starts and ends):
+    every visible title is drawn and held while its frames are made, so this bounds the renderer's memory.
+    The API asks it of a draft at render creation, the renderer again for its own callers."""
+    spans = list(spans)
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
     most = current = 0
     for _, step in events:  # at equal times an end (-1) sorts first: touching titles do not overlap
         current += step
@@ -179,7 +186,7 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
         if not isinstance(track, Mapping):
             raise RenderError(f"draft track {ti} is not an object")
         code = _get(track, "tt", "type", "kind")
-        kind = _TYPE_CODES.get(code if not isinstance(code, str) else code.lower())
+        kind = track_kind(code)
         if kind is None:
             continue  # unknown track types (effects, stickers...) are not rendered
         raw_segments = _get(track, "sg", "segments", default=[]) or []
@@ -203,7 +210,7 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
         duration = max(ends)
     if duration > limits.export_seconds:
         raise _over("export_seconds", "draft duration (s)", round(duration, 3), limits)
-    at_once = most_at_once(text)
+    at_once = most_at_once((t.start, t.end) for t in text)
     if at_once > limits.titles_at_once:
         raise _over("titles_at_once", "titles visible at one instant", at_once, limits)
     width, height = canvas_size(meta)

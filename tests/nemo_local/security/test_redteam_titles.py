@@ -94,10 +94,16 @@ def test_more_titles_at_once_than_the_limit_fail_naming_it(titles_server: Hostil
     client = Client(titles_server)
     user = client.user()
     sid = user.new_session()
-    rid = _render(user, sid, [_large(i, i * 10, 1000) for i in range(5)])  # all 5 overlap at 40 ms
-    done = _until(user, rid, ("completed", "failed", "cancelled"))
-    assert done["status"] == "failed", done
-    assert "titles visible at one instant" in done["error"] and "--max-titles-at-once" in done["error"]
+    segs = [_large(i, i * 10, 1000) for i in range(5)]  # all 5 overlap at 40 ms
+    before = user.credits()
+    refused = user.post(
+        "/api/render/proxy/lambda",
+        json={"sessionId": sid, "draft": {"t": [{"tt": 7, "sg": segs}]}, "output": {"format": "mp4"}},
+    )
+    assert refused.status_code == 422, refused.text  # refused at creation, before any work
+    message = refused.json()["message"]
+    assert "titles visible at one instant" in message and "--max-titles-at-once" in message
+    assert user.credits() == before
     ok = _render(user, sid, [_large(i, i * 10, 1000) for i in range(4)])  # 4 at once: within it
     assert _until(user, ok, ("completed", "failed", "cancelled"))["status"] == "completed"
     client.http.close()

@@ -11,8 +11,6 @@ re-checks the delivered file on its own (``NemoMediaCheckOperator``, the standal
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, task
@@ -20,8 +18,6 @@ from airflow.sdk import Asset, Param, dag, task
 from nemo_provider.operators.quality import NemoMediaCheckOperator
 
 CHECKED_TRACKS = Asset(name="nemo_checked_tracks", uri="nemo://checked-tracks")
-
-RUN_DIR = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', '_') }}"
 
 
 @dag(
@@ -36,8 +32,10 @@ RUN_DIR = "{{ params.output_dir }}/{{ run_id | replace(':', '-') | replace('+', 
         "first_seed": Param(1, type="integer", minimum=0),
         "expect": Param({}, type="object", description='Extra expectations, e.g. {"lufs": -16}.'),
         "output_dir": Param(
-            os.environ.get("NEMO_EXPORT_DIR", os.path.join(tempfile.gettempdir(), "nemo-exports")),
+            "",
             type="string",
+            description="A folder or object-storage URI; empty: the nemo_export_destination Variable, "
+            "else NEMO_EXPORT_DIR (the export operator's own default).",
         ),
     },
     doc_md=__doc__,
@@ -49,7 +47,8 @@ def nemo_quality_gated() -> None:
         from nemo_provider.operators.nemo import NemoExportOperator, NemoGenerateOperator
         from nemo_provider.operators.quality import NemoQualityError
 
-        folder = os.path.join(params["output_dir"], run_id.replace(":", "-").replace("+", "_"))
+        run_folder = run_id.replace(":", "-").replace("+", "_")
+        folder = f"{params['output_dir'].rstrip('/')}/{run_folder}" if params["output_dir"] else None
         misses: list[str] = []
         for attempt in range(int(params["max_attempts"])):
             seed = int(params["first_seed"]) + attempt
@@ -66,7 +65,7 @@ def nemo_quality_gated() -> None:
                 task_id=f"export_{attempt}",
                 session_id=session_id,
                 format=fmt,
-                destination=f"{folder}/attempt-{attempt}.{fmt}",
+                destination=f"{folder}/attempt-{attempt}.{fmt}" if folder else None,
                 quality_check="fail",
                 expect=params["expect"] or None,
                 credits_spent=generated["credits_spent"],

@@ -72,7 +72,7 @@ Listen: {{ nemo_player_url(dag.dag_id, run_id, 'export_%(n)d') }}
             type="string",
             pattern=r"^$|^(/|[a-z][a-z0-9+.-]*://).+",
             title="Save to",
-            description="A shared folder or object-storage URI; empty: the deployment's NEMO_EXPORT_DIR.",
+            description="A shared folder or object-storage URI; empty: the nemo_export_destination Variable, else NEMO_EXPORT_DIR.",
         ),
     },
     user_defined_macros={"nemo_player_url": player_url},

@@ -29,9 +29,35 @@ class Delivered:
     size: int
 
 
+#: The Airflow Variable naming a deployment's shared export location: an object-storage URI (or shared
+#: ``file://`` folder) every worker and the api-server reach (docs/deployment.md).
+EXPORT_DESTINATION_VARIABLE = "nemo_export_destination"
+
+
 def default_destination_dir() -> str:
-    """Where exports go when no destination is given (``$NEMO_EXPORT_DIR`` or a temp folder)."""
+    """Where exports go when no destination is given: the ``nemo_export_destination`` Variable, else
+    ``$NEMO_EXPORT_DIR``, else a temp folder. The Variable comes first so that a distributed deployment
+    never leaves a file on one worker's disk because a DAG left its destination empty."""
+    shared = _shared_destination()
+    if shared:
+        return shared.rstrip("/")
     return os.environ.get("NEMO_EXPORT_DIR") or os.path.join(tempfile.gettempdir(), "nemo-exports")
+
+
+def _shared_destination() -> str | None:
+    """The Variable's value; None when it is not set, or outside a task (no Variable store to ask)."""
+    try:
+        from airflow.sdk import Variable
+
+        value = Variable.get(EXPORT_DESTINATION_VARIABLE, default=None)
+    except Exception as err:  # no task context (a library call, a unit test): there is no shared location
+        import logging
+
+        logging.getLogger(__name__).debug("No %s Variable to read: %s", EXPORT_DESTINATION_VARIABLE, err)
+        return None
+    if value is None:
+        return None
+    return str(value).strip() or None
 
 
 def is_remote(destination: str) -> bool:

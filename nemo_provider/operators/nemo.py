@@ -420,7 +420,8 @@ class NemoExportOperator(BaseOperator):
     :param format: mp4, mov, webm, mkv, avi, gif, mp3, wav, m4a or aac (templated).
     :param quality: ``high`` (1080p) or the service's other qualities (templated).
     :param destination: local path, folder (trailing ``/``) or ObjectStoragePath URI (templated);
-        default ``$NEMO_EXPORT_DIR`` or ``<tmp>/nemo-exports``, file ``<render_id>.<format>``.
+        default the ``nemo_export_destination`` Variable, else ``$NEMO_EXPORT_DIR``, else
+        ``<tmp>/nemo-exports``, file ``<render_id>.<format>``.
     :param wait_for_completion: False returns right after the render started (use NemoRenderSensor).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status reads.

@@ -83,3 +83,28 @@ def test_a_retry_that_cannot_read_the_previous_render_fails_instead_of_starting_
     out = export().execute({"ti": new_try(new_try(ti))})
     assert fake_client.renders_created == 1
     assert Path(out["path"]).read_bytes() == fake_client.payload
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("file:///shared/nemo/", "file:///shared/nemo"),  # a deployment's shared location comes first
+        (None, "/env/exports"),  # not set: NEMO_EXPORT_DIR
+        (RuntimeError("no task context"), "/env/exports"),  # outside a task there is no Variable store
+    ],
+)
+def test_the_default_destination_is_the_shared_variable_then_the_env(
+    monkeypatch: pytest.MonkeyPatch, variable: object, expected: str
+) -> None:
+    from airflow.sdk import Variable
+
+    def get(key: str, default: object = None) -> object:
+        assert key == _destination.EXPORT_DESTINATION_VARIABLE
+        if isinstance(variable, Exception):
+            raise variable
+        return default if variable is None else variable
+
+    monkeypatch.setattr(Variable, "get", staticmethod(get))
+    monkeypatch.setenv("NEMO_EXPORT_DIR", "/env/exports")
+    assert _destination.default_destination_dir() == expected
+    assert _destination.resolve_destination(None, "render_1", "mp3") == f"{expected}/render_1.mp3"

@@ -34,6 +34,7 @@ import copy
 import json
 import mimetypes
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -166,6 +167,17 @@ Op = Send | Sleep | Drain
 Flow = Generator[Op, Any, T]
 
 
+def _render_id_stamp() -> int:
+    """Microseconds plus 3 random digits: two processes planning a render at the same moment (mapped
+    exports) never share an id, and a trigger finding "its" id never waits for another task's render."""
+    return time.time_ns() // 1000 * 1000 + secrets.randbelow(1000)
+
+
+def new_render_id() -> str:
+    """`render_<digits>`, like the service's own ids: the one scheme for every id this provider plans."""
+    return f"render_{_render_id_stamp()}"
+
+
 # --------------------------------------------------------------------------------------------------
 # Client state shared by the flows (no I/O)
 # --------------------------------------------------------------------------------------------------
@@ -260,9 +272,8 @@ class ClientCore:
         )
 
     def new_render_id(self) -> str:
-        """`render_<ms timestamp>`, strictly increasing within this client so a retry gets a new id."""
-        now = int(time.time() * 1000)
-        self._last_render_ms = max(now, self._last_render_ms + 1)
+        """A :func:`new_render_id`, strictly increasing within this client so a retry gets a new id."""
+        self._last_render_ms = max(_render_id_stamp(), self._last_render_ms + 1)
         return f"render_{self._last_render_ms}"
 
     def __repr__(self) -> str:

@@ -7,7 +7,6 @@ helpers are imported inside the methods that run on a worker, never at module to
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -622,10 +621,9 @@ class NemoExportOperator(BaseOperator):
                 "Generate music or upload media first."
             )
         self.log.info("Exporting %s", draft.summary())
-        # render_<digits> like the service's own ids; microseconds plus 3 random digits, so two mapped
-        # exports planning at the same moment never share one (a trigger finding "its" id would wait for
-        # the other's render)
-        planned = f"render_{time.time_ns() // 1000}{secrets.randbelow(1000):03d}"
+        from nemo_provider.client._requests import new_render_id
+
+        planned = new_render_id()
         job = {"session_id": self.session_id, "format": self.format, "quality": self.quality}
         store.save({**job, "render_id": planned})  # before creating: a crash here must not cost a 2nd render
         return planned, {**job, "draft": draft.to_wire()}

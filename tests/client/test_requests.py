@@ -101,6 +101,12 @@ def test_render_ids_strictly_increase() -> None:
     assert stamps == sorted(stamps) and len(set(stamps)) == 50
 
 
+def test_planned_render_ids_from_separate_planners_do_not_collide() -> None:
+    """Mapped exports plan their ids in separate processes at the same moment: no shared counter helps."""
+    ids = {api.new_render_id() for _ in range(2000)}
+    assert len(ids) == 2000 and all(i.removeprefix("render_").isdigit() for i in ids)
+
+
 def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     """credits() with no token: acquire -> 429 -> sleep -> repeat -> 1001 -> re-acquire -> repeat."""
     monkeypatch.delenv("NEMO_TOKEN", raising=False)

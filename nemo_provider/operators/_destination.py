@@ -70,15 +70,23 @@ def is_remote(destination: str) -> bool:
     return "://" in str(destination)
 
 
-def storage_path(uri: str) -> Any:
-    """``ObjectStoragePath`` of a URI; a ``file://`` URI's percent-escapes (``Path.as_uri()``) decoded."""
-    from airflow.sdk import ObjectStoragePath
-
-    if uri.startswith("file://"):
+def local_path(path_or_uri: str) -> str | None:
+    """The file-system path a location names: a plain path itself, a ``file://`` URI decoded (its
+    percent-escapes, as ``Path.as_uri()`` writes them); None for object storage. The one reader of
+    ``file://`` for the provider (uploads, the gate, the manifest, the tracks page)."""
+    if path_or_uri.startswith("file://"):
         from urllib.parse import unquote, urlsplit
 
-        uri = "file://" + unquote(urlsplit(uri).path)
-    return ObjectStoragePath(uri)
+        return unquote(urlsplit(path_or_uri).path)
+    return None if is_remote(path_or_uri) else path_or_uri
+
+
+def storage_path(uri: str) -> Any:
+    """``ObjectStoragePath`` of a URI (a ``file://`` one with its percent-escapes decoded)."""
+    from airflow.sdk import ObjectStoragePath
+
+    local = local_path(uri)
+    return ObjectStoragePath("file://" + local if local is not None else uri)
 
 
 def _is_folder(destination: str) -> bool:

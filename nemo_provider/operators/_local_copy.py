@@ -12,22 +12,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nemo_provider.operators._destination import is_remote
-
-
-def file_path(path_or_uri: str) -> str:
-    """``file:///a/b`` -> ``/a/b``; other strings unchanged."""
-    if not path_or_uri.startswith("file://"):
-        return path_or_uri
-    from urllib.parse import unquote, urlsplit
-
-    return unquote(urlsplit(path_or_uri).path)
+from nemo_provider.operators._destination import local_path
 
 
 @contextmanager
 def local_copy(path_or_uri: str) -> Iterator[str]:
-    if not is_remote(path_or_uri):
-        yield file_path(path_or_uri)
+    local = local_path(path_or_uri)
+    if local is not None:  # a plain path or a (shared) file:// one: read in place, never copied
+        yield local
         return
     from nemo_provider.operators._destination import storage_path
 

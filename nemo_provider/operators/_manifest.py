@@ -109,9 +109,7 @@ def write(path: str, manifest: dict[str, Any]) -> str:
         with storage_path(target).open("w") as out:
             out.write(text)
     else:
-        from nemo_provider.operators._local_copy import file_path
-
-        target = manifest_uri(file_path(path))
+        target = manifest_uri(path)
         with open(target, "w", encoding="utf-8") as out:
             out.write(text)
     return target

@@ -56,15 +56,6 @@ def _dump(model: Any) -> Any:
     return model
 
 
-def _file_uri_to_path(path_or_uri: str) -> str:
-    """``file:///a/b.mp4`` -> ``/a/b.mp4``; plain paths unchanged (the client opens paths, not URIs)."""
-    if not path_or_uri.startswith("file://"):
-        return path_or_uri
-    from urllib.parse import unquote, urlsplit
-
-    return unquote(urlsplit(path_or_uri).path)
-
-
 def _seconds(value: float | timedelta | None) -> float | None:
     if value is None:
         return None
@@ -150,18 +141,13 @@ class NemoUploadOperator(BaseOperator):
         """The work of ``execute``, callable from another operator (NemoPromptOperator)."""
         import tempfile
 
-        from nemo_provider.operators._destination import is_remote
+        from nemo_provider.operators._destination import local_path
 
         hook = _hook(self.nemo_conn_id)
         files = [str(f) for f in (self.files or [])]
         with tempfile.TemporaryDirectory(prefix="nemo-upload-") as tmp, hook.get_client() as client:
             # a file:// source is read in place (no copy); other URIs are streamed to a temp file first
-            local_files = [
-                self._localise(f, tmp)
-                if is_remote(f) and not f.startswith("file://")
-                else _file_uri_to_path(f)
-                for f in files
-            ]
+            local_files = [local_path(f) or self._localise(f, tmp) for f in files]
             result = client.upload(
                 self.session_id, files=local_files or None, urls=list(self.urls) if self.urls else None
             )
@@ -191,9 +177,9 @@ class NemoUploadOperator(BaseOperator):
         import os
         import shutil
 
-        from airflow.sdk import ObjectStoragePath
+        from nemo_provider.operators._destination import storage_path
 
-        source = ObjectStoragePath(uri)
+        source = storage_path(uri)
         target = os.path.join(folder, source.name)
         with source.open("rb") as src, open(target, "wb") as out:
             shutil.copyfileobj(src, out, length=1024 * 1024)

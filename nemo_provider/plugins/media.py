@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from nemo_provider.client.constants import EXPORT_FORMATS
+from nemo_provider.operators._destination import local_path, storage_path
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -40,23 +41,9 @@ class MediaFile:
     name: str
 
     def open(self) -> IO[bytes]:
-        if _is_uri(self.location):
-            from airflow.sdk import ObjectStoragePath
-
-            return ObjectStoragePath(self.location).open("rb")
+        if local_path(self.location) is None:
+            return storage_path(self.location).open("rb")
         return open(self.location, "rb")
-
-
-def _is_uri(location: str) -> bool:
-    return "://" in location and not location.startswith("file://")
-
-
-def _local(location: str) -> str:
-    if location.startswith("file://"):
-        from urllib.parse import unquote, urlsplit
-
-        return unquote(urlsplit(location).path)
-    return location
 
 
 #: Schemes whose "object store" is a web request made by the api-server on a viewer's behalf.
@@ -74,17 +61,16 @@ def locate(path: str, expected_size: int | None) -> MediaFile:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in EXPORT_FORMATS:
         raise MediaError(404, f"{name!r} is not an export format this provider delivers.")
-    if _is_uri(path):
+    local = local_path(path)
+    if local is None:
         from urllib.parse import urlsplit
-
-        from airflow.sdk import ObjectStoragePath
 
         parts = urlsplit(path)
         # An XCom can be written by task code or the REST API: never let one make the api-server fetch a
         # web address, and judge the extension on the object's own path, not on a query string.
         if parts.scheme.lower() in _FETCHING_SCHEMES or parts.query or parts.fragment:
             raise MediaError(404, f"{path!r} is not an object-storage location this page serves.")
-        remote = ObjectStoragePath(path)
+        remote = storage_path(path)
         try:
             if not remote.is_file():
                 raise MediaError(404, f"The delivered file {path} is no longer there.")
@@ -95,7 +81,7 @@ def locate(path: str, expected_size: int | None) -> MediaFile:
             raise MediaError(502, f"The object store holding {path} could not be read: {err}") from err
         location = path
     else:
-        location = os.path.realpath(_local(path))
+        location = os.path.realpath(local)
         real_ext = location.rsplit(".", 1)[-1].lower() if "." in os.path.basename(location) else ""
         if real_ext not in EXPORT_FORMATS:  # a link named like a track that points at something else
             raise MediaError(404, f"{name!r} does not point at an export format this provider delivers.")

@@ -314,7 +314,7 @@ class Player:
     # -- voices ----------------------------------------------------------------------------------
     def render(self, channels: Iterable[tuple[Channel, list[Note]]], total_samples: int) -> np.ndarray:
         """Mix the notes of ``channels`` into ``total_samples`` stereo frames, shape (n, 2), float32."""
-        out = np.zeros((total_samples, 2), dtype=np.float32)
+        mono: dict[tuple[float, float], np.ndarray] = {}
         for channel, notes in channels:
             preset = self.font.preset(channel.program, channel.drum)
             gain_db = self.gain_db + gain_to_db(channel.volume)
@@ -335,14 +335,17 @@ class Player:
                 y = self._voice(region, note, cuts, gain_db, total_samples)
                 if y is None:
                     continue
-                # straight into the output: a full-length buffer per distinct pan was ~0.7 GB for a
-                # 600 s drum-heavy track (the standard kit alone has 30 region pans)
+                buf = mono.get((left, right))
+                if buf is None:
+                    buf = mono[(left, right)] = np.zeros(total_samples, dtype=np.float32)
                 end = min(total_samples, note.start + len(y))
-                piece = y[: end - note.start]
-                if left:
-                    out[note.start : end, 0] += piece * np.float32(left)
-                if right:
-                    out[note.start : end, 1] += piece * np.float32(right)
+                buf[note.start : end] += y[: end - note.start]
+        out = np.zeros((total_samples, 2), dtype=np.float32)
+        for (left, right), buf in mono.items():
+            if left:
+                out[:, 0] += buf * np.float32(left)
+            if right:
+                out[:, 1] += buf * np.float32(right)
         return out
 
     def _voices(

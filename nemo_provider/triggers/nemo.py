@@ -198,6 +198,12 @@ class NemoRenderTrigger(BaseTrigger):
                         await asyncio.sleep(min(self.poll_interval, 5.0))
                         continue
                     return self._event("error", f"Render {self.render_id} could not be checked: {err}")
+            if time.time() >= self.end_time:  # picked up after the deadline: starting it would only cancel it
+                return self._event(
+                    "timeout",
+                    f"Render {self.render_id} was not started: its deadline passed before a triggerer ran it.",
+                    cancelled=True,  # nothing exists to cancel
+                )
             if not await self._task_still_deferred():
                 self.log.info(
                     "Not starting render %s: its task is no longer deferred (stopped while it waited "

@@ -173,6 +173,14 @@ async def test_a_duplicate_of_the_planned_id_is_the_render_already_started(servi
 
 
 @pytest.mark.asyncio
+async def test_a_trigger_picked_up_after_its_deadline_starts_nothing(service: FakeService) -> None:
+    payload = await first_event(trigger(end_time=time.time() - 1))
+    assert payload["status"] == "timeout" and payload["cancelled"] is True
+    assert "was not started" in payload["message"]
+    assert service.created == [] and service.cancelled == []
+
+
+@pytest.mark.asyncio
 async def test_a_refused_create_is_an_error_event(service: FakeService) -> None:
     service.create_errors = [NemoAuthError("token rejected", code=1001)]
     payload = await first_event(trigger())

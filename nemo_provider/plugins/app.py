@@ -10,6 +10,7 @@ no part of a request is used as a path.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -110,6 +111,50 @@ def _filter(
     )
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """One page of the tracks a user may see, as the page and its JSON twin both ask for it."""
+
+    flt: catalogue.TrackFilter
+    tracks: list[catalogue.Track]
+    total: int
+    page_no: int
+    per_page: int
+    filters: dict[str, str | None]
+
+
+def _listing(
+    user: User,
+    session: DB,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    q: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=catalogue.MAX_PAGE_SIZE)] = catalogue.PAGE_SIZE,
+) -> _Listing:
+    flt = _filter(user, dag_id, run_id, q, since, until)
+    tracks, total = catalogue.list_tracks(session, flt, page=page_no, page_size=per_page)
+    filters = {"dag_id": dag_id, "run_id": run_id, "q": q, "since": since, "until": until}
+    return _Listing(flt, tracks, total, page_no, per_page, filters)
+
+
+def _delivered_track(
+    user: User, session: DB, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+) -> catalogue.Track:
+    """The track one task instance delivered, for a user who may read its DAG (the player and /media)."""
+    _require_dag(user, dag_id)
+    track = catalogue.get_track(session, dag_id, run_id, task_id, map_index)
+    if track is None:
+        raise HTTPException(404, "That task instance delivered no track.")
+    return track
+
+
+Listing = Annotated[_Listing, Depends(_listing)]
+Delivered = Annotated[catalogue.Track, Depends(_delivered_track)]
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="Nemo tracks", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -123,27 +168,15 @@ def create_app() -> FastAPI:
         return Response(page.ICON_SVG, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/tracks", response_class=HTMLResponse)
-    def tracks_page(
-        request: Request,
-        user: User,
-        session: DB,
-        dag_id: str | None = None,
-        run_id: str | None = None,
-        q: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
-        per_page: Annotated[int, Query(ge=1, le=catalogue.MAX_PAGE_SIZE)] = catalogue.PAGE_SIZE,
-    ) -> HTMLResponse:
-        flt = _filter(user, dag_id, run_id, q, since, until)
-        tracks, total = catalogue.list_tracks(session, flt, page=page_no, page_size=per_page)
+    def tracks_page(request: Request, session: DB, listing: Listing) -> HTMLResponse:
+        flt = listing.flt
         reviews = pending_reviews(session, flt.dag_ids or frozenset(), dag_id=flt.dag_id)
         html = page.tracks_page(
-            tracks,
-            total=total,
-            page_no=page_no,
-            per_page=per_page,
-            filters={"dag_id": dag_id, "run_id": run_id, "q": q, "since": since, "until": until},
+            listing.tracks,
+            total=listing.total,
+            page_no=listing.page_no,
+            per_page=listing.per_page,
+            filters=listing.filters,
             dag_ids=sorted(flt.dag_ids or ()),
             reviews=reviews,
             prefix=request.scope.get("root_path", URL_PREFIX),
@@ -152,14 +185,10 @@ def create_app() -> FastAPI:
         return HTMLResponse(html)
 
     @app.get("/track", response_class=HTMLResponse)
-    def track_page(
-        request: Request, user: User, session: DB, dag_id: str, run_id: str, task_id: str, map_index: int = -1
-    ) -> HTMLResponse:
-        _require_dag(user, dag_id)
-        track = catalogue.get_track(session, dag_id, run_id, task_id, map_index)
-        if track is None:
-            raise HTTPException(404, "That task instance delivered no track.")
-        reviews = pending_reviews(session, frozenset({dag_id}), dag_id=dag_id, run_id=run_id)
+    def track_page(request: Request, session: DB, track: Delivered) -> HTMLResponse:
+        reviews = pending_reviews(
+            session, frozenset({track.dag_id}), dag_id=track.dag_id, run_id=track.run_id
+        )
         html = page.track_page(
             track,
             reviews=reviews,
@@ -169,44 +198,30 @@ def create_app() -> FastAPI:
         return HTMLResponse(html)
 
     @app.get("/api/tracks")
-    def tracks_json(
-        user: User,
-        session: DB,
-        dag_id: str | None = None,
-        run_id: str | None = None,
-        q: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
-        per_page: Annotated[int, Query(ge=1, le=catalogue.MAX_PAGE_SIZE)] = catalogue.PAGE_SIZE,
-    ) -> JSONResponse:
-        flt = _filter(user, dag_id, run_id, q, since, until)
-        tracks, total = catalogue.list_tracks(session, flt, page=page_no, page_size=per_page)
+    def tracks_json(listing: Listing) -> JSONResponse:
         return JSONResponse(
-            {"total": total, "page": page_no, "per_page": per_page, "tracks": [t.as_dict() for t in tracks]}
+            {
+                "total": listing.total,
+                "page": listing.page_no,
+                "per_page": listing.per_page,
+                "tracks": [t.as_dict() for t in listing.tracks],
+            }
         )
 
     @app.get("/media")
-    def media(
-        request: Request,
-        user: User,
-        session: DB,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
-        map_index: int = -1,
-        download: bool = False,
-    ) -> Response:
-        _require_dag(user, dag_id)
-        track = catalogue.get_track(session, dag_id, run_id, task_id, map_index)
-        if track is None or not track.path:
+    def media(request: Request, track: Delivered, download: bool = False) -> Response:
+        if not track.path:
             raise HTTPException(404, "That task instance delivered no file.")
         try:
             found = locate(track.path, track.size)
-            span = parse_range(request.headers.get("range"), found.size)
         except MediaError as err:
-            headers = {"Content-Range": f"bytes */{track.size}"} if err.status == 416 else None
-            raise HTTPException(err.status, str(err), headers=headers) from err
+            raise HTTPException(err.status, str(err)) from err
+        try:
+            span = parse_range(request.headers.get("range"), found.size)
+        except MediaError as err:  # 416: the size in the header is the file's, whatever the XCom said
+            raise HTTPException(
+                err.status, str(err), headers={"Content-Range": f"bytes */{found.size}"}
+            ) from err
         start, end = span if span is not None else (0, found.size - 1)
         return StreamingResponse(
             stream(found, start, end),

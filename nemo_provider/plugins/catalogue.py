@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 RENDER_ID_KEY = "render_id"
 RETURN_KEY = "return_value"
 GENERATE_OPERATORS = ("NemoGenerateOperator",)
-#: Formats the browser gets a <video> element for; everything else gets <audio>.
+#: Formats the browser gets a <video> element for; GIF (animation, no sound) gets an <img>; the rest <audio>.
 VIDEO_FORMATS = frozenset({"mp4", "mov", "webm", "mkv", "avi"})
+ANIMATION_FORMATS = frozenset({"gif"})
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
 
@@ -78,6 +79,10 @@ class Track:
     @property
     def is_video(self) -> bool:
         return (self.format or "").lower() in VIDEO_FORMATS
+
+    @property
+    def is_animation(self) -> bool:
+        return (self.format or "").lower() in ANIMATION_FORMATS
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -146,12 +146,15 @@ def _quality(quality: dict[str, Any] | None) -> str:
 def track_card(track: Track, prefix: str, airflow_root: str) -> str:
     ident = _identity(track)
     media = f"{prefix}/media?{ident}"
-    player = (
-        f'<video controls preload="metadata" src="{_e(media)}" data-duration="{_e(track.duration)}"></video>'
-        if track.is_video
-        else f'<canvas class="wave" data-src="{_e(media)}" aria-label="waveform"></canvas>'
-        f'<audio controls preload="metadata" src="{_e(media)}" data-duration="{_e(track.duration)}"></audio>'
-    )
+    if track.is_animation:  # an animated GIF has no sound: a picture, not a player
+        player = f'<img class="animation" src="{_e(media)}" alt="{_e(track.title or "animation")}">'
+    elif track.is_video:
+        player = f'<video controls preload="metadata" src="{_e(media)}" data-duration="{_e(track.duration)}"></video>'
+    else:
+        player = (
+            f'<canvas class="wave" data-src="{_e(media)}" aria-label="waveform"></canvas>'
+            f'<audio controls preload="metadata" src="{_e(media)}" data-duration="{_e(track.duration)}"></audio>'
+        )
     rows = [
         ("Duration", _duration(track.duration)),
         ("BPM", track.bpm),

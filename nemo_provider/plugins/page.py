@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from nemo_provider.links.urls import media_url, player_url, tracks_url
+
 if TYPE_CHECKING:
     from nemo_provider.plugins.catalogue import Track
     from nemo_provider.plugins.reviews import PendingReview
@@ -106,17 +108,6 @@ def _size(size: int | None) -> str:
     return f"{size / 1_000_000:.2f} MB" if size >= 100_000 else f"{size / 1000:.1f} kB"
 
 
-def _identity(track: Track) -> str:
-    return urlencode(
-        {
-            "dag_id": track.dag_id,
-            "run_id": track.run_id,
-            "task_id": track.task_id,
-            "map_index": track.map_index,
-        }
-    )
-
-
 def _ui_task_url(root: str, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
     url = (
         f"{root}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}"
@@ -144,8 +135,8 @@ def _quality(quality: dict[str, Any] | None) -> str:
 
 
 def track_card(track: Track, prefix: str, airflow_root: str) -> str:
-    ident = _identity(track)
-    media = f"{prefix}/media?{ident}"
+    where = (track.dag_id, track.run_id, track.task_id, track.map_index)
+    media = media_url(*where, base=airflow_root)
     if track.is_animation:  # an animated GIF has no sound: a picture, not a player
         player = f'<img class="animation" src="{_e(media)}" alt="{_e(track.title or "animation")}">'
     elif track.is_video:
@@ -186,8 +177,8 @@ def track_card(track: Track, prefix: str, airflow_root: str) -> str:
   <div class="links">
     <a target="_top" href="{_e(run_url)}">Run {_e(track.run_id)}</a>
     <a target="_top" href="{_e(task_url)}">Task {_e(task_label)}</a>
-    <a href="{_e(media)}&amp;download=1" download class="download">Download</a>
-    <a target="_blank" href="{_e(prefix)}/track?{_e(ident)}">Player page</a>
+    <a href="{_e(media_url(*where, download=True, base=airflow_root))}" download class="download">Download</a>
+    <a target="_blank" href="{_e(player_url(*where, base=airflow_root))}">Player page</a>
   </div>
 </article>"""
 
@@ -301,7 +292,7 @@ def track_page(track: Track, *, reviews: Sequence[PendingReview], prefix: str, a
 
 
 def login_required(airflow_root: str, detail: str) -> str:
-    login = f"{airflow_root}/auth/login/?next={quote(airflow_root + '/nemo/tracks', safe='')}"
+    login = f"{airflow_root}/auth/login/?next={quote(tracks_url(base=airflow_root), safe='')}"
     return _shell(
         "Log in · Nemo tracks",
         f"<h1>Nemo tracks</h1><p>{_e(detail)}. <a target='_top' href='{_e(login)}'>Log in to Airflow</a> to see "

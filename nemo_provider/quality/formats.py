@@ -1,7 +1,8 @@
-"""What a file of each export format must contain, and what each export quality means for video.
+"""What a file of each format must contain, and what each export quality means for video.
 
-The provider's own statement of the export formats (the client sends any string; nemo_local's renderer
-has its own table for how to make them): container family, codecs, and which streams are present.
+Every export format (``nemo_provider.client.constants.EXPORT_FORMATS``, which the client enforces) is
+here, a test holds the two together; a few more (flac, ogg, opus) because NemoMediaCheckOperator checks
+any media file, not only exports. nemo_local's renderer has its own table of how to make them.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ FORMATS: dict[str, FormatSpec] = {
     "opus": FormatSpec(("opus",), None),
 }
 
-#: Export quality -> lines of the short side ("high" is the service's 1080p).
+#: Export quality -> lines of the short side. Only what the API contract backs: "high" is the service's
+#: 1080p. Other qualities are not judged on size (nemo_local sizes video from the timeline, not from
+#: the quality, and the real service's other qualities are not published).
 VIDEO_LINES: dict[str, int] = {
     "high": 1080,
     "1080p": 1080,
     "hd": 1080,
     "best": 1080,
-    "medium": 720,
-    "720p": 720,
 }
 
 AUDIO_ONLY = frozenset(name for name, spec in FORMATS.items() if spec.video_codecs is None)

@@ -2,8 +2,9 @@
 
 Why librosa rather than essentia: librosa is ISC-licensed (essentia is AGPL-3.0, which many users of an
 Apache-2.0 provider cannot take on, even as an extra), installs with plain pip from wheels, and the parts
-used here need no numba compilation at run time (``beat_track`` would: ~4 s per fresh process), so a
-check costs ~0.6 s of imports once and ~0.1 s per minute of audio. Essentia's extractors are more
+used here avoid ``beat_track`` (~4 s more of compilation per fresh process); their numba kernels compile
+once per environment into librosa's cache (warm it at image build time: docs/quality.md), after which a
+check costs ~0.6 s of imports and ~0.1 s per minute of audio. Essentia's extractors are more
 precise out of the box; here the tempo is chosen metrically on the envelope's autocorrelation (the
 beat whose half-bar and bar periods also recur), which tells a 96 bpm track with a 3+3+2 ostinato from
 a 128 bpm one where the tempogram's 120-bpm prior does not, and then refined below one lag step.

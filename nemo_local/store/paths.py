@@ -35,11 +35,13 @@ RENDER_NAME_RULE = "1-128 characters of A-Z a-z 0-9 _ . : -, starting with a let
 RENDER_KEY = re.compile(r"rnd_[0-9a-f]{24}")  # the server's own key of a render (job folders use it)
 MEDIA_ID = re.compile(r"med_[0-9a-f]{12}")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-PUBLIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,159}")  # names in /files/<public_id>/<name>
-PUBLIC_NAME_RULE = "a file name of A-Z a-z 0-9 . _ -"
+# names in /files/<public_id>/<name>; ':' because a render from a data dir of before per-user keys is
+# published as "<its client id>.<format>", and those ids allowed it
+PUBLIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,159}")
+PUBLIC_NAME_RULE = "a file name of A-Z a-z 0-9 . _ : -"
 # A legacy render key (a data dir from before keys were per-user) is the client's id: it must still be a
-# single safe path component.
-_LEGACY_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+# single safe path component, by the render-name rule.
+_LEGACY_KEY = RENDER_NAME
 
 
 def _check(kind: str, value: object, pattern: re.Pattern[str], rule: str) -> str:

@@ -226,6 +226,17 @@ def is_transient(err: BaseException) -> bool:
     return httpx is not None and isinstance(err, httpx.TransportError)
 
 
+def refused_before_accept(err: BaseException) -> bool:
+    """Whether the service certainly did not act on the request that raised ``err``.
+
+    The one answer to "may this be sent again" for requests that are not idempotent (a chat message,
+    an upload): the service refused them before doing anything (bad token, gone session, no credits,
+    missing client id, plan limit, rate limit), so repeating cannot do the work twice. Anything else
+    (a broken stream, a 5xx, a timeout) may have been acted on and must not be repeated blindly.
+    """
+    return isinstance(err, _REFUSED_BEFORE_ACCEPT)
+
+
 class TransientErrorBudget:
     """How many transient poll errors in a row a poller rides out before it gives up.
 
@@ -401,3 +412,14 @@ def error_for(
         code=code,
         http_status=http_status,
     )
+
+
+#: Errors the service raises before it acts on a request (see :func:`refused_before_accept`).
+_REFUSED_BEFORE_ACCEPT: tuple[type[NemoError], ...] = (
+    NemoAuthError,
+    NemoSessionNotFoundError,
+    NemoInsufficientCreditsError,
+    NemoMissingClientIdError,
+    NemoPlanRestrictedError,
+    NemoRateLimitError,
+)

@@ -28,18 +28,6 @@ if TYPE_CHECKING:
 
 DEFAULT_CONN_ID = "nemo_default"
 
-#: Errors raised before the service accepted a message: the message was not taken, re-sending is safe.
-_REFUSED_BEFORE_ACCEPT = frozenset(
-    {
-        "NemoAuthError",
-        "NemoSessionNotFoundError",
-        "NemoInsufficientCreditsError",
-        "NemoMissingClientIdError",
-        "NemoPlanRestrictedError",
-        "NemoRateLimitError",
-    }
-)
-
 
 def _hook(conn_id: str) -> NemoHook:
     from nemo_provider.hooks.nemo import NemoHook
@@ -305,7 +293,9 @@ class NemoGenerateOperator(BaseOperator):
                 timeout=self.message_timeout,
             )
         except Exception as err:
-            if any(cls.__name__ in _REFUSED_BEFORE_ACCEPT for cls in type(err).__mro__):
+            from nemo_provider.client.errors import refused_before_accept
+
+            if refused_before_accept(err):
                 store.clear()  # the service refused it: a retry may send again
             raise
         finally:

@@ -138,3 +138,22 @@ def test_transient_error_budget_rides_out_a_run_then_gives_up() -> None:
     budget.reset()
     assert budget.tolerate(NemoConnectionError("refused")), "a success starts a new run"
     assert not TransientErrorBudget(5).tolerate(NemoAuthError("token invalid", code=1001))
+
+
+@pytest.mark.parametrize(
+    ("err", "refused"),
+    [
+        (e.NemoAuthError("bad token"), True),
+        (e.NemoSessionNotFoundError("gone"), True),
+        (e.NemoInsufficientCreditsError("no credits"), True),
+        (e.NemoRateLimitError("slow down"), True),
+        (e.NemoStreamError("cut"), False),  # the message may have been taken before the stream broke
+        (e.NemoServerError("500"), False),
+        (e.NemoConnectionError("reset"), False),
+        (TimeoutError(), False),
+    ],
+)
+def test_refused_before_accept_only_for_errors_raised_before_the_service_acts(
+    err: Exception, refused: bool
+) -> None:
+    assert e.refused_before_accept(err) is refused

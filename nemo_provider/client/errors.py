@@ -226,6 +226,15 @@ def is_transient(err: BaseException) -> bool:
     return httpx is not None and isinstance(err, httpx.TransportError)
 
 
+def is_missing_render(err: BaseException) -> bool:
+    """Whether a render lookup failed because the service has no such render (HTTP 404).
+
+    The one rule for "start it (again) or wait for it": a resumed export and a restarted trigger both
+    ask this; any other failure (a 5xx, a timeout) means the render may well exist.
+    """
+    return isinstance(err, NemoError) and err.http_status == 404
+
+
 def refused_before_accept(err: BaseException) -> bool:
     """Whether the service certainly did not act on the request that raised ``err``.
 

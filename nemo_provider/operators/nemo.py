@@ -554,9 +554,9 @@ class NemoExportOperator(BaseOperator):
         try:
             status = client.render_status(record["render_id"])
         except Exception as err:
-            from nemo_provider.client.errors import is_transient
+            from nemo_provider.client.errors import is_missing_render
 
-            if is_transient(err):
+            if not is_missing_render(err):
                 # the render may well exist: fail this try (the record stays) rather than start a second
                 raise AirflowException(
                     f"Could not read render {record['render_id']} started by try {record['try_number']}: {err}. "

@@ -183,7 +183,7 @@ class NemoRenderTrigger(BaseTrigger):
     async def _ensure_started(self, client: AsyncNemoClient, errors: Any) -> TriggerEvent | None:
         """Start the render unless it exists already; an ``error`` event when it cannot be started."""
         assert self.create is not None
-        from nemo_provider.client.errors import NemoDuplicateRenderIdError, is_transient
+        from nemo_provider.client.errors import NemoDuplicateRenderIdError, is_missing_render, is_transient
 
         while True:
             try:
@@ -193,7 +193,7 @@ class NemoRenderTrigger(BaseTrigger):
                 )
                 return None
             except Exception as err:
-                if getattr(err, "http_status", None) != 404:
+                if not is_missing_render(err):
                     if errors.tolerate(err):
                         await asyncio.sleep(min(self.poll_interval, 5.0))
                         continue
@@ -308,6 +308,8 @@ class NemoRenderTrigger(BaseTrigger):
         if self._cancel_sent or self._finished:
             return
         self._cancel_sent = True
+        from nemo_provider.client.errors import is_missing_render
+
         # A create cut short by the kill may still land on the service just after: a missing render is
         # asked for again, briefly, rather than assumed never to exist.
         attempts = 4 if self._creating else 1
@@ -318,10 +320,10 @@ class NemoRenderTrigger(BaseTrigger):
                 self.log.info("Cancelled render %s because its task was stopped.", self.render_id)
                 return
             except Exception as err:
-                if getattr(err, "http_status", None) == 404 and attempt + 1 < attempts:
+                if is_missing_render(err) and attempt + 1 < attempts:
                     await asyncio.sleep(1.0)
                     continue
-                if getattr(err, "http_status", None) == 404:
+                if is_missing_render(err):
                     self.log.info("Render %s was never started; nothing to cancel.", self.render_id)
                 else:
                     self.log.warning("Could not cancel render %s: %s", self.render_id, err)

@@ -157,3 +157,10 @@ def test_refused_before_accept_only_for_errors_raised_before_the_service_acts(
     err: Exception, refused: bool
 ) -> None:
     assert e.refused_before_accept(err) is refused
+
+
+def test_is_missing_render_only_for_a_404() -> None:
+    assert e.is_missing_render(e.NemoAPIError("Render not found", code=404, http_status=404))
+    assert not e.is_missing_render(e.NemoAuthError("bad token", http_status=401))
+    assert not e.is_missing_render(e.NemoServerError("oops", http_status=500))
+    assert not e.is_missing_render(TimeoutError())

@@ -184,6 +184,33 @@ def test_retry_resumes_the_same_render(fake_client, records, ti, new_try, tmp_pa
     assert fake_client.renders_created == 1
 
 
+@pytest.mark.parametrize("lookup_error", ["auth", "flaky"])
+def test_retry_that_cannot_read_its_render_starts_no_second_one(
+    fake_client, records, ti, new_try, tmp_path, lookup_error
+) -> None:
+    from nemo_provider.client.errors import NemoAuthError, NemoConnectionError
+
+    op = export_op(tmp_path, deferrable=True)
+    with pytest.raises(TaskDeferred) as first:
+        op.execute({"ti": ti})
+    started_by_trigger(fake_client, first)
+    render_id = first.value.trigger.render_id
+    err = (
+        NemoAuthError("bad token", http_status=401)
+        if lookup_error == "auth"
+        else NemoConnectionError("reset")
+    )
+
+    def unreadable(rid: str) -> None:
+        raise err
+
+    fake_client.render_status = unreadable  # only a 404 says the render does not exist
+    with pytest.raises(AirflowException, match=f"Could not read render {render_id}"):
+        export_op(tmp_path, deferrable=True).execute({"ti": new_try(ti)})
+    assert fake_client.renders_created == 1
+    assert records.records, "the resume record stays for the next try"
+
+
 def test_retry_after_completion_only_downloads(fake_client, records, ti, new_try, tmp_path) -> None:
     fake_client.statuses = ["completed"]
     op = export_op(tmp_path, deferrable=True)

@@ -127,6 +127,9 @@ class Deployment:
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, str] = field(default_factory=dict)
     worker_hostnames: tuple[str, ...] = WORKERS
+    #: configuration that replaces the defaults below (the throughput bench restores Airflow's own
+    #: heartbeat and parsing intervals, which the fault tests shorten to see a lost worker fast)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.pg_port = free_port()
@@ -205,6 +208,7 @@ class Deployment:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.settings)
         return env
 
     # -- processes -----------------------------------------------------------------------------------
@@ -633,9 +637,9 @@ def make_root() -> Path:
 
 
 @contextlib.contextmanager
-def deployment() -> Iterator[Deployment]:
+def deployment(settings: dict[str, str] | None = None) -> Iterator[Deployment]:
     """Start everything, yield, stop everything and remove the folder (kept on ``NEMO_KEEP_DEPLOYMENT``)."""
-    dep = Deployment(make_root())
+    dep = Deployment(make_root(), settings=dict(settings or {}))
     try:
         dep.start()
         yield dep

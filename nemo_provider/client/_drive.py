@@ -2,7 +2,8 @@
 
 A runner supplies a ``Performer`` (three small I/O methods); everything else is here, once: feeding
 results back, throwing ``NemoError`` into the flow at the point that caused it, answering ``Backoff``
-from the runner's ``RetryPolicy``, logging waits, writing downloads to disk.
+from the runner's ``RetryPolicy``, logging waits, and the little file I/O the flows need (an upload's
+size, a download written to disk).
 
 The loop is a coroutine. The sync runner's performer blocks instead of awaiting, so its coroutine
 never suspends and :func:`run_sync` completes it with a single ``send`` and no event loop: one loop
@@ -62,8 +63,10 @@ async def drive(flow: Flow[T], io: Performer, policy: RetryPolicy, log: LoggerLi
                 await io.sleep(op.seconds)
             elif isinstance(op, Drain):
                 result = await io.drain(op)
-            else:
+            elif isinstance(op, Save):
                 result = await save(op, io)
+            else:
+                result = op.path.stat().st_size
         except NemoError as exc:
             error = exc
 

@@ -17,7 +17,7 @@ from urllib.parse import quote, urljoin
 from nemo_provider.client._call import acquire_token, call, credits
 from nemo_provider.client._core import ClientCore
 from nemo_provider.client._error_map import file_too_large, unsupported_file_type
-from nemo_provider.client._ops import FilePart, Flow, RawResponse, RequestSpec, Save
+from nemo_provider.client._ops import FilePart, Flow, RawResponse, RequestSpec, Save, Stat
 from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, EXPORT_FORMATS, MAX_UPLOAD_BYTES
 from nemo_provider.client.draft import Draft
 from nemo_provider.client.errors import (
@@ -79,13 +79,13 @@ def state(core: ClientCore, session_id: str) -> Flow[SessionState]:
     return SessionState.from_api(data)
 
 
-def check_upload_file(path: str | os.PathLike[str]) -> FilePart:
+def check_upload_file(path: str | os.PathLike[str]) -> Flow[FilePart]:
     """Refuse before sending what the service would refuse after 200 MB of upload."""
     p = Path(path)
     ext = p.suffix.lower().lstrip(".")
     if ext not in ACCEPTED_UPLOAD_EXTENSIONS:
         raise unsupported_file_type(p.name)
-    size = p.stat().st_size  # FileNotFoundError names the path: clear enough
+    size: int = yield Stat(p)  # FileNotFoundError names the path: clear enough
     if size > MAX_UPLOAD_BYTES:
         raise file_too_large(p.name, size)
     content_type = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
@@ -119,7 +119,10 @@ def upload(
     urls: Sequence[str] | None = None,
 ) -> Flow[UploadResult]:
     # Files are checked here; URLs only by the service (CDN links often carry no extension).
-    parts = tuple(check_upload_file(f) for f in files or ())
+    checked: list[FilePart] = []
+    for f in files or ():
+        checked.append((yield from check_upload_file(f)))
+    parts = tuple(checked)
     url_list = [str(u) for u in urls or ()]
     if not parts and not url_list:
         raise ValueError("upload() needs at least one file path or URL.")

@@ -10,7 +10,8 @@ aiohttp) and sends the result back. The flows do no I/O, so every rule lives in 
 * ``Backoff(name, attempt)`` -> bool: "attempt ``attempt`` failed transiently; may I repeat it?"
   The drive loop answers from its ``RetryPolicy`` (and sleeps the backoff delay before saying yes);
 * ``Drain(handle, on_bytes, deadline)`` -> the exception that ended the body early, or None;
-* ``Save(handle, dest, name)`` -> ``DownloadResult``: the runner writes an open body to a file.
+* ``Save(handle, dest, name)`` -> ``DownloadResult``: the runner writes an open body to a file;
+* ``Stat(path)`` -> the size of a local file in bytes (an upload is checked before it is sent).
 """
 
 from __future__ import annotations
@@ -114,5 +115,12 @@ class Save:
     name: str
 
 
-Op = Send | Sleep | Backoff | Drain | Save
+@dataclass(frozen=True)
+class Stat:
+    """The size of the local file ``path``, in bytes; ``FileNotFoundError`` (naming it) if there is none."""
+
+    path: Path
+
+
+Op = Send | Sleep | Backoff | Drain | Save | Stat
 Flow = Generator[Op, Any, T]

@@ -214,16 +214,14 @@ def may_repeat(err: BaseException, *, idempotent: bool) -> bool:
 
     Any request the service refused before acting on it (:func:`refused_before_accept`), a chat message
     included. An idempotent request (a read, the anonymous token, a render cancel) also after a failure
-    that may pass: the network, or the server's 5xx. Anything else may have been acted on (a message is
-    charged twice, a render started twice), so it is never repeated automatically.
+    that may pass (:func:`is_transient`: the network, the server's 5xx). Anything else may have been
+    acted on (a message is charged twice, a render started twice), so it is never repeated automatically.
 
     "May" is not "will": the flows repeat only where they can remedy the refusal (a new anonymous token,
     a new client id, the Retry-After wait, a new session), and the runner's ``RetryPolicy`` says how
     often a transient failure is repeated and how long to wait first.
     """
-    if refused_before_accept(err):
-        return True
-    return idempotent and isinstance(err, NemoConnectionError | NemoServerError)
+    return refused_before_accept(err) or (idempotent and is_transient(err))
 
 
 class TransientErrorBudget:

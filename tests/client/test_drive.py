@@ -22,8 +22,10 @@ from nemo_provider.client._core import ClientCore
 from nemo_provider.client._drive import drive, run_sync
 from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec
 from nemo_provider.client._retry import NO_REPEATS, RetryPolicy
+from nemo_provider.client.constants import MAX_UPLOAD_BYTES
 from nemo_provider.client.errors import (
     NemoConnectionError,
+    NemoFileTooLargeError,
     NemoRateLimitError,
     NemoServerError,
     NemoSessionNotFoundError,
@@ -191,6 +193,28 @@ def test_the_runner_writes_the_download_and_keeps_nothing_of_a_broken_one(mode: 
     with pytest.raises(NemoConnectionError, match="nothing was kept"):
         run(mode, _flows.download(core(), "https://cdn.example.net/x.mp4", tmp_path / "x.mp4"), io2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_the_upload_flow_asks_for_file_sizes_instead_of_reading_the_disk(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there.mp4"
+    flow = _flows.upload(core(), "s1", [missing])
+    op = next(flow)  # no FileNotFoundError: the flow did not look at the disk
+    assert type(op).__name__ == "Stat" and op.path == missing
+    with pytest.raises(NemoFileTooLargeError) as info:
+        flow.send(MAX_UPLOAD_BYTES + 1)
+    assert info.value.size == MAX_UPLOAD_BYTES + 1
+
+
+@MODES
+def test_the_runner_answers_stat_from_the_disk(mode: str, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"0" * 10)
+    io = Scripted(ok({"code": 0, "data": {"files": [{"filename": "clip.mp4"}]}}))
+    result = run(mode, _flows.upload(core(), "s1", [clip]), io)
+    assert [f.filename for f in result.files] == ["clip.mp4"]
+    assert [p.path for p in io.sent[0].files] == [clip]
+    with pytest.raises(FileNotFoundError, match=r"gone\.mp4"):
+        run(mode, _flows.upload(core(), "s1", [tmp_path / "gone.mp4"]), Scripted())
 
 
 # -- the loop itself -------------------------------------------------------------------------------------

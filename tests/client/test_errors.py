@@ -177,9 +177,10 @@ def test_is_missing_render_only_for_a_404() -> None:
         (e.NemoServerError("502", http_status=502), True, True),
         (e.NemoConnectionError("reset"), False, False),  # a message or render may have been taken
         (e.NemoServerError("500", http_status=500), False, False),
-        (e.NemoStreamError("cut"), True, False),  # a broken stream is never a request to repeat
+        (e.NemoStreamError("cut"), False, False),  # the message may have been taken before it broke
+        (TimeoutError(), True, True),
         (e.NemoAPIError("bad field", http_status=400), True, False),  # the same request fails the same way
-        (TimeoutError(), True, False),
+        (e.NemoRenderError("failed", status="failed"), True, False),
     ],
 )
 def test_may_repeat_is_refusal_or_a_transient_failure_of_an_idempotent_call(

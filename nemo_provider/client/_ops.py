@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nemo_provider.client.errors import NemoStreamError
+
 T = TypeVar("T")
 
 
@@ -100,6 +102,11 @@ class Drain:
     handle: Any
     on_bytes: Callable[[bytes], None]
     deadline: float | None = None
+
+
+def deadline_passed() -> NemoStreamError:
+    """What a runner's ``Drain`` returns when the body did not end by ``deadline``."""
+    return NemoStreamError("No end of the reply within the ceiling.", code="timeout")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from nemo_provider.client._http import build_http_request
 from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client._message import send_message
-from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec
+from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec, deadline_passed
 from nemo_provider.client._retry import RetryPolicy
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
@@ -211,7 +211,7 @@ class _Awaiting:
                     op.on_bytes(chunk)
             return None
         except TimeoutError:
-            return NemoStreamError("No end of the reply within the ceiling.", code="timeout")
+            return deadline_passed()
         except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
             return exc
         finally:

@@ -24,7 +24,7 @@ from nemo_provider.client._http import build_http_request
 from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client._message import send_message
-from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec
+from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec, deadline_passed
 from nemo_provider.client._retry import RetryPolicy
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
@@ -208,9 +208,9 @@ class _Blocking:
         try:
             for chunk in handle.iter_bytes():
                 op.on_bytes(chunk)
-            return _timed_out() if fired.is_set() else None
+            return deadline_passed() if fired.is_set() else None
         except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
-            return _timed_out() if fired.is_set() else exc
+            return deadline_passed() if fired.is_set() else exc
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -233,7 +233,3 @@ class _Blocking:
         timer.daemon = True
         timer.start()
         return timer
-
-
-def _timed_out() -> NemoStreamError:
-    return NemoStreamError("No end of the reply within the ceiling.", code="timeout")

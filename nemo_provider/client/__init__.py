@@ -1,7 +1,7 @@
 """Pure client for the Nemo agent API (no Airflow import here or below).
 
 Names are imported lazily (PEP 562): `import nemo_provider.client.draft` or a DAG file that only
-needs a model does not pay for httpx, tenacity and both runners until a client is used.
+needs a model does not pay for httpx and both runners until a client is used.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nemo_provider.client._core import (
+        new_render_id,
+    )
     from nemo_provider.client.async_ import (
         AsyncNemoClient,
     )
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "new_render_id": "nemo_provider.client._core",
     "AsyncNemoClient": "nemo_provider.client.async_",
     "ACCEPTED_UPLOAD_EXTENSIONS": "nemo_provider.client.constants",
     "DEFAULT_BASE_URL": "nemo_provider.client.constants",
@@ -146,6 +150,7 @@ __all__ = [
     "Track",
     "UploadResult",
     "UploadedFile",
+    "new_render_id",
     "poll_render_status",
     "route",
     "translate_gui",

@@ -1,19 +1,19 @@
 """Who a client is (base URL, token state, user): one definition for `NemoClient` and `AsyncNemoClient`.
 
-Both runners keep their request state in an ``api.ClientCore``; these read-only views and the token
+Both runners keep their request state in a ``_core.ClientCore``; these read-only views and the token
 adoption are the same for both, so they live here instead of being written twice.
 """
 
 from __future__ import annotations
 
-from nemo_provider.client import _requests as api
+from nemo_provider.client._core import ClientCore
 from nemo_provider.client.models import AnonymousToken
 
 
 class ClientIdentity:
     """Read-only identity of a client; never shows the token in a repr."""
 
-    _core: api.ClientCore
+    _core: ClientCore
 
     @property
     def base_url(self) -> str:

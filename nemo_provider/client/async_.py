@@ -1,4 +1,4 @@
-"""`AsyncNemoClient`: the asyncio runner of the flows in `_requests` (the API itself lives there).
+"""`AsyncNemoClient`: the asyncio runner of the flows in `_flows` (the loop that drives them is `_drive`).
 
 Triggers share one `httpx.AsyncClient` per base URL; pass it as `http_client` and it is left open on
 `aclose()` (its owner closes it).
@@ -17,14 +17,19 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
-from tenacity import AsyncRetrying
 
-from nemo_provider.client import _requests as api
+from nemo_provider.client import _flows as flows
+from nemo_provider.client._core import ClientCore, connection_error
+from nemo_provider.client._drive import drive
+from nemo_provider.client._http import build_http_request
 from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
+from nemo_provider.client._message import send_message
+from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec, deadline_passed
+from nemo_provider.client._retry import RetryPolicy
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
-from nemo_provider.client.errors import NemoError, NemoStreamError
+from nemo_provider.client.errors import NemoStreamError
 from nemo_provider.client.models import (
     AnonymousToken,
     Credits,
@@ -61,7 +66,7 @@ class AsyncNemoClient(ClientIdentity):
         clock: Callable[[], float] = time.monotonic,
         token_source: str | None = None,
     ) -> None:
-        self._core = api.ClientCore(
+        self._core = ClientCore(
             base_url,
             token,
             client_id,
@@ -93,10 +98,10 @@ class AsyncNemoClient(ClientIdentity):
 
     # -- the API ----------------------------------------------------------------------------------
     async def acquire_anonymous_token(self) -> AnonymousToken:
-        return await self._run(api.acquire_token(self._core))
+        return await self._run(flows.acquire_token(self._core))
 
     async def create_session(self, task_name: str = "project", language: str | None = None) -> SessionInfo:
-        return await self._run(api.create_session(self._core, task_name, language))
+        return await self._run(flows.create_session(self._core, task_name, language))
 
     async def send_message(
         self,
@@ -109,7 +114,7 @@ class AsyncNemoClient(ClientIdentity):
         timeout: float = MESSAGE_CEILING_S,  # noqa: ASYNC109 - the ceiling is enforced inside, with anyio
     ) -> MessageResult:
         return await self._run(
-            api.send_message(
+            send_message(
                 self._core,
                 session_id,
                 text,
@@ -127,13 +132,13 @@ class AsyncNemoClient(ClientIdentity):
         files: Sequence[str | os.PathLike[str]] | None = None,
         urls: Sequence[str] | None = None,
     ) -> UploadResult:
-        return await self._run(api.upload(self._core, session_id, files, urls))
+        return await self._run(flows.upload(self._core, session_id, files, urls))
 
     async def credits(self) -> Credits:
-        return await self._run(api.credits(self._core))
+        return await self._run(flows.credits(self._core))
 
     async def state(self, session_id: str) -> SessionState:
-        return await self._run(api.state(self._core, session_id))
+        return await self._run(flows.state(self._core, session_id))
 
     async def create_render(
         self,
@@ -146,78 +151,67 @@ class AsyncNemoClient(ClientIdentity):
         rename_on_duplicate: bool = True,
     ) -> RenderStatus:
         return await self._run(
-            api.create_render(self._core, session_id, draft, format, quality, render_id, rename_on_duplicate)
+            flows.create_render(
+                self._core, session_id, draft, format, quality, render_id, rename_on_duplicate
+            )
         )
 
     async def render_status(self, render_id: str) -> RenderStatus:
-        return await self._run(api.render_status(self._core, render_id))
+        return await self._run(flows.render_status(self._core, render_id))
 
     async def cancel_render(self, render_id: str) -> RenderStatus:
-        return await self._run(api.cancel_render(self._core, render_id))
+        return await self._run(flows.cancel_render(self._core, render_id))
 
     async def download(self, url_or_render_id: str, dest: str | os.PathLike[str]) -> DownloadResult:
-        return await self._run(api.download(self._core, url_or_render_id, dest))
+        return await self._run(flows.download(self._core, url_or_render_id, dest))
 
     # -- the runner -------------------------------------------------------------------------------
-    async def _run(self, flow: api.Flow[T]) -> T:
-        try:
-            op = next(flow)
-            while True:
-                if isinstance(op, api.Send):
-                    try:
-                        result: Any = await self._send(op.spec)
-                    except NemoError as exc:
-                        op = flow.throw(exc)
-                        continue
-                elif isinstance(op, api.Sleep):
-                    self._log.warning("Nemo API rate limit: waiting %.0f s before the one retry.", op.seconds)
-                    await self._sleep(op.seconds)
-                    result = None
-                else:
-                    result = await self._drain(op)
-                op = flow.send(result)
-        except StopIteration as stop:
-            return stop.value
+    async def _run(self, flow: Flow[T]) -> T:
+        policy = RetryPolicy(max_retries=self.max_retries, wait_cap=self.retry_wait_cap)
+        return await drive(flow, _Awaiting(self), policy, self._log)
 
-    async def _send(self, spec: api.RequestSpec) -> api.RawResponse:
-        retrying = AsyncRetrying(
-            sleep=self._sleep,
-            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap, self._log),
-        )
+
+class _Awaiting:
+    """The async client's I/O on its ``httpx.AsyncClient``."""
+
+    def __init__(self, client: AsyncNemoClient) -> None:
+        self._client = client
+
+    async def send(self, spec: RequestSpec) -> RawResponse:
+        c = self._client
         try:
-            raw: api.RawResponse = await retrying(self._send_once, spec)
+            with contextlib.ExitStack() as stack:
+                request = build_http_request(c._http, c._core, spec, c.timeout, stack)
+                response = await c._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
+                if not spec.stream:
+                    return RawResponse(response.status_code, response.headers, response.content)
+                if response.is_success:
+                    return RawResponse(response.status_code, response.headers, handle=response)
+                try:
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
+                return RawResponse(response.status_code, response.headers, body)
         except httpx.TransportError as exc:
-            raise api.connection_error(self._core, spec, exc) from exc
-        return raw
+            raise connection_error(c._core, spec, exc, retried=c.max_retries > 0) from exc
 
-    async def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
-        with contextlib.ExitStack() as stack:
-            request = api.build_http_request(self._http, self._core, spec, self.timeout, stack)
-            response = await self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
-            if not spec.stream:
-                return api.RawResponse(response.status_code, response.headers, response.content)
-            if response.is_success:
-                return api.RawResponse(response.status_code, response.headers, handle=response)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-            return api.RawResponse(response.status_code, response.headers, body)
+    async def sleep(self, seconds: float) -> None:
+        await self._client._sleep(seconds)
 
-    async def _drain(self, op: api.Drain) -> BaseException | None:
+    async def drain(self, op: Drain) -> BaseException | None:
         handle: httpx.Response = op.handle
         try:
             if op.deadline is None:
                 async for chunk in handle.aiter_bytes():
                     op.on_bytes(chunk)
                 return None
-            remaining = max(0.0, op.deadline - self._core.clock())
+            remaining = max(0.0, op.deadline - self._client._core.clock())
             with anyio.fail_after(remaining):
                 async for chunk in handle.aiter_bytes():
                     op.on_bytes(chunk)
             return None
         except TimeoutError:
-            return NemoStreamError("No end of the reply within the ceiling.", code="timeout")
+            return deadline_passed()
         except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
             return exc
         finally:

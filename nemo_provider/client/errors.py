@@ -1,57 +1,20 @@
-"""Exceptions of the Nemo client: one class per error code of the contract, all under `NemoError`.
+"""Exceptions of the Nemo client (one class per error code of the contract, all under `NemoError`) and
+the rules about them: may a request be repeated (`may_repeat`), did the service act (`refused_before_accept`),
+may another poll succeed (`is_transient`), is a render missing (`is_missing_render`).
 
 Every message is written for the person running the pipeline: it says what happened and what to do
-next. No message may hold a token: server-provided text passes through `scrub()` before it is used.
+next, and never holds a token. `_error_map` builds them from the service's codes.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, MAX_UPLOAD_BYTES
 
 if TYPE_CHECKING:
     from nemo_provider.client.models import MessageResult
-
-_TOKEN_PATTERNS = (
-    re.compile(r"nmv_[A-Za-z0-9_\-.]+"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.~+/=]+"),
-)
-
-
-def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove anything that looks like a token, because servers sometimes echo credentials back."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = _TOKEN_PATTERNS[0].sub("nmv_***", text)
-    return _TOKEN_PATTERNS[1].sub(r"\1***", text)
-
-
-def register_url(base_url: str, user_id: str | None) -> str:
-    """The registration page that binds an anonymous user's work to a new account.
-
-    The API lives on a sub-domain (`mega-api-prod.nemovideo.ai`) while the web app lives on the
-    registrable domain (`nemovideo.ai`); a local or IP base URL keeps its own origin.
-    """
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    labels = host.split(".")
-    is_ip = host.replace(".", "").isdigit() or ":" in host
-    if len(labels) >= 3 and not is_ip:
-        origin = "https://" + ".".join(labels[-2:])
-    else:
-        origin = f"{parts.scheme or 'https'}://{parts.netloc or host}"
-    return f"{origin}/register" + (f"?bind={user_id}" if user_id else "")
-
-
-def _mb(size: int | float) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
 
 
 class NemoError(Exception):
@@ -246,6 +209,21 @@ def refused_before_accept(err: BaseException) -> bool:
     return isinstance(err, _REFUSED_BEFORE_ACCEPT)
 
 
+def may_repeat(err: BaseException, *, idempotent: bool) -> bool:
+    """Whether the request that raised ``err`` may be sent again as it is: the one rule the flows obey.
+
+    Any request the service refused before acting on it (:func:`refused_before_accept`), a chat message
+    included. An idempotent request (a read, the anonymous token, a render cancel) also after a failure
+    that may pass (:func:`is_transient`: the network, the server's 5xx). Anything else may have been
+    acted on (a message is charged twice, a render started twice), so it is never repeated automatically.
+
+    "May" is not "will": the flows repeat only where they can remedy the refusal (a new anonymous token,
+    a new client id, the Retry-After wait, a new session), and the runner's ``RetryPolicy`` says how
+    often a transient failure is repeated and how long to wait first.
+    """
+    return refused_before_accept(err) or (idempotent and is_transient(err))
+
+
 class TransientErrorBudget:
     """How many transient poll errors in a row a poller rides out before it gives up.
 
@@ -267,160 +245,6 @@ class TransientErrorBudget:
     def reset(self) -> None:
         """A poll succeeded: the next error starts a new run."""
         self.count = 0
-
-
-@dataclass(frozen=True)
-class ErrorContext:
-    """What the message builder may know about the caller, so messages can name the fix."""
-
-    base_url: str
-    token_is_anonymous: bool = False
-    token_source: str = "the configured token"  # noqa: S105 - a label, not a secret
-    user_id: str | None = None
-    session_id: str | None = None
-    secrets: tuple[str, ...] = ()
-
-
-def insufficient_credits(
-    ctx: ErrorContext, available: float | None, http_status: int | None, detail: str = ""
-) -> NemoInsufficientCreditsError:
-    """2001, with the balance and (for anonymous users) the registration link."""
-    balance = f"{available:g} credits available" if available is not None else "balance unknown"
-    if ctx.token_is_anonymous:
-        url = register_url(ctx.base_url, ctx.user_id)
-        advice = f"Register to keep your work and get more credits: {url}"
-    else:
-        url = None
-        advice = "Top up the Nemo account, or wait for running work to finish (frozen credits are released)."
-    extra = f" Server said: {detail}." if detail else ""
-    return NemoInsufficientCreditsError(
-        f"Out of Nemo credits (code 2001): {balance}.{extra} {advice}",
-        http_status=http_status,
-        available=available,
-        register_url=url,
-    )
-
-
-def unsupported_file_type(filename: str, http_status: int | None = None) -> NemoUnsupportedFileTypeError:
-    """4001, listing the accepted formats."""
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "(none)"
-    return NemoUnsupportedFileTypeError(
-        f"Unsupported file type '.{ext}' for {filename} (code 4001). "
-        f"Accepted formats: {', '.join(ACCEPTED_UPLOAD_EXTENSIONS)}. Convert the file to one of them.",
-        http_status=http_status,
-        filename=filename,
-    )
-
-
-def file_too_large(
-    filename: str, size: int | None, http_status: int | None = None, limit: int = MAX_UPLOAD_BYTES
-) -> NemoFileTooLargeError:
-    """4002, with the size and the limit and how to get under it."""
-    what = f"{filename} is {_mb(size)}" if size is not None else f"{filename} is too large"
-    return NemoFileTooLargeError(
-        f"{what}; the limit is {_mb(limit)} per file (code 4002). Trim it to a shorter clip or compress it "
-        "(lower bitrate or resolution) and upload again.",
-        http_status=http_status,
-        size=size,
-        limit=limit,
-        filename=filename,
-    )
-
-
-def error_for(
-    code: int | None,
-    http_status: int,
-    server_message: str,
-    ctx: ErrorContext,
-    *,
-    data: Any = None,
-    retry_after: float | None = None,
-    session_bound: bool = False,
-) -> NemoError:
-    """Map an envelope code (preferred) or an HTTP status (fallback) to the matching exception."""
-    detail = scrub(server_message, ctx.secrets).strip()
-    said = f" Server said: {detail}." if detail else ""
-    key = code if code is not None else http_status
-    lowered = detail.lower()
-    if key in (1001, 401):
-        if ctx.token_is_anonymous:
-            return NemoAuthError(
-                "The anonymous Nemo token was rejected (code 1001) even after acquiring a new one."
-                + said
-                + " Wait a little and retry, or configure a registered token.",
-                code=1001,
-                http_status=http_status,
-            )
-        return NemoAuthError(
-            f"The configured Nemo token ({ctx.token_source}) is invalid or expired (code 1001).{said} "
-            f"Put a valid token there, or leave it empty to let the provider use an anonymous token.",
-            code=1001,
-            http_status=http_status,
-        )
-    if key == 1002 or (code is None and http_status == 404 and session_bound):
-        sid = ctx.session_id or "?"
-        return NemoSessionNotFoundError(
-            f"Nemo session {sid} was not found (code 1002): it expired or belongs to another user.{said} "
-            "Create a new session and use its id.",
-            http_status=http_status,
-            session_id=ctx.session_id,
-        )
-    if key in (2001, 403):
-        available = None
-        if isinstance(data, dict):
-            raw = data.get("available", data.get("balance"))
-            if isinstance(raw, int | float) and not isinstance(raw, bool):
-                available = float(raw)
-        return insufficient_credits(ctx, available, http_status, detail)
-    if key in (4001, 415):
-        name = str(data.get("filename")) if isinstance(data, dict) and data.get("filename") else "the file"
-        return unsupported_file_type(name, http_status)
-    if key in (4002, 413):
-        size = data.get("size") if isinstance(data, dict) else None
-        return file_too_large(
-            str(data.get("filename")) if isinstance(data, dict) and data.get("filename") else "The file",
-            size if isinstance(size, int) else None,
-            http_status,
-        )
-    if key == 400 and (code == 400 or "client" in lowered):
-        return NemoMissingClientIdError(
-            "The Nemo API asked for an X-Client-Id header (400) even after the provider generated one."
-            + said
-            + " Pass a stable client_id (a UUID) in the connection extra.",
-            code=400,
-            http_status=http_status,
-        )
-    if key == 402:
-        return NemoPlanRestrictedError(
-            "Export is blocked by the Nemo plan (402). This is a plan restriction, not a lack of credits: "
-            "buying credits will not help. Upgrade the plan (or register the anonymous user) and export again."
-            + said,
-            code=402,
-            http_status=http_status,
-        )
-    if key == 429:
-        return NemoRateLimitError(
-            "Rate limited by the Nemo API (429)." + said + " Wait a few minutes and run fewer tasks at once.",
-            http_status=http_status,
-            retry_after=retry_after,
-        )
-    if "duplicate" in lowered or "already exists" in lowered or (code is None and http_status == 409):
-        return NemoDuplicateRenderIdError(
-            "The render id is already in use." + said, code=code, http_status=http_status
-        )
-    if (code is None and http_status >= 500) or (code is not None and 500 <= code <= 599):
-        return NemoServerError(
-            f"The Nemo API failed with {f'code {code}' if code is not None else f'HTTP {http_status}'}.{said} "
-            "This is a server-side problem; retry later.",
-            code=code,
-            http_status=http_status,
-        )
-    label = f"code {code}" if code is not None else f"HTTP {http_status}"
-    return NemoAPIError(
-        f"The Nemo API answered with an error ({label}).{said or ' No message.'}",
-        code=code,
-        http_status=http_status,
-    )
 
 
 #: Errors the service raises before it acts on a request (see :func:`refused_before_accept`).

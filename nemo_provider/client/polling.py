@@ -1,11 +1,11 @@
 """Render-status polls performed on a caller's ``aiohttp.ClientSession`` instead of the client's httpx.
 
 Why this exists: a process that polls many renders at once (an Airflow triggerer with a thousand
-deferred tasks) spends most of its CPU building an httpx request and a tenacity retry controller per
-poll (measured by ``bench/trigger_density.py``). A poller polls again on its own schedule and tolerates
-transient errors itself, so it needs none of that machinery. :func:`poll_render_status` performs the
-client's own flow (``_requests.render_status``: the same request definition, the same parser, the same
-1001/400/429 recoveries, the same errors) straight on the given session.
+deferred tasks) spends most of its CPU building an httpx request per poll (measured by
+``bench/trigger_density.py``). :func:`poll_render_status` drives the client's own flow
+(``_flows.render_status``: the same request definition, the same parser, the same 1001/400/429
+recoveries, the same errors) with the one drive loop, on the given session. A poller polls again on
+its own schedule and counts transient errors itself, so its retry policy is ``NO_REPEATS``.
 
 aiohttp is imported only when a poll runs: plain client use never needs it.
 """
@@ -13,9 +13,13 @@ aiohttp is imported only when a poll runs: plain client use never needs it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nemo_provider.client import _requests as api
+from nemo_provider.client._core import ClientCore, connection_error
+from nemo_provider.client._drive import drive
+from nemo_provider.client._flows import render_status
+from nemo_provider.client._ops import Drain, RawResponse, RequestSpec
+from nemo_provider.client._retry import NO_REPEATS
 
 if TYPE_CHECKING:
     import aiohttp
@@ -29,47 +33,46 @@ __all__ = ["poll_render_status"]
 async def poll_render_status(
     client: AsyncNemoClient, session: aiohttp.ClientSession, render_id: str
 ) -> RenderStatus:
-    """``client.render_status(render_id)``, sent on ``session`` without the client's retry layer.
+    """``client.render_status(render_id)``, sent on ``session`` without repeating transient failures.
 
     Uses the client's URL, headers, token state and timeout; a refused anonymous token is renewed on
     the client exactly as ``client.render_status`` would. Network failures raise
     ``NemoConnectionError``, API errors the client's own ``NemoError`` subclasses.
     """
     core = client._core  # same package: the client's request state, not a seam
-    result: RenderStatus = await _run_flow(core, api.render_status(core, render_id), session, client.timeout)
-    return result
+    io = _OnSession(core, session, client.timeout)
+    return await drive(render_status(core, render_id), io, NO_REPEATS, client._log)
 
 
-async def _run_flow(core: api.ClientCore, flow: Any, session: aiohttp.ClientSession, timeout: float) -> Any:
-    """Drive a flow: perform each ``Send``, honour ``Sleep``; streamed or multipart bodies are refused."""
-    import aiohttp
+class _OnSession:
+    """Plain requests on an aiohttp session; streamed or multipart bodies are not a poll's business."""
 
-    try:
-        op = next(flow)
-        while True:
-            if isinstance(op, api.Send):
-                spec = op.spec
-                if spec.stream or spec.files:
-                    raise NotImplementedError(f"polling does not stream or upload ({spec.name})")
-                try:
-                    async with session.request(
-                        spec.method,
-                        core.url_for(spec),
-                        headers=core.headers_for(spec),
-                        json=spec.json,
-                        allow_redirects=False,
-                        timeout=aiohttp.ClientTimeout(total=spec.read_timeout or timeout),
-                        skip_auto_headers=("Accept-Encoding", "User-Agent"),
-                    ) as response:
-                        raw = api.RawResponse(response.status, response.headers, await response.read())
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                    op = flow.throw(api.connection_error(core, spec, exc))
-                    continue
-                op = flow.send(raw)
-            elif isinstance(op, api.Sleep):
-                await asyncio.sleep(op.seconds)
-                op = flow.send(None)
-            else:
-                raise NotImplementedError("polling does not drain streamed bodies")
-    except StopIteration as stop:
-        return stop.value
+    def __init__(self, core: ClientCore, session: aiohttp.ClientSession, timeout: float) -> None:
+        self._core = core
+        self._session = session
+        self._timeout = timeout
+
+    async def send(self, spec: RequestSpec) -> RawResponse:
+        import aiohttp
+
+        if spec.stream or spec.files:
+            raise NotImplementedError(f"polling does not stream or upload ({spec.name})")
+        try:
+            async with self._session.request(
+                spec.method,
+                self._core.url_for(spec),
+                headers=self._core.headers_for(spec),
+                json=spec.json,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=spec.read_timeout or self._timeout),
+                skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            ) as response:
+                return RawResponse(response.status, response.headers, await response.read())
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise connection_error(self._core, spec, exc, retried=False) from exc
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def drain(self, op: Drain) -> BaseException | None:
+        raise NotImplementedError("polling does not drain streamed bodies")

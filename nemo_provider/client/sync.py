@@ -1,4 +1,7 @@
-"""`NemoClient`: the synchronous runner of the flows in `_requests` (the API itself lives there)."""
+"""`NemoClient`: the synchronous runner of the flows in `_flows` (the API itself lives there).
+
+Its I/O is blocking httpx; the loop that drives a flow is the shared one in `_drive`.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +16,19 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import Retrying
 
-from nemo_provider.client import _requests as api
+from nemo_provider.client import _flows as flows
+from nemo_provider.client._core import ClientCore, connection_error
+from nemo_provider.client._drive import drive, run_sync
+from nemo_provider.client._http import build_http_request
 from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
+from nemo_provider.client._message import send_message
+from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec, deadline_passed
+from nemo_provider.client._retry import RetryPolicy
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
-from nemo_provider.client.errors import NemoError, NemoStreamError
+from nemo_provider.client.errors import NemoStreamError
 from nemo_provider.client.models import (
     AnonymousToken,
     Credits,
@@ -56,7 +64,7 @@ class NemoClient(ClientIdentity):
         clock: Callable[[], float] = time.monotonic,
         token_source: str | None = None,
     ) -> None:
-        self._core = api.ClientCore(
+        self._core = ClientCore(
             base_url,
             token,
             client_id,
@@ -86,10 +94,10 @@ class NemoClient(ClientIdentity):
 
     # -- the API ----------------------------------------------------------------------------------
     def acquire_anonymous_token(self) -> AnonymousToken:
-        return self._run(api.acquire_token(self._core))
+        return self._run(flows.acquire_token(self._core))
 
     def create_session(self, task_name: str = "project", language: str | None = None) -> SessionInfo:
-        return self._run(api.create_session(self._core, task_name, language))
+        return self._run(flows.create_session(self._core, task_name, language))
 
     def send_message(
         self,
@@ -103,7 +111,7 @@ class NemoClient(ClientIdentity):
     ) -> MessageResult:
         """Send one message; never re-sent, since a repeat is charged twice."""
         return self._run(
-            api.send_message(
+            send_message(
                 self._core,
                 session_id,
                 text,
@@ -121,13 +129,13 @@ class NemoClient(ClientIdentity):
         files: Sequence[str | os.PathLike[str]] | None = None,
         urls: Sequence[str] | None = None,
     ) -> UploadResult:
-        return self._run(api.upload(self._core, session_id, files, urls))
+        return self._run(flows.upload(self._core, session_id, files, urls))
 
     def credits(self) -> Credits:
-        return self._run(api.credits(self._core))
+        return self._run(flows.credits(self._core))
 
     def state(self, session_id: str) -> SessionState:
-        return self._run(api.state(self._core, session_id))
+        return self._run(flows.state(self._core, session_id))
 
     def create_render(
         self,
@@ -140,65 +148,54 @@ class NemoClient(ClientIdentity):
         rename_on_duplicate: bool = True,
     ) -> RenderStatus:
         return self._run(
-            api.create_render(self._core, session_id, draft, format, quality, render_id, rename_on_duplicate)
+            flows.create_render(
+                self._core, session_id, draft, format, quality, render_id, rename_on_duplicate
+            )
         )
 
     def render_status(self, render_id: str) -> RenderStatus:
-        return self._run(api.render_status(self._core, render_id))
+        return self._run(flows.render_status(self._core, render_id))
 
     def cancel_render(self, render_id: str) -> RenderStatus:
-        return self._run(api.cancel_render(self._core, render_id))
+        return self._run(flows.cancel_render(self._core, render_id))
 
     def download(self, url_or_render_id: str, dest: str | os.PathLike[str]) -> DownloadResult:
-        return self._run(api.download(self._core, url_or_render_id, dest))
+        return self._run(flows.download(self._core, url_or_render_id, dest))
 
     # -- the runner -------------------------------------------------------------------------------
-    def _run(self, flow: api.Flow[T]) -> T:
-        try:
-            op = next(flow)
-            while True:
-                if isinstance(op, api.Send):
-                    try:
-                        result: Any = self._send(op.spec)
-                    except NemoError as exc:
-                        op = flow.throw(exc)
-                        continue
-                elif isinstance(op, api.Sleep):
-                    self._log.warning("Nemo API rate limit: waiting %.0f s before the one retry.", op.seconds)
-                    self._sleep(op.seconds)
-                    result = None
-                else:
-                    result = self._drain(op)
-                op = flow.send(result)
-        except StopIteration as stop:
-            return stop.value
+    def _run(self, flow: Flow[T]) -> T:
+        policy = RetryPolicy(max_retries=self.max_retries, wait_cap=self.retry_wait_cap)
+        return run_sync(drive(flow, _Blocking(self), policy, self._log))
 
-    def _send(self, spec: api.RequestSpec) -> api.RawResponse:
-        retrying = Retrying(
-            sleep=self._sleep,
-            **api.retry_policy(spec, self.max_retries, self.retry_wait_cap, self._log),
-        )
+
+class _Blocking:
+    """The sync client's I/O, written as coroutines that never suspend (see ``_drive.run_sync``)."""
+
+    def __init__(self, client: NemoClient) -> None:
+        self._client = client
+
+    async def send(self, spec: RequestSpec) -> RawResponse:
+        c = self._client
         try:
-            raw: api.RawResponse = retrying(self._send_once, spec)
+            with contextlib.ExitStack() as stack:
+                request = build_http_request(c._http, c._core, spec, c.timeout, stack)
+                response = c._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
+                if not spec.stream:
+                    return RawResponse(response.status_code, response.headers, response.content)
+                if response.is_success:
+                    return RawResponse(response.status_code, response.headers, handle=response)
+                try:
+                    body = response.read()
+                finally:
+                    response.close()
+                return RawResponse(response.status_code, response.headers, body)
         except httpx.TransportError as exc:
-            raise api.connection_error(self._core, spec, exc) from exc
-        return raw
+            raise connection_error(c._core, spec, exc, retried=c.max_retries > 0) from exc
 
-    def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
-        with contextlib.ExitStack() as stack:
-            request = api.build_http_request(self._http, self._core, spec, self.timeout, stack)
-            response = self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
-            if not spec.stream:
-                return api.RawResponse(response.status_code, response.headers, response.content)
-            if response.is_success:
-                return api.RawResponse(response.status_code, response.headers, handle=response)
-            try:
-                body = response.read()
-            finally:
-                response.close()
-            return api.RawResponse(response.status_code, response.headers, body)
+    async def sleep(self, seconds: float) -> None:
+        self._client._sleep(seconds)
 
-    def _drain(self, op: api.Drain) -> BaseException | None:
+    async def drain(self, op: Drain) -> BaseException | None:
         """Read the body; at the deadline a watchdog shuts the socket down to wake the blocked read.
 
         A thread cannot cancel a blocking read, but `shutdown()` on its socket makes it return at
@@ -211,9 +208,9 @@ class NemoClient(ClientIdentity):
         try:
             for chunk in handle.iter_bytes():
                 op.on_bytes(chunk)
-            return _timed_out() if fired.is_set() else None
+            return deadline_passed() if fired.is_set() else None
         except (httpx.HTTPError, httpx.StreamError, NemoStreamError) as exc:
-            return _timed_out() if fired.is_set() else exc
+            return deadline_passed() if fired.is_set() else exc
         finally:
             if watchdog is not None:
                 watchdog.cancel()
@@ -232,11 +229,7 @@ class NemoClient(ClientIdentity):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-        timer = threading.Timer(max(0.0, deadline - self._core.clock()), stop)
+        timer = threading.Timer(max(0.0, deadline - self._client._core.clock()), stop)
         timer.daemon = True
         timer.start()
         return timer
-
-
-def _timed_out() -> NemoStreamError:
-    return NemoStreamError("No end of the reply within the ceiling.", code="timeout")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from nemo_provider.client import _error_map as m
 from nemo_provider.client import errors as e
 from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS
 
-CTX = e.ErrorContext(base_url="https://mega-api-prod.nemovideo.ai", secrets=("nmv_usr_abc123",))
-ANON = e.ErrorContext(
+CTX = m.ErrorContext(base_url="https://mega-api-prod.nemovideo.ai", secrets=("nmv_usr_abc123",))
+ANON = m.ErrorContext(
     base_url="https://mega-api-prod.nemovideo.ai", token_is_anonymous=True, user_id="user-42"
 )
 
@@ -26,34 +27,34 @@ TABLE = [
 
 @pytest.mark.parametrize(("code", "status", "cls"), TABLE)
 def test_envelope_code_wins_over_http_status(code: int, status: int, cls: type[e.NemoError]) -> None:
-    err = e.error_for(code, 200, "", CTX, session_bound=True)
+    err = m.error_for(code, 200, "", CTX, session_bound=True)
     assert type(err) is cls
     assert err.http_status == 200
 
 
 @pytest.mark.parametrize(("code", "status", "cls"), TABLE)
 def test_http_status_used_without_code(code: int, status: int, cls: type[e.NemoError]) -> None:
-    err = e.error_for(None, status, "missing X-Client-Id" if status == 400 else "", CTX, session_bound=True)
+    err = m.error_for(None, status, "missing X-Client-Id" if status == 400 else "", CTX, session_bound=True)
     assert type(err) is cls
     assert err.http_status == status
 
 
 def test_other_statuses() -> None:
-    assert type(e.error_for(None, 503, "", CTX)) is e.NemoServerError
-    in_envelope = e.error_for(503, 503, "busy", CTX)
+    assert type(m.error_for(None, 503, "", CTX)) is e.NemoServerError
+    in_envelope = m.error_for(503, 503, "busy", CTX)
     assert (
         type(in_envelope) is e.NemoServerError and in_envelope.code == 503 and "code 503" in str(in_envelope)
     )
-    assert type(e.error_for(None, 404, "", CTX, session_bound=False)) is e.NemoAPIError
-    assert type(e.error_for(None, 400, "bad field", CTX)) is e.NemoAPIError
-    assert type(e.error_for(None, 409, "", CTX)) is e.NemoDuplicateRenderIdError
-    assert type(e.error_for(3001, 400, "render id already exists", CTX)) is e.NemoDuplicateRenderIdError
-    other = e.error_for(9999, 200, "odd", CTX)
+    assert type(m.error_for(None, 404, "", CTX, session_bound=False)) is e.NemoAPIError
+    assert type(m.error_for(None, 400, "bad field", CTX)) is e.NemoAPIError
+    assert type(m.error_for(None, 409, "", CTX)) is e.NemoDuplicateRenderIdError
+    assert type(m.error_for(3001, 400, "render id already exists", CTX)) is e.NemoDuplicateRenderIdError
+    other = m.error_for(9999, 200, "odd", CTX)
     assert type(other) is e.NemoAPIError and other.code == 9999 and "odd" in str(other)
 
 
 def test_insufficient_credits_anonymous_has_balance_and_register_link() -> None:
-    err = e.error_for(2001, 200, "no credits", ANON, data={"available": 3})
+    err = m.error_for(2001, 200, "no credits", ANON, data={"available": 3})
     assert isinstance(err, e.NemoInsufficientCreditsError)
     assert err.available == 3
     assert err.register_url == "https://nemovideo.ai/register?bind=user-42"
@@ -61,41 +62,41 @@ def test_insufficient_credits_anonymous_has_balance_and_register_link() -> None:
 
 
 def test_insufficient_credits_registered_user_has_no_link() -> None:
-    err = e.insufficient_credits(CTX, 0.0, 403)
+    err = m.insufficient_credits(CTX, 0.0, 403)
     assert err.register_url is None and "register" not in str(err).lower()
     assert "0 credits available" in str(err)
 
 
 def test_register_url_for_local_servers_keeps_origin() -> None:
-    assert e.register_url("http://127.0.0.1:8123", "u") == "http://127.0.0.1:8123/register?bind=u"
-    assert e.register_url("http://localhost:9", None) == "http://localhost:9/register"
+    assert m.register_url("http://127.0.0.1:8123", "u") == "http://127.0.0.1:8123/register?bind=u"
+    assert m.register_url("http://localhost:9", None) == "http://localhost:9/register"
 
 
 def test_file_errors_say_what_to_do() -> None:
-    err = e.unsupported_file_type("notes.txt")
+    err = m.unsupported_file_type("notes.txt")
     assert all(ext in str(err) for ext in ACCEPTED_UPLOAD_EXTENSIONS) and ".txt" in str(err)
-    big = e.file_too_large("big.mp4", 300 * 1024 * 1024)
+    big = m.file_too_large("big.mp4", 300 * 1024 * 1024)
     assert "300.0 MB" in str(big) and "200.0 MB" in str(big) and "compress" in str(big)
     assert big.size == 300 * 1024 * 1024 and big.limit == 200 * 1024 * 1024
 
 
 def test_plan_error_says_not_credits() -> None:
-    msg = str(e.error_for(None, 402, "", CTX))
+    msg = str(m.error_for(None, 402, "", CTX))
     assert "plan" in msg and "not a lack of credits" in msg
 
 
 def test_configured_token_error_names_the_source() -> None:
-    ctx = e.ErrorContext(base_url="https://x.y", token_source="connection 'nemo_default'")
-    msg = str(e.error_for(1001, 401, "", ctx))
+    ctx = m.ErrorContext(base_url="https://x.y", token_source="connection 'nemo_default'")
+    msg = str(m.error_for(1001, 401, "", ctx))
     assert "connection 'nemo_default'" in msg and "invalid or expired" in msg
 
 
 def test_server_text_is_scrubbed_of_tokens() -> None:
-    ctx = e.ErrorContext(base_url="https://x.y", secrets=("plainsecret42",))
-    err = e.error_for(None, 500, "token nmv_usr_abc123 and Bearer xyz.987 rejected; plainsecret42", ctx)
+    ctx = m.ErrorContext(base_url="https://x.y", secrets=("plainsecret42",))
+    err = m.error_for(None, 500, "token nmv_usr_abc123 and Bearer xyz.987 rejected; plainsecret42", ctx)
     text = str(err) + repr(err)
     assert "abc123" not in text and "xyz.987" not in text and "plainsecret42" not in text
-    assert e.scrub("plain text") == "plain text"
+    assert m.scrub("plain text") == "plain text"
 
 
 @pytest.mark.parametrize(
@@ -164,3 +165,25 @@ def test_is_missing_render_only_for_a_404() -> None:
     assert not e.is_missing_render(e.NemoAuthError("bad token", http_status=401))
     assert not e.is_missing_render(e.NemoServerError("oops", http_status=500))
     assert not e.is_missing_render(TimeoutError())
+
+
+@pytest.mark.parametrize(
+    ("err", "idempotent", "may"),
+    [
+        (e.NemoAuthError("bad token"), False, True),  # refused before acting: any call, a message too
+        (e.NemoRateLimitError("slow down"), False, True),
+        (e.NemoSessionNotFoundError("gone"), False, True),
+        (e.NemoConnectionError("reset"), True, True),  # may pass, and repeating a read is harmless
+        (e.NemoServerError("502", http_status=502), True, True),
+        (e.NemoConnectionError("reset"), False, False),  # a message or render may have been taken
+        (e.NemoServerError("500", http_status=500), False, False),
+        (e.NemoStreamError("cut"), False, False),  # the message may have been taken before it broke
+        (TimeoutError(), True, True),
+        (e.NemoAPIError("bad field", http_status=400), True, False),  # the same request fails the same way
+        (e.NemoRenderError("failed", status="failed"), True, False),
+    ],
+)
+def test_may_repeat_is_refusal_or_a_transient_failure_of_an_idempotent_call(
+    err: Exception, idempotent: bool, may: bool
+) -> None:
+    assert e.may_repeat(err, idempotent=idempotent) is may

@@ -13,7 +13,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nemo_provider.client import AsyncNemoClient, poll_render_status
-from nemo_provider.client.errors import NemoAuthError, NemoConnectionError, NemoSessionNotFoundError
+from nemo_provider.client.errors import (
+    NemoAuthError,
+    NemoConnectionError,
+    NemoServerError,
+    NemoSessionNotFoundError,
+)
 from nemo_provider.client.models import AnonymousToken
 
 pytestmark = pytest.mark.timeout(30)
@@ -34,6 +39,8 @@ async def server() -> Any:
             state["refuse_next"] = False
             return web.json_response({"code": 1001, "message": "token expired"}, status=401)
         rid = request.match_info["rid"]
+        if rid == "render_busy":
+            return web.json_response({"detail": "busy"}, status=503)
         if rid == "render_gone":
             return web.json_response({"code": 1002, "message": "no such session"}, status=404)
         return web.json_response({"taskId": rid, "status": "processing", "progress": 17, "output": {}})
@@ -77,6 +84,20 @@ async def test_api_errors_are_the_clients_errors(server) -> None:
         with pytest.raises(NemoSessionNotFoundError):
             await poll_render_status(client, session, "render_gone")
     await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_5xx_is_raised_at_once_the_poller_polls_again_itself(server) -> None:
+    base, seen = server
+    client = AsyncNemoClient(base_url=base, token="nmv_usr_fixed")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(NemoAuthError):
+            await poll_render_status(client, session, "render_3")  # the server's scripted 1001 first
+        seen.clear()
+        with pytest.raises(NemoServerError):
+            await poll_render_status(client, session, "render_busy")
+    await client.aclose()
+    assert seen == [("status", "Bearer nmv_usr_fixed")], "sent once: no backoff inside a poll"
 
 
 @pytest.mark.asyncio

@@ -1,4 +1,4 @@
-"""The sans-IO core: the envelope parser, header rules and flows driven by hand (no HTTP at all)."""
+"""The sans-IO core: the envelope parser (_parse), header rules and ids (_core), flows driven by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from nemo_provider.client import _requests as api
+from nemo_provider.client import _call, _core
+from nemo_provider.client._core import ClientCore
+from nemo_provider.client._ops import RawResponse, RequestSpec, Send, Sleep
+from nemo_provider.client._parse import parse_response
 from nemo_provider.client.errors import (
     NemoAPIError,
     NemoAuthError,
@@ -18,18 +21,16 @@ from nemo_provider.client.errors import (
 )
 
 BASE = "https://mega-api-prod.nemovideo.ai"
-SPEC = api.RequestSpec(name="thing", method="GET", path="/x")
+SPEC = RequestSpec(name="thing", method="GET", path="/x")
 
 
-def raw(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> api.RawResponse:
+def raw(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> RawResponse:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return api.RawResponse(status, headers or {}, data)
+    return RawResponse(status, headers or {}, data)
 
 
 def parse(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
-    return api.parse_response(
-        raw(body, status, headers), SPEC, api.ClientCore(BASE, "tok", None).error_context()
-    )
+    return parse_response(raw(body, status, headers), SPEC, ClientCore(BASE, "tok", None).error_context())
 
 
 @pytest.mark.parametrize(
@@ -80,22 +81,22 @@ def test_retry_after_seconds_and_http_date() -> None:
 
 
 def test_token_and_attribution_only_for_the_api_origin() -> None:
-    core = api.ClientCore(BASE, "nmv_usr_x", "cid", platform="airflow")
-    own = core.headers_for(api.RequestSpec(name="a", method="GET", path="/api/x"))
+    core = ClientCore(BASE, "nmv_usr_x", "cid", platform="airflow")
+    own = core.headers_for(RequestSpec(name="a", method="GET", path="/api/x"))
     assert own["Authorization"] == "Bearer nmv_usr_x" and own["X-Client-Id"] == "cid"
     for foreign_url in (
         "https://cdn.nemovideo.ai/f.mp4",
         "http://mega-api-prod.nemovideo.ai/x",
         f"{BASE}:8443/x",
     ):
-        foreign = core.headers_for(api.RequestSpec(name="d", method="GET", path=foreign_url))
+        foreign = core.headers_for(RequestSpec(name="d", method="GET", path=foreign_url))
         assert "Authorization" not in foreign and "X-Skill-Source" not in foreign
-    assert core.headers_for(api.RequestSpec(name="d", method="GET", path=f"{BASE}:443/x"))["Authorization"]
+    assert core.headers_for(RequestSpec(name="d", method="GET", path=f"{BASE}:443/x"))["Authorization"]
     assert "nmv_usr_x" not in repr(core)
 
 
 def test_render_ids_strictly_increase() -> None:
-    core = api.ClientCore(BASE, "t", None)
+    core = ClientCore(BASE, "t", None)
     ids = [core.new_render_id() for _ in range(50)]
     stamps = [int(i.removeprefix("render_")) for i in ids]
     assert stamps == sorted(stamps) and len(set(stamps)) == 50
@@ -104,8 +105,8 @@ def test_render_ids_strictly_increase() -> None:
 def test_planners_at_the_same_microsecond_get_different_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Mapped exports plan their ids in separate processes at the same moment (no shared counter): the
     random digits tell them apart (20 draws of 1000 share one in ~2 % of runs; 15 distinct is certain)."""
-    monkeypatch.setattr(api.time, "time_ns", lambda: 1_796_000_000_123_456_789)
-    ids = [api.new_render_id() for _ in range(20)]
+    monkeypatch.setattr(_core.time, "time_ns", lambda: 1_796_000_000_123_456_789)
+    ids = [_core.new_render_id() for _ in range(20)]
     assert all(i.startswith("render_1796000000123456") and i.removeprefix("render_").isdigit() for i in ids)
     assert len(set(ids)) >= 15
 
@@ -113,20 +114,18 @@ def test_planners_at_the_same_microsecond_get_different_ids(monkeypatch: pytest.
 def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     """credits() with no token: acquire -> 429 -> sleep -> repeat -> 1001 -> re-acquire -> repeat."""
     monkeypatch.delenv("NEMO_TOKEN", raising=False)
-    core = api.ClientCore(BASE, None, "cid")
-    flow = api.credits(core)
+    core = ClientCore(BASE, None, "cid")
+    flow = _call.credits(core)
     op = next(flow)
-    assert (
-        isinstance(op, api.Send) and op.spec.path == "/api/auth/anonymous-token" and not op.spec.authenticated
-    )
+    assert isinstance(op, Send) and op.spec.path == "/api/auth/anonymous-token" and not op.spec.authenticated
     op = flow.send(raw({"code": 0, "data": {"token": "nmv_usr_1", "user_id": "u"}}))
-    assert isinstance(op, api.Send) and op.spec.path == "/api/credits/balance/simple"
+    assert isinstance(op, Send) and op.spec.path == "/api/credits/balance/simple"
     op = flow.send(raw({}, 429))
-    assert op == api.Sleep(30.0)
+    assert op == Sleep(30.0) and op.why == "rate limit"
     op = flow.send(None)
-    assert isinstance(op, api.Send) and op.spec.path == "/api/credits/balance/simple"
+    assert isinstance(op, Send) and op.spec.path == "/api/credits/balance/simple"
     op = flow.send(raw({"code": 1001}))
-    assert isinstance(op, api.Send) and op.spec.path == "/api/auth/anonymous-token"
+    assert isinstance(op, Send) and op.spec.path == "/api/auth/anonymous-token"
     op = flow.send(raw({"code": 0, "data": {"token": "nmv_usr_2", "user_id": "u"}}))
     assert core.token == "nmv_usr_2"
     with pytest.raises(StopIteration) as done:
@@ -137,7 +136,6 @@ def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatc
 def test_base_url_comes_from_argument_then_nemo_api_url_then_production(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from nemo_provider.client._requests import ClientCore
     from nemo_provider.client.constants import DEFAULT_BASE_URL
 
     monkeypatch.delenv("NEMO_API_URL", raising=False)

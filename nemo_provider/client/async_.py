@@ -1,7 +1,7 @@
 """`AsyncNemoClient`: the asyncio runner of the flows in `_requests` (the API itself lives there).
 
-Triggers share one `httpx.AsyncClient` per base URL; pass it as `http_client` and it is left open on
-`aclose()` (its owner closes it).
+Pass a shared `http_client` (or an aiohttp `session`, as triggers do) and it is left open on `aclose()`
+(its owner closes it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -36,6 +36,9 @@ from nemo_provider.client.models import (
     UploadResult,
 )
 
+if TYPE_CHECKING:
+    import aiohttp
+
 T = TypeVar("T")
 _LOG = logging.getLogger("nemo_provider.client")
 
@@ -54,6 +57,7 @@ class AsyncNemoClient(ClientIdentity):
         platform: str = "airflow",
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         logger: LoggerLike | None = None,
         max_retries: int = 3,
         retry_wait_cap: float = 30.0,
@@ -75,12 +79,19 @@ class AsyncNemoClient(ClientIdentity):
         self.retry_wait_cap = retry_wait_cap
         self._sleep = sleep
         self._log: LoggerLike = logger or _LOG
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
+        # A triggerer's shared aiohttp pool: every request goes out there (no streaming or uploads),
+        # and no httpx client is made per trigger.
+        self._session = session
+        self._owns_http = http_client is None and session is None
+        self._http = (
+            http_client
+            if http_client is not None or session is not None
+            else httpx.AsyncClient(transport=transport, timeout=timeout)
+        )
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def aclose(self) -> None:
-        if self._owns_http:
+        if self._owns_http and self._http is not None:
             await self._http.aclose()
 
     async def __aenter__(self) -> AsyncNemoClient:
@@ -160,6 +171,13 @@ class AsyncNemoClient(ClientIdentity):
 
     # -- the runner -------------------------------------------------------------------------------
     async def _run(self, flow: api.Flow[T]) -> T:
+        if self._session is not None:
+            # A poller's calls: the same flow on the session, without the retry controller (a trigger
+            # polls again on its own schedule and counts transient errors itself).
+            from nemo_provider.client.polling import run_on_session
+
+            done: T = await run_on_session(self._core, flow, self._session, self.timeout)
+            return done
         try:
             op = next(flow)
             while True:
@@ -191,6 +209,7 @@ class AsyncNemoClient(ClientIdentity):
         return raw
 
     async def _send_once(self, spec: api.RequestSpec) -> api.RawResponse:
+        assert self._http is not None
         with contextlib.ExitStack() as stack:
             request = api.build_http_request(self._http, self._core, spec, self.timeout, stack)
             response = await self._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)

@@ -36,34 +36,52 @@ async def poll_render_status(
     ``NemoConnectionError``, API errors the client's own ``NemoError`` subclasses.
     """
     core = client._core  # same package: the client's request state, not a seam
-    result: RenderStatus = await _run_flow(core, api.render_status(core, render_id), session, client.timeout)
+    result: RenderStatus = await run_on_session(
+        core, api.render_status(core, render_id), session, client.timeout
+    )
     return result
 
 
-async def _run_flow(core: api.ClientCore, flow: Any, session: aiohttp.ClientSession, timeout: float) -> Any:
-    """Drive a flow: perform each ``Send``, honour ``Sleep``; streamed or multipart bodies are refused."""
+async def send_on_session(
+    core: api.ClientCore, session: aiohttp.ClientSession, spec: api.RequestSpec, timeout: float
+) -> api.RawResponse:
+    """One plain request on ``session``. A network failure raises ``httpx.TransportError``, as httpx
+    would, so callers map it (and retry it) exactly as they do httpx's; streams and uploads are refused."""
     import aiohttp
+    import httpx
+
+    if spec.stream or spec.files:
+        raise NotImplementedError(f"an aiohttp session does not stream or upload here ({spec.name})")
+    try:
+        async with session.request(
+            spec.method,
+            core.url_for(spec),
+            headers=core.headers_for(spec),
+            json=spec.json,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=spec.read_timeout or timeout),
+            skip_auto_headers=("Accept-Encoding", "User-Agent"),
+        ) as response:
+            return api.RawResponse(response.status, response.headers, await response.read())
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise httpx.TransportError(str(exc) or type(exc).__name__) from exc
+
+
+async def run_on_session(
+    core: api.ClientCore, flow: Any, session: aiohttp.ClientSession, timeout: float
+) -> Any:
+    """Drive a flow on ``session``: perform each ``Send``, honour ``Sleep``, no repeats of transient
+    failures; streamed or multipart bodies are refused. ``AsyncNemoClient(session=...)`` runs here."""
+    import httpx
 
     try:
         op = next(flow)
         while True:
             if isinstance(op, api.Send):
-                spec = op.spec
-                if spec.stream or spec.files:
-                    raise NotImplementedError(f"polling does not stream or upload ({spec.name})")
                 try:
-                    async with session.request(
-                        spec.method,
-                        core.url_for(spec),
-                        headers=core.headers_for(spec),
-                        json=spec.json,
-                        allow_redirects=False,
-                        timeout=aiohttp.ClientTimeout(total=spec.read_timeout or timeout),
-                        skip_auto_headers=("Accept-Encoding", "User-Agent"),
-                    ) as response:
-                        raw = api.RawResponse(response.status, response.headers, await response.read())
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                    op = flow.throw(api.connection_error(core, spec, exc))
+                    raw = await send_on_session(core, session, op.spec, timeout)
+                except httpx.TransportError as exc:
+                    op = flow.throw(api.connection_error(core, op.spec, exc))
                     continue
                 op = flow.send(raw)
             elif isinstance(op, api.Sleep):

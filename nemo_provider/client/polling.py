@@ -1,13 +1,14 @@
-"""Render-status polls performed on a caller's ``aiohttp.ClientSession`` instead of the client's httpx.
+"""The client's flows performed on a caller's ``aiohttp.ClientSession`` instead of httpx.
 
 Why this exists: a process that polls many renders at once (an Airflow triggerer with a thousand
 deferred tasks) spends most of its CPU building an httpx request and a tenacity retry controller per
 poll (measured by ``bench/trigger_density.py``). A poller polls again on its own schedule and tolerates
-transient errors itself, so it needs none of that machinery. :func:`poll_render_status` performs the
-client's own flow (``_requests.render_status``: the same request definition, the same parser, the same
-1001/400/429 recoveries, the same errors) straight on the given session.
+transient errors itself, so it needs none of that machinery. ``AsyncNemoClient(session=...)`` runs
+every call here (:func:`run_on_session`), and :func:`poll_render_status` runs one status read for a
+client that has no session: the client's own flows (the same request definitions, the same parser,
+the same 1001/400/429 recoveries, the same errors) straight on the given session.
 
-aiohttp is imported only when a poll runs: plain client use never needs it.
+aiohttp is imported only when a request runs: plain client use never needs it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from nemo_provider.client import _requests as api
+from nemo_provider.client.errors import NemoConnectionError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from nemo_provider.client.async_ import AsyncNemoClient
     from nemo_provider.client.models import RenderStatus
 
-__all__ = ["poll_render_status"]
+__all__ = ["poll_render_status", "run_on_session"]
 
 
 async def poll_render_status(
@@ -42,13 +44,34 @@ async def poll_render_status(
     return result
 
 
-async def send_on_session(
+async def run_on_session(
+    core: api.ClientCore, flow: Any, session: aiohttp.ClientSession, timeout: float
+) -> Any:
+    """Drive a flow on ``session``: perform each ``Send``, honour ``Sleep``, no repeats of transient
+    failures; streamed or multipart bodies are refused."""
+    try:
+        op = next(flow)
+        while True:
+            if isinstance(op, api.Send):
+                try:
+                    raw = await _send(core, session, op.spec, timeout)
+                except NemoConnectionError as exc:
+                    op = flow.throw(exc)
+                    continue
+                op = flow.send(raw)
+            elif isinstance(op, api.Sleep):
+                await asyncio.sleep(op.seconds)
+                op = flow.send(None)
+            else:
+                raise NotImplementedError("an aiohttp session does not drain streamed bodies here")
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _send(
     core: api.ClientCore, session: aiohttp.ClientSession, spec: api.RequestSpec, timeout: float
 ) -> api.RawResponse:
-    """One plain request on ``session``. A network failure raises ``httpx.TransportError``, as httpx
-    would, so callers map it (and retry it) exactly as they do httpx's; streams and uploads are refused."""
     import aiohttp
-    import httpx
 
     if spec.stream or spec.files:
         raise NotImplementedError(f"an aiohttp session does not stream or upload here ({spec.name})")
@@ -64,30 +87,4 @@ async def send_on_session(
         ) as response:
             return api.RawResponse(response.status, response.headers, await response.read())
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        raise httpx.TransportError(str(exc) or type(exc).__name__) from exc
-
-
-async def run_on_session(
-    core: api.ClientCore, flow: Any, session: aiohttp.ClientSession, timeout: float
-) -> Any:
-    """Drive a flow on ``session``: perform each ``Send``, honour ``Sleep``, no repeats of transient
-    failures; streamed or multipart bodies are refused. ``AsyncNemoClient(session=...)`` runs here."""
-    import httpx
-
-    try:
-        op = next(flow)
-        while True:
-            if isinstance(op, api.Send):
-                try:
-                    raw = await send_on_session(core, session, op.spec, timeout)
-                except httpx.TransportError as exc:
-                    op = flow.throw(api.connection_error(core, op.spec, exc))
-                    continue
-                op = flow.send(raw)
-            elif isinstance(op, api.Sleep):
-                await asyncio.sleep(op.seconds)
-                op = flow.send(None)
-            else:
-                raise NotImplementedError("polling does not drain streamed bodies")
-    except StopIteration as stop:
-        return stop.value
+        raise api.connection_error(core, spec, exc) from exc

@@ -40,7 +40,8 @@ LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "nemo_local", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--data-dir", str(data_dir), "--fault-render-stuck", "--anon-ip-limit", "100000", "--max-renders-per-user", "100000"],
+         "--data-dir", str(data_dir), "--fault-render-stuck", "--anon-ip-limit", "100000",
+         "--max-renders-per-user", str(2 * N)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, bufsize=1,
     )  # fmt: skip
     assert proc.stdout is not None

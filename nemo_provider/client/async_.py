@@ -1,7 +1,7 @@
 """`AsyncNemoClient`: the asyncio runner of the flows in `_flows` (the loop that drives them is `_drive`).
 
-Triggers share one `httpx.AsyncClient` per base URL; pass it as `http_client` and it is left open on
-`aclose()` (its owner closes it).
+Pass a shared `http_client` (or an aiohttp `session`, as triggers do) and it is left open on `aclose()`
+(its owner closes it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -26,7 +26,7 @@ from nemo_provider.client._identity import ClientIdentity
 from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client._message import send_message
 from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec, deadline_passed
-from nemo_provider.client._retry import RetryPolicy
+from nemo_provider.client._retry import NO_REPEATS, RetryPolicy
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.draft import Draft
 from nemo_provider.client.errors import NemoStreamError
@@ -40,6 +40,9 @@ from nemo_provider.client.models import (
     SessionState,
     UploadResult,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
 
 T = TypeVar("T")
 _LOG = logging.getLogger("nemo_provider.client")
@@ -59,6 +62,7 @@ class AsyncNemoClient(ClientIdentity):
         platform: str = "airflow",
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         logger: LoggerLike | None = None,
         max_retries: int = 3,
         retry_wait_cap: float = 30.0,
@@ -80,12 +84,19 @@ class AsyncNemoClient(ClientIdentity):
         self.retry_wait_cap = retry_wait_cap
         self._sleep = sleep
         self._log: LoggerLike = logger or _LOG
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
+        # A triggerer's shared aiohttp pool: every request goes out there (no streaming or uploads),
+        # and no httpx client is made per trigger.
+        self._session = session
+        self._owns_http = http_client is None and session is None
+        self._http: httpx.AsyncClient | None = (
+            http_client
+            if http_client is not None or session is not None
+            else httpx.AsyncClient(transport=transport, timeout=timeout)
+        )
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def aclose(self) -> None:
-        if self._owns_http:
+        if self._owns_http and self._http is not None:
             await self._http.aclose()
 
     async def __aenter__(self) -> AsyncNemoClient:
@@ -167,6 +178,13 @@ class AsyncNemoClient(ClientIdentity):
 
     # -- the runner -------------------------------------------------------------------------------
     async def _run(self, flow: Flow[T]) -> T:
+        if self._session is not None:
+            # A poller's calls: the same flow on the session, without repeats (a trigger polls again on
+            # its own schedule and counts transient errors itself).
+            from nemo_provider.client.polling import OnSession
+
+            on_session = OnSession(self._core, self._session, self.timeout)
+            return await drive(flow, on_session, NO_REPEATS, self._log)
         policy = RetryPolicy(max_retries=self.max_retries, wait_cap=self.retry_wait_cap)
         return await drive(flow, _Awaiting(self), policy, self._log)
 
@@ -179,10 +197,12 @@ class _Awaiting:
 
     async def send(self, spec: RequestSpec) -> RawResponse:
         c = self._client
+        http = c._http
+        assert http is not None  # a client without httpx runs on its session (OnSession)
         try:
             with contextlib.ExitStack() as stack:
-                request = build_http_request(c._http, c._core, spec, c.timeout, stack)
-                response = await c._http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
+                request = build_http_request(http, c._core, spec, c.timeout, stack)
+                response = await http.send(request, stream=spec.stream, follow_redirects=spec.raw_body)
                 if not spec.stream:
                     return RawResponse(response.status_code, response.headers, response.content)
                 if response.is_success:

@@ -1,13 +1,14 @@
-"""Render-status polls performed on a caller's ``aiohttp.ClientSession`` instead of the client's httpx.
+"""The client's flows performed on a caller's ``aiohttp.ClientSession`` instead of httpx.
 
 Why this exists: a process that polls many renders at once (an Airflow triggerer with a thousand
 deferred tasks) spends most of its CPU building an httpx request per poll (measured by
-``bench/trigger_density.py``). :func:`poll_render_status` drives the client's own flow
-(``_flows.render_status``: the same request definition, the same parser, the same 1001/400/429
-recoveries, the same errors) with the one drive loop, on the given session. A poller polls again on
-its own schedule and counts transient errors itself, so its retry policy is ``NO_REPEATS``.
+``bench/trigger_density.py``). ``AsyncNemoClient(session=...)`` performs every call through
+:class:`OnSession`, and :func:`poll_render_status` one status read for a client without a session:
+the client's own flows (the same request definitions, parser, 1001/400/429 recoveries and errors)
+with the one drive loop. A poller polls again on its own schedule and counts transient errors itself,
+so its retry policy is ``NO_REPEATS``.
 
-aiohttp is imported only when a poll runs: plain client use never needs it.
+aiohttp is imported only when a request runs: plain client use never needs it.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ async def poll_render_status(
     ``NemoConnectionError``, API errors the client's own ``NemoError`` subclasses.
     """
     core = client._core  # same package: the client's request state, not a seam
-    io = _OnSession(core, session, client.timeout)
+    io = OnSession(core, session, client.timeout)
     return await drive(render_status(core, render_id), io, NO_REPEATS, client._log)
 
 
-class _OnSession:
-    """Plain requests on an aiohttp session; streamed or multipart bodies are not a poll's business."""
+class OnSession:
+    """Plain requests on an aiohttp session (a trigger's calls); streamed or multipart bodies are refused."""
 
     def __init__(self, core: ClientCore, session: aiohttp.ClientSession, timeout: float) -> None:
         self._core = core

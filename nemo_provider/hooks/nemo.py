@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from nemo_provider.hooks._pool import shared_anonymous_token, shared_http_client
+from nemo_provider.client.constants import DEFAULT_BASE_URL
+from nemo_provider.hooks._pool import shared_anonymous_token, shared_session
 
 if TYPE_CHECKING:
     import httpx
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
 
     from nemo_provider.client import AsyncNemoClient, NemoClient
 
-#: Kept in sync with ``nemo_provider.client.DEFAULT_BASE_URL``; repeated here so that reading a
-#: connection does not import the client (and httpx/pydantic with it).
-DEFAULT_BASE_URL = "https://mega-api-prod.nemovideo.ai"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_LANGUAGE = "en"
 DEFAULT_PLATFORM = "airflow"
@@ -167,6 +165,38 @@ class NemoHook(BaseHook):
             "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
         }
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The typed extras of the form, for Airflow 3.1, which reads them only from the hook.
+
+        Built from the provider info's ``conn-fields`` (the one definition; Airflow 3.2+ reads that and
+        never calls this). Airflow 3.1's api-server calls this with stand-ins for wtforms and
+        flask-appbuilder, so neither needs to be installed; a number field is an integer field there
+        (the only numeric kind it knows).
+        """
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import Optional, any_of
+
+        from nemo_provider.get_provider_info import CONN_FIELDS
+
+        widgets: dict[str, Any] = {}
+        for name, spec in CONN_FIELDS.items():
+            schema = spec["schema"]
+            numeric = {"number", "integer"} & set(schema["type"])
+            validators: list[Any] = [Optional()]
+            if "enum" in schema:
+                validators.append(any_of(schema["enum"]))
+            widgets[name] = (IntegerField if numeric else StringField)(
+                lazy_gettext(spec["label"]),
+                validators=validators,
+                description=spec["description"],
+                default=schema.get("default"),
+                widget=BS3TextFieldWidget(),
+            )
+        return widgets
+
     # -- settings -----------------------------------------------------------------------------------
     def get_settings(self) -> NemoClientSettings:
         """Settings read with the synchronous connection lookup (workers, not the triggerer)."""
@@ -213,16 +243,16 @@ class NemoHook(BaseHook):
     ) -> AsyncNemoClient:
         """An async client for triggers, built from the async connection lookup.
 
-        With ``shared=True`` the client reuses this process's pooled ``httpx.AsyncClient`` for the base
-        URL (one per event loop), so a thousand triggers polling one service hold one pool, not a
-        thousand. Do not close a shared client's pool: it belongs to the registry.
+        With ``shared=True`` every request of the client goes out on this process's pooled aiohttp
+        session for the base URL (one per event loop; see ``_pool``), so a thousand triggers polling one
+        service hold one pool, not a thousand, and its anonymous token is asked for once. Closing such a
+        client leaves the pool open: it belongs to the loop. ``http_client`` replaces the pool (tests).
         """
         from nemo_provider.client import AsyncNemoClient
 
         s = await self.aget_settings()
-        if http_client is None and shared:
-            http_client = shared_http_client(s.base_url, s.timeout)
-        client = AsyncNemoClient(**self._client_kwargs(s), http_client=http_client)
+        session = shared_session(s.base_url) if shared and http_client is None else None
+        client = AsyncNemoClient(**self._client_kwargs(s), http_client=http_client, session=session)
         if shared and not s.token and not os.environ.get("NEMO_TOKEN"):
             await self._adopt_shared_anonymous_token(client, s)
         return client

@@ -3,7 +3,8 @@
 Lessons from the dbt Cloud trigger's issue tracker applied here: the deadline is an absolute wall-clock
 time stored in the trigger's kwargs (so a triggerer restart does not reset it); reaching it cancels the
 remote render instead of leaving it running and billing; a single flaky poll does not fail the task; and
-all triggers of a process share one HTTP pool per base URL instead of building a client per poll.
+all triggers of a process share one aiohttp pool per base URL (``hooks/_pool.py``) instead of
+building a client per poll.
 
 A deferrable export hands the trigger the render to *start* (``create``), not a render already running:
 between a task's deferral and a triggerer picking its trigger up, no code of the provider runs, so a task
@@ -31,16 +32,19 @@ _AIRFLOW_CALLS_ON_KILL = hasattr(BaseTrigger, "on_kill")
 #: killed by a user or timed out by the scheduler — and then the remote render should stop too.
 _SHUTDOWN_REASONS = ("EOF - shutting down", "Supervisor closed", "Reader loop exited")
 
+#: Tries of one remote cancel (0.5, 1 and 2 s apart): transient failures, or a create still landing.
+_CANCEL_ATTEMPTS = 4
+
 
 def _preload_client_modules() -> None:
     """Import everything a poll touches. ``nemo_provider.client`` itself is lazy (PEP 562), so the
-    runner, the models and the polling module must be named, or they load later on the shared loop."""
+    runner, the models and the aiohttp sender must be named, or they load later on the shared loop."""
     import aiohttp  # noqa: F401
 
     import nemo_provider.client.async_
     import nemo_provider.client.errors
+    import nemo_provider.client.models
     import nemo_provider.client.polling
-    import nemo_provider.hooks._lean
     import nemo_provider.hooks.nemo  # noqa: F401
 
 
@@ -273,10 +277,8 @@ class NemoRenderTrigger(BaseTrigger):
         return bool(count)
 
     async def _poll(self, client: AsyncNemoClient) -> Any:
-        """One status read, on the shared pool's lean path (same request and parser as the client)."""
-        from nemo_provider.hooks._lean import lean_render_status
-
-        return await lean_render_status(client, self.render_id)
+        """One status read, on the process's shared pool."""
+        return await client.render_status(self.render_id)
 
     def _terminal_event(self, render: Any) -> TriggerEvent | None:
         if render.status == "completed":
@@ -292,12 +294,28 @@ class NemoRenderTrigger(BaseTrigger):
         message = f"Render {self.render_id} did not finish before its deadline."
         if self.cancel_on_timeout:
             try:
-                last = await client.cancel_render(self.render_id)
+                last = await self._cancel_remote(client)
                 self._cancel_sent = True
                 message += " It was cancelled."
             except Exception as err:
                 message += f" Cancelling it failed: {err}"
         return self._event("timeout", message, last, cancelled=self._cancel_sent)
+
+    async def _cancel_remote(self, client: AsyncNemoClient) -> Any:
+        """Cancel the render, asking again briefly after a transient failure (the trigger's client does
+        not repeat calls itself) and, when a create was cut short, after "no such render": that create
+        may still land on the service just after."""
+        from nemo_provider.client.errors import is_missing_render, is_transient
+
+        for attempt in range(_CANCEL_ATTEMPTS):
+            try:
+                return await client.cancel_render(self.render_id)
+            except Exception as err:
+                again = is_transient(err) or (self._creating and is_missing_render(err))
+                if not again or attempt + 1 == _CANCEL_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def on_kill(self) -> None:
         """Cancel the remote render when a user kills the deferred task (mark failed/success, clear).
@@ -310,21 +328,12 @@ class NemoRenderTrigger(BaseTrigger):
         self._cancel_sent = True
         from nemo_provider.client.errors import is_missing_render
 
-        # A create cut short by the kill may still land on the service just after: a missing render is
-        # asked for again, briefly, rather than assumed never to exist.
-        attempts = 4 if self._creating else 1
-        for attempt in range(attempts):
-            try:
-                client = await self._get_client()
-                await client.cancel_render(self.render_id)
-                self.log.info("Cancelled render %s because its task was stopped.", self.render_id)
-                return
-            except Exception as err:
-                if is_missing_render(err) and attempt + 1 < attempts:
-                    await asyncio.sleep(1.0)
-                    continue
-                if is_missing_render(err):
-                    self.log.info("Render %s was never started; nothing to cancel.", self.render_id)
-                else:
-                    self.log.warning("Could not cancel render %s: %s", self.render_id, err)
-                return
+        try:
+            await self._cancel_remote(await self._get_client())
+        except Exception as err:
+            if is_missing_render(err):
+                self.log.info("Render %s was never started; nothing to cancel.", self.render_id)
+            else:
+                self.log.warning("Could not cancel render %s: %s", self.render_id, err)
+            return
+        self.log.info("Cancelled render %s because its task was stopped.", self.render_id)

@@ -35,8 +35,8 @@ def test_airflow_reads_the_form_without_importing_the_hook(airflow_db: Path) -> 
 
     pm = ProvidersManager()
     if Version(airflow.__version__) < Version("3.2"):
-        # Airflow 3.1 reads a form only from the hook, and only with flask_appbuilder installed: the
-        # connection type is registered and shows the generic form (measured on 3.1.8)
+        # Airflow 3.1's ProvidersManager reads a form only from the hook, and only with wtforms
+        # installed; its api-server stands in for wtforms itself (the test below checks that form)
         assert "nemo" in pm.hooks and "nemo" not in pm.field_behaviours
         return
     behaviour = pm.field_behaviours["nemo"]
@@ -45,6 +45,37 @@ def test_airflow_reads_the_form_without_importing_the_hook(airflow_db: Path) -> 
     widgets = pm.connection_form_widgets
     assert {"extra__nemo__client_id", "extra__nemo__language", "extra__nemo__timeout"} <= set(widgets)
     assert widgets["extra__nemo__timeout"].field["schema"]["title"] == "Timeout (seconds)"
+
+
+#: What the api-server's connection form is built from (GET /ui/connections/hook_meta), on every minor:
+#: 3.2+ read the provider info; 3.1 calls the hook's methods with stand-ins for wtforms and FAB.
+_HOOK_META = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+(nemo,) = [h for h in HookMetaService.hook_meta_data() if h.connection_type == "nemo"]
+print(json.dumps(nemo.model_dump(mode="json")))
+"""
+
+
+def test_the_api_servers_form_has_the_typed_fields_and_labels(airflow_db: Path) -> None:
+    import subprocess
+    import sys
+
+    # a fresh interpreter: ProvidersManager is a process-wide singleton that other tests initialise
+    out = subprocess.run(
+        [sys.executable, "-c", _HOOK_META], capture_output=True, text=True, check=True, timeout=120
+    )
+    meta = json.loads(out.stdout.strip().splitlines()[-1])
+    assert meta["hook_name"] == "Nemo"
+    standard = meta["standard_fields"]
+    assert standard["host"]["title"] == "API base URL" and standard["password"]["title"] == "API token"
+    assert standard["port"]["hidden"] and standard["login"]["hidden"]
+    extra = meta["extra_fields"]
+    assert set(extra) == set(CONN_FIELDS)
+    assert extra["timeout"]["schema"]["title"] == "Timeout (seconds)"
+    assert "integer" in extra["timeout"]["schema"]["type"] or "number" in extra["timeout"]["schema"]["type"]
+    assert {"en", "zh"} <= set(extra["language"]["schema"]["enum"])
+    assert extra["client_id"]["schema"]["title"] == "Client id"
 
 
 def test_connection_passes_against_nemo_local_as_the_docs_set_it_up(

@@ -124,19 +124,20 @@ def test_env_connection_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.base_url == "http://127.0.0.1:7" and s.token is None
 
 
-def test_shared_pool_is_one_client_per_base_url_and_loop() -> None:
+def test_shared_pool_is_one_session_per_base_url_and_loop() -> None:
     async def grab() -> tuple[Any, Any, Any, int]:
-        a = _pool.shared_http_client("http://one", 5)
-        b = _pool.shared_http_client("http://one", 5)
-        c = _pool.shared_http_client("http://two", 5)
-        n = _pool.shared_client_count()
-        await _pool.aclose_shared_clients()
+        a = _pool.shared_session("http://one")
+        b = _pool.shared_session("http://one")
+        c = _pool.shared_session("http://two")
+        n = _pool.shared_session_count()
+        await _pool.aclose_shared_sessions()
         return a, b, c, n
 
     a, b, c, n = asyncio.run(grab())
     assert a is b and a is not c and n == 2
+    assert a.closed and c.closed
     d, *_ = asyncio.run(grab())
-    assert d is not a, "a new event loop gets its own client (httpx clients are loop-bound)"
+    assert d is not a, "a new event loop gets its own session (aiohttp sessions are loop-bound)"
 
 
 class _FakeCreditsClient:
@@ -200,13 +201,27 @@ def test_triggers_share_one_anonymous_token_request(monkeypatch: pytest.MonkeyPa
     assert "nmv_usr_anon_shared_99" not in redact("token nmv_usr_anon_shared_99")
 
 
-def test_shared_pools_close_when_their_loop_shuts_down() -> None:
+def test_shared_pools_close_when_their_loop_shuts_down_and_free_the_loop() -> None:
     """asyncio.run (like the triggerer's and pytest's loops) cancels pending tasks before closing the loop;
-    the pool's parked closer must then close the aiohttp session, or aiohttp warns at exit."""
+    the pool's parked closer must then close the aiohttp session (or aiohttp warns at exit), and nothing
+    the pool keeps may hold the ended loop alive."""
+    import gc
+    import weakref
+
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
 
     async def use_pool() -> Any:
-        _pool.shared_http_client("http://one", 5)
-        return _pool.shared_aiohttp_session("http://one")
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        session = _pool.shared_session("http://one")
+        await _pool.shared_anonymous_token("http://one", "cid", _an_anonymous_token)
+        return session
 
     session = asyncio.run(use_pool())
-    assert session is not None and session.closed
+    assert session.closed
+    del session  # a session references its loop; the test's own reference must go first
+    gc.collect()
+    assert loops[0]() is None, "the ended loop is still referenced"
+
+
+async def _an_anonymous_token() -> str:
+    return "nmv_usr_not_real"

@@ -21,6 +21,7 @@ class FakeAsyncClient:
         self.script = list(script)
         self.polls = 0
         self.cancelled: list[str] = []
+        self.cancel_errors: list[Exception] = []
         self.polled = asyncio.Event()
 
     async def render_status(self, render_id: str) -> RenderStatus:
@@ -38,6 +39,8 @@ class FakeAsyncClient:
         )
 
     async def cancel_render(self, render_id: str) -> RenderStatus:
+        if self.cancel_errors:
+            raise self.cancel_errors.pop(0)
         self.cancelled.append(render_id)
         return RenderStatus(id=render_id, status="cancelled")
 
@@ -103,6 +106,25 @@ async def test_deadline_cancels_the_render(client_with) -> None:
     assert payload["status"] == "timeout"
     assert payload["cancelled"] is True
     assert client.cancelled == ["render_1"]
+
+
+@pytest.mark.asyncio
+async def test_a_cancel_that_fails_in_transit_is_asked_again(client_with) -> None:
+    """The trigger's client does not repeat calls itself: the trigger repeats a transient cancel failure."""
+    client = client_with(["processing"])
+    client.cancel_errors = [NemoConnectionError("reset")]
+    payload = await first_event(trigger(end_time=time.time() + 0.05))
+    assert payload["status"] == "timeout" and payload["cancelled"] is True
+    assert client.cancelled == ["render_1"]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_cancel_is_not_repeated(client_with) -> None:
+    client = client_with(["processing"])
+    client.cancel_errors = [NemoAuthError("token rejected", code=1001)]
+    payload = await first_event(trigger(end_time=time.time() + 0.05))
+    assert payload["status"] == "timeout" and payload["cancelled"] is False
+    assert "Cancelling it failed" in payload["message"] and client.cancelled == []
 
 
 @pytest.mark.asyncio
@@ -214,7 +236,7 @@ def test_preload_loads_what_a_poll_needs_so_nothing_is_imported_on_the_loop() ->
     code = (
         "import sys; from nemo_provider.triggers.nemo import _preload_client_modules as p; p();"
         "print(sorted(m for m in ('nemo_provider.client.async_', 'nemo_provider.client.models',"
-        " 'nemo_provider.client.polling', 'tenacity', 'anyio') if m not in sys.modules))"
+        " 'nemo_provider.client.polling', 'aiohttp', 'tenacity', 'anyio') if m not in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"  # the last line: Airflow may log before it

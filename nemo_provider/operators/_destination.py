@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from nemo_provider._compat import AirflowException
 
 
 class NemoDownloadError(AirflowException):

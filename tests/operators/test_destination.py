@@ -60,8 +60,7 @@ def test_a_retry_that_cannot_read_the_previous_render_fails_instead_of_starting_
     fake_client, records, ti, new_try, tmp_path: Path
 ) -> None:
     """A 429 storm or an outage during the resume check must not cost a second render."""
-    from airflow.sdk.exceptions import AirflowException
-
+    from nemo_provider._compat import AirflowException
     from nemo_provider.client.errors import NemoRateLimitError
 
     def export(**kw):

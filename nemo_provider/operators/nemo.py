@@ -1,7 +1,11 @@
 """Operators for the Nemo agent API: sessions, uploads, generation, export and free-text prompts.
 
-DAG files import this module, so it must stay cheap: the client (httpx, pydantic), the trigger and the
-helpers are imported inside the methods that run on a worker, never at module top level.
+DAG files import this module, so it must stay cheap: the client, the hook, the trigger and the helpers
+are imported inside the methods that run on a worker; only the small parameter dataclasses
+(``_export.ExportSpec``, ``_generate.MessageOptions``, whose defaults are the operators') load with it.
+The operators hold parameters, deferral and ``on_kill``; the rules live in ``_message_once`` (a message
+sent at most once across tries) and ``_render_job`` (one render across tries), the flows in ``_generate``
+and ``_export``. NemoPromptOperator is in ``prompt.py`` and importable from here.
 """
 
 from __future__ import annotations
@@ -300,20 +304,10 @@ class NemoExportOperator(BaseOperator):
         return self._job.render_id if self._job is not None else None
 
     def _spec(self) -> ExportSpec:
-        return ExportSpec(
-            session_id=str(self.session_id),
-            format=self.format,
-            quality=self.quality,
-            destination=self.destination,
-            poll_interval=self.poll_interval,
-            timeout=self.timeout,
-            cancel_on_timeout=self.cancel_on_timeout,
-            max_consecutive_errors=self.max_consecutive_errors,
-            quality_check=self.quality_check,
-            expect=self.expect,
-            credits_spent=self.credits_spent,
-            manifest=self.manifest,
-        )
+        """This try's parameters (templated by now): the operator's attributes named as the spec's fields."""
+        import dataclasses
+
+        return ExportSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ExportSpec)})
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self.execute_nested(context)

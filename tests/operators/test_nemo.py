@@ -524,3 +524,28 @@ def test_resumed_render_reads_the_media_it_never_carried(fake_client, records, t
     assert out["render_id"] == rid and fake_client.renders_created == 0
     assert out["media"][0]["seed"] == 7
     assert fake_client.names().count("state") == states_before + 1, "read once, only because it was missing"
+
+
+def test_prompt_message_keeps_the_once_rule_across_tries(fake_client, records, ti, new_try) -> None:
+    """The prompt's message is the generate work itself: a retry after a broken stream does not re-send."""
+    fake_client.send_raises = NemoStreamError("stream broke")
+    with pytest.raises(NemoStreamError):
+        NemoPromptOperator(task_id="p", text="make an upbeat corporate track", session_id=SID).execute(
+            {"ti": ti}
+        )
+    assert records.records, "the message is recorded before it is sent"
+    fake_client.send_raises = None
+    fake_client.media.append(_accepted())  # the agent acted on the message before the stream broke
+    out = NemoPromptOperator(task_id="p", text="make an upbeat corporate track", session_id=SID).execute(
+        {"ti": new_try(ti)}
+    )
+    assert out["action"] == "message" and [m["id"] for m in out["result"]["generated_media"]] == [
+        "m-accepted"
+    ]
+    assert fake_client.names().count("send_message") == 1 and records.records == {}
+
+
+def _accepted():
+    from nemo_provider.client.models import GeneratedMedia
+
+    return GeneratedMedia(id="m-accepted", kind="music")

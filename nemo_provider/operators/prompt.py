@@ -81,7 +81,7 @@ class NemoPromptOperator(BaseOperator):
                 from nemo_provider.operators._upload import upload_files
 
                 files = [str(f) for f in self.files or []]
-                result, self._lineage = upload_files(client, self._need_session(), files, [], self.log)
+                result, _lineage = upload_files(client, self._need_session(), files, [], self.log)
             else:
                 from nemo_provider.operators._generate import MessageOptions, generate
 

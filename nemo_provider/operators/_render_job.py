@@ -32,6 +32,8 @@ from nemo_provider.operators._attempts import RecordStore
 
 @dataclass
 class RenderJob:
+    """One export's render as seen by one try; the store carries its id to the next try."""
+
     client: Any
     store: RecordStore
     log: logging.Logger | Any

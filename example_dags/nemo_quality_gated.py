@@ -58,7 +58,7 @@ def nemo_quality_gated() -> None:
                 task_name=f"{params['prompt']} (take {attempt + 1})",
                 prompt=f"Generate {params['prompt']}. Make it {int(params['duration_s'])} seconds long. "
                 f"Use seed {seed}.",
-            ).run_in(context)
+            ).execute_nested(context)
             session_id = generated["session_id"]
             fmt = params["output_format"]
             export = NemoExportOperator(
@@ -74,7 +74,7 @@ def nemo_quality_gated() -> None:
                 timeout=1800,
             )
             try:
-                result = export.run_in(context)
+                result = export.execute_nested(context)
             except NemoQualityError as err:
                 misses.append(f"seed {seed}: {err.result.get('summary')}")
                 print(f"Attempt {attempt + 1} (seed {seed}) missed; trying the next seed.\n{err}")

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 # mypy checks against the newest Airflow, where the fallbacks do not exist
 try:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, TaskDeferred
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        TaskDeferred,
+    )
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import (  # type: ignore[no-redef,attr-defined,unused-ignore]
+        AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
         TaskDeferred,
@@ -21,4 +27,4 @@ try:
 except ImportError:  # Airflow 3.1
     from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,unused-ignore]
 
-__all__ = ["AirflowFailException", "AirflowSensorTimeout", "TaskDeferred", "conf"]
+__all__ = ["AirflowException", "AirflowFailException", "AirflowSensorTimeout", "TaskDeferred", "conf"]

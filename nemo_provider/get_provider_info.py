@@ -61,7 +61,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Nemo",
-                "python-modules": ["nemo_provider.operators.nemo", "nemo_provider.operators.quality"],
+                "python-modules": [
+                    "nemo_provider.operators.nemo",
+                    "nemo_provider.operators.prompt",
+                    "nemo_provider.operators.quality",
+                ],
             }
         ],
         "sensors": [{"integration-name": "Nemo", "python-modules": ["nemo_provider.sensors.nemo"]}],

@@ -74,6 +74,14 @@ class TaskStateStoreBackend:
         self._store.delete(key)
 
 
+class RecordStore(Protocol):
+    """What the state machines (``_message_once``, ``_render_job``) need of a store: TaskAttemptStore, or a fake."""
+
+    def load(self) -> dict[str, Any] | None: ...
+    def save(self, record: dict[str, Any]) -> None: ...
+    def clear(self) -> None: ...
+
+
 #: Used when the context has no ``task_state_store`` (Airflow < 3.3). Replaced in unit tests (``monkeypatch.setattr(_attempts, "default_backend", InMemoryBackend())``).
 default_backend: RecordBackend = VariableBackend()
 

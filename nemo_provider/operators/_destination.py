@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from nemo_provider._compat import AirflowException
 
 
 class NemoDownloadError(AirflowException):
@@ -90,11 +90,13 @@ def storage_path(uri: str) -> Any:
 
 
 def _is_folder(destination: str) -> bool:
-    """A trailing slash, or an existing directory (local, or asked of the object store)."""
+    """A trailing slash, or an existing directory. A path or ``file://`` URI is answered by the file
+    system; any other URI by one question to its object store."""
     if destination.endswith("/"):
         return True
-    if not is_remote(destination):
-        return os.path.isdir(destination)
+    local = local_path(destination)
+    if local is not None:
+        return os.path.isdir(local)
     try:
         return bool(storage_path(destination).is_dir())
     except (OSError, ValueError):

@@ -1,4 +1,4 @@
-"""The end of an export: the quality gate, the manifest, and what lineage needs (NemoExportOperator._finish).
+"""The end of an export: the quality gate, the manifest, and what lineage needs (``_export.finish``).
 
 Expectations come from what the session says it made and what the export asked: the timeline's length,
 the music's tempo, key and loudness (when the music is the only thing heard), loopability (when the file
@@ -11,8 +11,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from collections.abc import Callable
 
+    from nemo_provider.operators._export import ExportSpec
     from nemo_provider.quality.expect import Expectations
 
 #: A music segment counts as "the whole file" when it covers the timeline to within this.
@@ -66,9 +67,18 @@ def expectations_for_export(facts: dict[str, Any], fmt: str, quality: str) -> Ex
 
 
 def finish_export(
-    op: Any, context: Context, client: Any, status: Any, path: str, size: int, facts: dict[str, Any]
+    op: ExportSpec,
+    log: Any,
+    client: Any,
+    status: Any,
+    path: str,
+    size: int,
+    facts: dict[str, Any],
+    record_lineage: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
-    """Gate, manifest and lineage for a delivered export; returns the result's media/quality/manifest."""
+    """Gate, manifest and lineage for a delivered export; returns the result's media/quality/manifest.
+
+    The lineage is recorded before a failing gate raises, so a failed check still names its file."""
     from nemo_provider.operators import _manifest
     from nemo_provider.operators._local_copy import local_copy, sha256_of
     from nemo_provider.operators.quality import NemoQualityError, resolve_policy
@@ -99,22 +109,18 @@ def finish_export(
             quality=quality,
         )
         manifest_at = _manifest.write(path, manifest)
-        op.log.info("Manifest written to %s.", manifest_at)
-    op._lineage = {
-        "inputs": [],
-        "outputs": [path],
-        "facet": _facet(manifest, quality, op, status, media),
-    }
+        log.info("Manifest written to %s.", manifest_at)
+    record_lineage({"inputs": [], "outputs": [path], "facet": _facet(manifest, quality, op, status, media)})
     if result is not None and not result.passed:
         if policy == "fail":
             raise NemoQualityError.from_result(f"Render {status.id} ({path})", result)
-        op.log.warning("Render %s missed the quality check: %s", status.id, result.summary())
+        log.warning("Render %s missed the quality check: %s", status.id, result.summary())
     elif result is not None:
-        op.log.info("Render %s passed the quality check: %s", status.id, result.summary())
+        log.info("Render %s passed the quality check: %s", status.id, result.summary())
     return {"media": media, "quality": quality, "manifest": manifest_at}
 
 
-def _gate(op: Any, local: str, facts: dict[str, Any]) -> Any:
+def _gate(op: ExportSpec, local: str, facts: dict[str, Any]) -> Any:
     from nemo_provider import quality
     from nemo_provider.quality.checking import Outcome, QualityResult
     from nemo_provider.quality.measuring import MediaUnreadableError
@@ -129,7 +135,11 @@ def _gate(op: Any, local: str, facts: dict[str, Any]) -> Any:
 
 
 def _facet(
-    manifest: dict[str, Any] | None, quality: dict[str, Any] | None, op: Any, status: Any, media: list[Any]
+    manifest: dict[str, Any] | None,
+    quality: dict[str, Any] | None,
+    op: ExportSpec,
+    status: Any,
+    media: list[Any],
 ) -> dict[str, Any]:
     """The custom run facet: the manifest's fields (without the full measurement) and the gate's verdict."""
     if manifest is not None:

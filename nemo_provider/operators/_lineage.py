@@ -21,16 +21,17 @@ FACET_SCHEMA_URL = (
 
 def dataset_name(path_or_uri: str) -> tuple[str, str]:
     """(namespace, name) by the OpenLineage naming spec: ``file`` + absolute path, ``s3://bucket`` + key,
-    ``https://host`` + path for URLs."""
-    if "://" not in path_or_uri:
-        return "file", os.path.abspath(path_or_uri)
+    ``https://host`` + path for URLs. A ``file://`` URI names its file as decoded by ``local_path`` (a
+    space is a space, not ``%20``), so a path and its URI are one dataset."""
+    from nemo_provider.operators._destination import local_path
+
+    local = local_path(path_or_uri)
+    if local is not None:
+        return "file", os.path.abspath(local)
     parts = urlsplit(path_or_uri)
-    if parts.scheme == "file":
-        return "file", parts.path
-    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") if parts.scheme not in (
-        "http",
-        "https",
-    ) else parts.path
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.netloc}", parts.path
+    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
 
 
 @functools.cache

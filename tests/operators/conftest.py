@@ -75,6 +75,7 @@ class FakeNemoClient:
         )
 
     def credits(self) -> Credits:
+        self.calls.append(("credits", None))
         return Credits(available=self.credits_available, frozen=0, total=self.credits_available)
 
     def send_message(self, session_id: str, text: str, **kwargs: Any) -> MessageResult:

@@ -60,8 +60,7 @@ def test_a_retry_that_cannot_read_the_previous_render_fails_instead_of_starting_
     fake_client, records, ti, new_try, tmp_path: Path
 ) -> None:
     """A 429 storm or an outage during the resume check must not cost a second render."""
-    from airflow.sdk.exceptions import AirflowException
-
+    from nemo_provider._compat import AirflowException
     from nemo_provider.client.errors import NemoRateLimitError
 
     def export(**kw):
@@ -108,3 +107,45 @@ def test_the_default_destination_is_the_shared_variable_then_the_env(
     monkeypatch.setenv("NEMO_EXPORT_DIR", "/env/exports")
     assert _destination.default_destination_dir() == expected
     assert _destination.resolve_destination(None, "render_1", "mp3") == f"{expected}/render_1.mp3"
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("file:///srv/shared%20bucket/a%20b.mp3", ("file", "/srv/shared bucket/a b.mp3")),
+        ("/srv/shared bucket/a b.mp3", ("file", "/srv/shared bucket/a b.mp3")),
+        ("s3://bucket/nemo/a.mp3", ("s3://bucket", "nemo/a.mp3")),
+        ("https://cdn.example.com/m/a.mp3", ("https://cdn.example.com", "/m/a.mp3")),
+    ],
+)
+def test_lineage_names_a_file_uri_and_its_path_as_one_dataset(
+    location: str, expected: tuple[str, str]
+) -> None:
+    from nemo_provider.operators._lineage import dataset_name
+
+    assert dataset_name(location) == expected
+
+
+def test_a_folder_is_asked_of_the_file_system_or_once_of_the_object_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import fs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    memory = MemoryFileSystem()
+    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id: memory)
+    ObjectStoragePath("memory://bucket/exports/keep").write_bytes(b"x")  # the folder exists
+    asked: list[str] = []
+    real = _destination.storage_path
+
+    def spy(uri: str):
+        asked.append(uri)
+        return real(uri)
+
+    monkeypatch.setattr(_destination, "storage_path", spy)
+    assert resolve_destination(tmp_path.as_uri(), "r", "mp3") == f"{tmp_path.as_uri()}/r.mp3"
+    assert asked == [], "a file:// location is a local folder: no object store is asked"
+    assert resolve_destination("memory://bucket/exports", "r", "mp3") == "memory://bucket/exports/r.mp3"
+    assert resolve_destination("memory://bucket/exports/a.mp3", "r", "mp3") == "memory://bucket/exports/a.mp3"
+    assert asked == ["memory://bucket/exports", "memory://bucket/exports/a.mp3"], "one question per URI"

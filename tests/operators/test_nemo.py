@@ -6,9 +6,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
-from nemo_provider._compat import AirflowFailException, TaskDeferred
+from nemo_provider._compat import AirflowException, AirflowFailException, TaskDeferred
 from nemo_provider.client.errors import NemoInsufficientCreditsError, NemoStreamError
 from nemo_provider.links.nemo import NemoDownloadLink
 from nemo_provider.operators.nemo import (
@@ -285,6 +284,8 @@ def test_generate_returns_the_effect(fake_client, records, ti) -> None:
     assert out["draft_changed"] is True
     assert out["timeline_summary"]
     assert records.records == {}
+    # once before sending (the record) and once after (the result): no read is repeated
+    assert fake_client.names() == ["state", "credits", "send_message", "state", "credits"]
 
 
 def test_generate_creates_a_session_when_none_given(fake_client, records, ti) -> None:
@@ -307,11 +308,15 @@ def test_generate_retry_after_accepted_message_does_not_resend(fake_client, reco
     op = NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID, settle_timeout=0)
     with pytest.raises(NemoStreamError):
         op.execute({"ti": ti})
+    before = len(fake_client.calls)
     out = NemoGenerateOperator(task_id="g", prompt="calm", session_id=SID, settle_timeout=0).execute(
         {"ti": new_try(ti)}
     )
     assert fake_client.names().count("send_message") == 1
     assert [m["id"] for m in out["generated_media"]] == ["m-accepted"]
+    assert fake_client.names()[before:] == ["state", "credits"], (
+        "the read that showed the effect is the result's"
+    )
 
 
 def test_generate_retry_without_visible_effect_refuses_to_resend(fake_client, records, ti, new_try) -> None:
@@ -355,12 +360,19 @@ def test_prompt_routes_credits(fake_client, records, ti) -> None:
     assert out["result"]["available"] == fake_client.credits_available
 
 
-def test_prompt_routes_export(fake_client, records, ti, tmp_path) -> None:
+def test_prompt_routes_export(fake_client, records, ti, tmp_path, monkeypatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("nemo_provider.operators._render_job.time.sleep", slept.append)
     out = NemoPromptOperator(
-        task_id="p", text="export it", session_id=SID, destination=str(tmp_path) + "/"
+        task_id="p", text="export it", session_id=SID, destination=str(tmp_path) + "/", poll_interval=0.25
     ).execute({"ti": ti})
     assert out["action"] == "export"
     assert os.path.exists(out["result"]["path"])
+    assert slept == [0.25, 0.25], "the render is polled at the prompt operator's own poll_interval"
+    assert (
+        ti.xcom["render_id"] == out["result"]["render_id"] and ti.xcom["render_url"] == out["result"]["url"]
+    )
+    assert records.records == {}
 
 
 def test_prompt_routes_other_text_to_a_message(fake_client, records, ti) -> None:
@@ -373,7 +385,7 @@ def test_prompt_routes_other_text_to_a_message(fake_client, records, ti) -> None
 
 def test_prompt_translates_gui_phrases(fake_client, records, ti, tmp_path) -> None:
     out = NemoPromptOperator(
-        task_id="p", text="click Export", session_id=SID, destination=str(tmp_path) + "/"
+        task_id="p", text="click Export", session_id=SID, destination=str(tmp_path) + "/", poll_interval=0.01
     ).execute({"ti": ti})
     assert out["action"] == "export"
 
@@ -512,3 +524,28 @@ def test_resumed_render_reads_the_media_it_never_carried(fake_client, records, t
     assert out["render_id"] == rid and fake_client.renders_created == 0
     assert out["media"][0]["seed"] == 7
     assert fake_client.names().count("state") == states_before + 1, "read once, only because it was missing"
+
+
+def test_prompt_message_keeps_the_once_rule_across_tries(fake_client, records, ti, new_try) -> None:
+    """The prompt's message is the generate work itself: a retry after a broken stream does not re-send."""
+    fake_client.send_raises = NemoStreamError("stream broke")
+    with pytest.raises(NemoStreamError):
+        NemoPromptOperator(task_id="p", text="make an upbeat corporate track", session_id=SID).execute(
+            {"ti": ti}
+        )
+    assert records.records, "the message is recorded before it is sent"
+    fake_client.send_raises = None
+    fake_client.media.append(_accepted())  # the agent acted on the message before the stream broke
+    out = NemoPromptOperator(task_id="p", text="make an upbeat corporate track", session_id=SID).execute(
+        {"ti": new_try(ti)}
+    )
+    assert out["action"] == "message" and [m["id"] for m in out["result"]["generated_media"]] == [
+        "m-accepted"
+    ]
+    assert fake_client.names().count("send_message") == 1 and records.records == {}
+
+
+def _accepted():
+    from nemo_provider.client.models import GeneratedMedia
+
+    return GeneratedMedia(id="m-accepted", kind="music")

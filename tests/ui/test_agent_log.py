@@ -64,29 +64,38 @@ def test_rewrite_uses_the_same_table_as_translate() -> None:
 
 def test_generate_operator_logs_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
     """NemoGenerateOperator wires the buffer: a stream in fragments is logged as whole lines."""
+    from types import SimpleNamespace
+
+    from nemo_provider.hooks.nemo import NemoHook
+    from nemo_provider.operators import _attempts
     from nemo_provider.operators import nemo as ops
 
     logged: list[str] = []
 
     class Client:
+        def __enter__(self) -> Client:
+            return self
+
+        def __exit__(self, *exc: object) -> None: ...
+
+        def state(self, session_id: str) -> SimpleNamespace:
+            return SimpleNamespace(generated_media=[], draft=None)
+
+        def credits(self) -> SimpleNamespace:
+            return SimpleNamespace(available=100)
+
         def send_message(self, session_id: str, text: str, *, on_text, on_progress, timeout):  # type: ignore[no-untyped-def]
             for fragment in _stream("Composing your track. Preview it in the timeline", 5):
                 on_text(fragment)
             raise RuntimeError("stream broke")
 
+    monkeypatch.setattr(NemoHook, "get_client", lambda self, **kw: Client())
+    monkeypatch.setattr(_attempts, "default_backend", _attempts.InMemoryBackend())
     op = ops.NemoGenerateOperator(task_id="g", prompt="calm piano", session_id="s1")
-    monkeypatch.setattr(op, "_baseline", lambda client, sid, sha: {"session_id": sid})
     monkeypatch.setattr(type(op.log), "info", lambda self, msg, *a: logged.append(msg % a), raising=False)
-
-    class Store:
-        def save(self, record: object) -> None: ...
-        def clear(self) -> None: ...
-
-    class Hook:
-        def register_acquired_token(self, client: object) -> None: ...
-
+    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="g", map_index=-1, try_number=1)
     with pytest.raises(RuntimeError):
-        op._send(Client(), Hook(), Store(), "sha")  # type: ignore[arg-type]
+        op.execute_nested({"ti": ti})  # type: ignore[typeddict-item]
     nemo_lines = [line for line in logged if line.startswith("Nemo: ")]
     assert nemo_lines == [
         "Nemo: Composing your track.",

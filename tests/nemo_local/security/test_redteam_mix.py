@@ -6,7 +6,6 @@ faded clip's end by a counting pass."""
 from __future__ import annotations
 
 import subprocess
-import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from nemo_local.media import ffmpeg_exe
 from nemo_local.renderer.mixdown import SAMPLE_RATE, mix_timeline
 from nemo_local.renderer.timeline import parse_draft
+from tests._helpers import wait_render
 from tests.nemo_local.conftest import User
 from tests.nemo_local.security.conftest import Client, rss_kb
 
@@ -68,15 +68,9 @@ def _render_peak(strict: Client, user: User, sid: str, draft: dict[str, Any]) ->
     )
     assert resp.status_code == 200, resp.text
     rid = resp.json()["id"]
-    peak, status = before, "pending"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        peak = max(peak, rss_kb(pid))
-        status = user.get(f"/api/render/proxy/lambda/{rid}").json()["status"]
-        if status in ("completed", "failed", "cancelled"):
-            break
-        time.sleep(0.05)
-    return status, before, peak
+    peaks = [before]
+    done = wait_render(user, rid, timeout=180, on_poll=lambda body: peaks.append(rss_kb(pid)))
+    return str(done["status"]), before, max(peaks)
 
 
 def _tone(path: Path, seconds: float) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests._helpers import wait_render
 from tests.conftest import REPO_ROOT
 from tests.nemo_local.conftest import User
 from tests.nemo_local.security.conftest import Client, Hostile, launch, stop
@@ -76,16 +77,6 @@ def _render(user: User, sid: str, segs: list[dict[str, Any]]) -> str:
     return str(resp.json()["id"])
 
 
-def _until(user: User, rid: str, statuses: tuple[str, ...], timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = user.get(f"/api/render/proxy/lambda/{rid}").json()
-        if body["status"] in statuses:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"render {rid} never reached {statuses}")
-
-
 def _large(i: int, start_ms: int, dur_ms: int) -> dict[str, Any]:
     return {"id": f"t{i}", "s": start_ms, "d": dur_ms, "txt": TEXT, "m": {"size": "large"}}
 
@@ -105,7 +96,7 @@ def test_more_titles_at_once_than_the_limit_fail_naming_it(titles_server: Hostil
     assert "titles visible at one instant" in message and "--max-titles-at-once" in message
     assert user.credits() == before
     ok = _render(user, sid, [_large(i, i * 10, 1000) for i in range(4)])  # 4 at once: within it
-    assert _until(user, ok, ("completed", "failed", "cancelled"))["status"] == "completed"
+    assert wait_render(user, ok, ("completed", "failed", "cancelled"))["status"] == "completed"
     client.http.close()
 
 
@@ -114,17 +105,17 @@ def test_cancel_is_honoured_while_500_titles_are_drawn(titles_server: Hostile) -
     user = client.user()
     sid = user.new_session()
     rid = _render(user, sid, [_large(i, i * 100, 100) for i in range(500)])
-    _until(user, rid, ("processing",))
+    wait_render(user, rid, ("processing",))
     time.sleep(0.3)  # let it get into the drawing (an early cancel would prove nothing)
     cancelled = time.monotonic()
     resp = user.post(f"/api/render/proxy/lambda/{rid}/cancel")
     assert resp.status_code == 200 and resp.json()["status"] == "cancelled", resp.text
     # the single worker is free again once the cancelled render stopped: a short render then completes
     follow = _render(user, sid, [{"s": 0, "d": 500, "txt": "next"}])
-    assert _until(user, follow, ("completed", "failed"))["status"] == "completed"
+    assert wait_render(user, follow, ("completed", "failed"))["status"] == "completed"
     waited = time.monotonic() - cancelled
     # measured before the fix: ~18 s of drawing after the cancel; now the next title checks it
     assert waited < 8, waited
-    assert _until(user, rid, ("cancelled",))["status"] == "cancelled"
+    assert wait_render(user, rid, ("cancelled",))["status"] == "cancelled"
     titles_server.healthy()
     client.http.close()

@@ -1,0 +1,45 @@
+"""Helpers shared by test folders (not fixtures): the one loop that waits for a nemo_local render."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from typing import Any, Protocol
+
+#: A render's statuses after which it never changes.
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+class _User(Protocol):
+    def get(self, path: str, **kw: Any) -> Any: ...
+
+
+def render_status_body(user: _User, render_id: str) -> dict[str, Any]:
+    """GET the render's status; the body as nemo_local sends it (``status`` at top level or in ``data``)."""
+    body: dict[str, Any] = dict(user.get(f"/api/render/proxy/lambda/{render_id}").json())
+    if "status" not in body and isinstance(body.get("data"), dict):
+        body["status"] = body["data"].get("status")
+    return body
+
+
+def wait_render(
+    user: _User,
+    render_id: str,
+    until: Collection[str] = TERMINAL,
+    *,
+    timeout: float = 120.0,
+    interval: float = 0.05,
+    on_poll: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Poll the render until its status is one of ``until`` (a condition wait with a generous bound);
+    ``on_poll`` sees every body (progress, memory). Fails naming the last status it saw."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = render_status_body(user, render_id)
+        if on_poll is not None:
+            on_poll(body)
+        if body.get("status") in until:
+            return body
+        time.sleep(interval)
+    raise AssertionError(f"render {render_id} never reached {sorted(until)} in {timeout:.0f}s (last: {body})")

@@ -55,8 +55,8 @@ class _Text:
     """One text of the reply, in the place where its first piece arrived."""
 
     text: str
-    eid: str
     author: str
+    eids: set[str]  # the event ids its pieces came with
 
 
 class _TextLog:
@@ -65,11 +65,11 @@ class _TextLog:
     Real ADK gives the chunks and the final aggregate of one text the same event `id`; other framings
     give each chunk its own id, or the final another id, or send no final, or none but finals, and
     several authors (sub-agents) may stream at once. So a text is *open* from its first chunk until a
-    final event of its author arrives; chunks join the open text of the same id, else of their author.
-    A final is that text's aggregate when it has the text's id, or its author's and starts with what
-    was shown; then only its unseen tail is shown (nothing, if it rewrote the chunks: they were shown
-    already) and it replaces the chunks in `texts`. Any other final closes its author's open text and
-    is a new text of its own. Typed `{"type": "text"}` pieces join until a non-text event arrives.
+    whole event of its author arrives; a chunk joins the open text with its id, else its author's.
+    A final is that open text's aggregate when it has one of the text's ids, or is its author's and
+    starts with what was shown; then only its unseen tail is shown (nothing, if it rewrote the chunks:
+    they were shown already) and it replaces the chunks in `texts`. Any other final closes its author's
+    open text and is a new text of its own. Typed `{"type": "text"}` pieces join until a non-text event.
     """
 
     def __init__(self, emit: Callable[[str], None]) -> None:
@@ -79,21 +79,22 @@ class _TextLog:
         self._typed: _Text | None = None
 
     def partial(self, eid: str, author: str, chunk: str) -> None:
-        slot = next((t for t in self._open.values() if eid and t.eid == eid), None) or self._open.get(author)
+        slot = self._open_with(eid) or self._open.get(author)
         if slot is None:
-            slot = self._open[author] = self._new(eid, author)
+            slot = self._open[author] = self._new(author)
+        slot.eids.add(eid)
         slot.text += chunk
         self._emit(chunk)
 
     def final(self, eid: str, author: str, text: str) -> None:
-        slot = next((t for t in self._open.values() if eid and t.eid == eid), None)
+        slot = self._open_with(eid)
         if slot is None:
             own = self._open.get(author)
             if own is not None and text.startswith(own.text):
                 slot = own
         self.close(author)
         if slot is None:
-            self._new(eid, author).text = text
+            self._new(author).text = text
             self._emit(text)
             return
         self._open.pop(slot.author, None)
@@ -107,7 +108,7 @@ class _TextLog:
 
     def typed(self, chunk: str) -> None:
         if self._typed is None:
-            self._typed = self._new("", "")
+            self._typed = self._new("")
         self._typed.text += chunk
         self._emit(chunk)
 
@@ -117,8 +118,11 @@ class _TextLog:
     def texts(self) -> list[str]:
         return [t.text for t in self._texts if t.text]
 
-    def _new(self, eid: str, author: str) -> _Text:
-        slot = _Text("", eid, author)
+    def _open_with(self, eid: str) -> _Text | None:
+        return next((t for t in self._open.values() if eid and eid in t.eids), None)
+
+    def _new(self, author: str) -> _Text:
+        slot = _Text("", author, set())
         self._texts.append(slot)
         return slot
 

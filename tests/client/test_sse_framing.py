@@ -157,3 +157,13 @@ def test_any_mix_of_framings_gives_each_text_once_in_order(texts: list[tuple[lis
     wanted = ["".join(chunks) for chunks, _, _ in texts]
     assert result.texts == wanted
     assert "".join(shown) == "".join(wanted)
+
+
+def test_a_rewriting_final_with_the_last_chunks_own_id_is_still_that_texts_aggregate() -> None:
+    events = [
+        _event("Hello  wor", "p1", partial=True),
+        _event("ld", "p2", partial=True),
+        _event("Hello world.", "p2", partial=False),
+    ]
+    result, shown = _read(events)
+    assert shown == ["Hello  wor", "ld"] and result.texts == ["Hello world."]

@@ -80,6 +80,7 @@ _LENGTH = re.compile(
 )
 _MAKE_IT = re.compile(r"\bmake (it|the (music|track|song)) ")  # "make it 2 minutes", "make it two minutes"
 _LONG = re.compile(r" ?long\b")  # "30 seconds long"
+_LONG_WORD = re.compile(r"\blong\b")
 _FOR = re.compile(r"\bfor ")
 _VOLUME_WORD = re.compile(r"\b(volume|music|bgm|track|song|loudness)\b|音量|音乐|背景音")
 _QUIETER = re.compile(
@@ -159,6 +160,8 @@ def _wanted_length(norm: str) -> float | None:
         found = duration_at(norm, make.end())
         if found is not None:
             return found.seconds
+    if not _LONG_WORD.search(norm):
+        return None  # no "long": spare a 16 KB message the scan for "<duration> long"
     return next((d.seconds for d in durations(norm) if _LONG.match(norm, d.end)), None)
 
 

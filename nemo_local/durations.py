@@ -40,7 +40,8 @@ _DASH = r"\s*(?:-\s*)?"  # "45 minutes", "45-minute", "45 - minute": one way to 
 _MIN = r"(?:minutes?|mins?|m)(?![a-z])"
 _SEC = r"(?:seconds?|secs?|s)(?![a-z])"
 _HALF = r"\s*and\s*a\s*half(?![a-z])"
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９：．", "0123456789:.")
+#: Full-width digits and number punctuation to ASCII, one character for one (spans stay valid).
+FULL_WIDTH = str.maketrans("０１２３４５６７８９：．％", "0123456789:.%")
 
 
 def _en(name: str) -> str:
@@ -137,7 +138,7 @@ def _duration(m: re.Match[str], text: str) -> Duration | None:
 
 def durations(text: str) -> Iterator[Duration]:
     """Every duration in `text`, left to right, none overlapping another (spans index `text` as given)."""
-    plain = text.translate(_FULL_WIDTH)  # one character for one: spans stay those of `text`
+    plain = text.translate(FULL_WIDTH)  # one character for one: spans stay those of `text`
     for m in _PATTERN.finditer(plain):
         found = _duration(m, text)
         if found is not None:
@@ -157,7 +158,7 @@ def find_duration_s(text: str) -> float | None:
 
 def duration_at(text: str, pos: int) -> Duration | None:
     """A duration that starts at `pos` (after any spaces), or None: "3 seconds" in "title X for 3 seconds"."""
-    plain = text.translate(_FULL_WIDTH)
+    plain = text.translate(FULL_WIDTH)
     start = _SPACE.match(plain, pos)
     m = _PATTERN.match(plain, start.end() if start else pos)
     return _duration(m, text) if m else None

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 
-from nemo_local.durations import DIGITS
+from nemo_local.durations import DIGITS, FULL_WIDTH
 from nemo_local.numerals import chinese_number
 
 _ZH_NUMBER = re.compile(r"百分之|[零一二两三四五六七八九十百]+")  # 百分之 is "percent", not 100
 _ZH_NUMBER_CHARS = 8  # longer runs of numerals are not a number anyone means (and would be huge)
 _SPACE = re.compile(r"\s+")
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９％：", "0123456789%:")
 _PERCENT = re.compile(rf"({DIGITS})\s?(?:%|percent|per cent)|百分之\s?({DIGITS})")
 
 
@@ -30,7 +29,7 @@ def _zh_digits(match: re.Match[str]) -> str:
 def normalise(text: str) -> str:
     """Chinese numerals to digits, full-width digits and punctuation to ASCII, whitespace runs to one
     space, lower case."""
-    text = text.translate(_FULL_WIDTH)
+    text = text.translate(FULL_WIDTH)
     text = _ZH_NUMBER.sub(_zh_digits, text)
     return _SPACE.sub(" ", text).lower()
 

@@ -1,10 +1,11 @@
 """The `/run_sse` request body: what the client builds is what nemo_local's model reads (every key,
 none left over in the model's extras), what a genuine ADK server was sent, and a real nemo_local
-answers it."""
+answers it; and the conversation's timings the client keeps are the contract's."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 
 from nemo_local.api.sse import RunSSE
 from nemo_provider.client import NemoClient
+from nemo_provider.client.constants import DEFAULT_RETRY_AFTER_S, MESSAGE_CEILING_S, STILL_WORKING_EVERY_S
 
-from .conftest import Recorder
+from .conftest import Recorder, contract_text
 
 ADK_REQUESTS = sorted((Path(__file__).resolve().parents[1] / "data" / "adk-sse").glob("*.request.json"))
 
@@ -47,3 +49,13 @@ def test_the_body_the_client_sends_is_the_one_the_server_reads(
         adk = json.loads(recorded.read_text())
         assert _shape(body) == _shape(adk), recorded.name  # the body a real ADK server was sent
         RunSSE.model_validate(adk)  # and the server reads that one too
+
+
+def test_the_clients_timings_are_the_contracts() -> None:
+    text = contract_text()
+    (minutes,) = re.findall(r"Allow up to (\d+) minutes", text)
+    (still_working,) = re.findall(r'Log "still working" at most every (\d+) minutes', text)
+    (retry_after,) = re.findall(r"wait \(Retry-After, else (\d+) s\)", text)
+    assert int(minutes) * 60 == MESSAGE_CEILING_S
+    assert int(still_working) * 60 == STILL_WORKING_EVERY_S
+    assert int(retry_after) == DEFAULT_RETRY_AFTER_S

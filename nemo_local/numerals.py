@@ -1,8 +1,9 @@
-"""Chinese numerals (一, 两, 十五, 二十, 一百零五) to integers.
+"""Numbers in words: Chinese numerals (一, 两, 十五, 二十, 一百零五) and English ones ("forty-five") to integers.
 
-Shared by the agent (durations in chat messages) and the composer (durations in prompts), so the two
-read "两分钟" the same way. Kept outside ``nemo_local.composer`` on purpose: importing anything from
-that package loads the synthesis stack, and the agent must stay cheap to import.
+Used by `nemo_local.durations`, the one duration reader of the agent (chat messages) and the composer
+(prompts), so the two read "两分钟" and "two minutes" the same way. Kept outside ``nemo_local.composer``
+on purpose: importing anything from that package loads the synthesis stack, and the agent must stay
+cheap to import.
 """
 
 from __future__ import annotations
@@ -39,3 +40,63 @@ def chinese_number(word: str) -> int | None:
         else:
             current = current * 10 + CHINESE_DIGITS[ch]
     return total + current
+
+
+_EN_UNITS: tuple[str, ...] = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+)
+_EN_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+ENGLISH_NUMBERS: dict[str, int] = {
+    **{word: value for value, word in enumerate(_EN_UNITS)},
+    **_EN_TENS,
+    "a": 1,
+    "an": 1,
+}
+#: An English number word in a regular expression: "seven", "twenty", "forty-five", "ninety nine", "a".
+ENGLISH_NUMBER_PATTERN = (
+    r"(?<![a-z])(?:(?:"
+    + "|".join(_EN_TENS)
+    + r")(?:[\s-]?(?:"
+    + "|".join(_EN_UNITS[1:10])
+    + r"))?|"
+    + "|".join(sorted(ENGLISH_NUMBERS, key=len, reverse=True))
+    + r")(?![a-z])"
+)
+
+
+def english_number(words: str) -> int | None:
+    """The value of an English number from zero to ninety-nine ("forty-five", "ninety nine", "a"), or None."""
+    parts = words.lower().replace("-", " ").split()
+    if len(parts) == 1:
+        return ENGLISH_NUMBERS.get(parts[0])
+    if len(parts) == 2 and parts[0] in _EN_TENS and parts[1] in _EN_UNITS[1:10]:
+        return _EN_TENS[parts[0]] + _EN_UNITS.index(parts[1])
+    return None

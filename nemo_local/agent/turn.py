@@ -8,7 +8,6 @@ import asyncio
 import math
 import secrets
 import shutil
-import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,13 +21,15 @@ from nemo_local.agent.events import EventFactory, new_call_id, sse_comment, sse_
 from nemo_local.agent.slots import UserSlots
 from nemo_local.agent.understand import Understood, understand
 from nemo_local.config import EDIT_COST, GENERATE_COST
+from nemo_local.limits import Limits
 from nemo_local.store import SessionRow, Store
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()
 DEFAULT_TRACK_S = 30.0
-# Understanding a message (rules over up to 16 KB of text, then the prompt parser) is CPU work: it runs
-# here, never on the event loop, so no message can delay /healthz or another user's events. Two threads:
-# enough for the two cores, and a flood of messages queues here instead of in the shared default pool.
+# Understanding a message (rules over up to 16 KB of text, then the prompt parser or a plan's edit) is
+# CPU work, and the composer's first import takes a few hundred ms: it all runs here, in one hop per
+# message, never on the event loop, so no message can delay /healthz or another user's events. Two
+# threads: enough for the two cores, and a flood of messages queues here instead of in the shared pool.
 _UNDERSTAND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="understand")
 
 
@@ -48,6 +49,9 @@ class TurnDeps:
     silent_share: float
     sse_cut_after: Callable[[], int]
     slots: UserSlots | None = None
+    limits: Limits = field(
+        default_factory=Limits
+    )  # text_chars (--max-text-chars) caps a title the agent adds
 
 
 @dataclass
@@ -61,7 +65,8 @@ class Turn:
     draft: dict[str, Any]
     cost: int = 0
     hold_id: str | None = None
-    plan: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None  # what to compose: a generate's new plan, or an edit's adjusted one
+    plan_changes: list[dict[str, Any]] = field(default_factory=list)  # the edit's changes of the plan
     silent: bool = False
     events: EventFactory = field(default_factory=EventFactory)
     task: asyncio.Task[tuple[dict[str, Any], str]] | None = None
@@ -81,9 +86,18 @@ def _default_duration(draft: dict[str, Any], session: SessionRow) -> float:
     return video_ms / 1000 if video_ms else DEFAULT_TRACK_S
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What understanding a message needs to know of its session (read on the loop, used in a thread)."""
+
+    has_music: bool
+    video_s: float
+    default_duration_s: float
+    plan: dict[str, Any] | None  # the session's plan, which recomposing edits adjust
+    title_chars: int
+
+
 def _parse_plan(text: str, default_duration_s: float) -> dict[str, Any]:
-    """Runs in a thread until the prompt parser is loaded (its first import takes a few hundred ms), so
-    the event loop keeps serving keep-alives and other sessions meanwhile."""
     from nemo_local.composer import parse_prompt
 
     plan: dict[str, Any] = parse_prompt(text, default_duration_s=default_duration_s).model_dump()
@@ -93,7 +107,7 @@ def _parse_plan(text: str, default_duration_s: float) -> dict[str, Any]:
 def _adjust_plan(
     plan_data: dict[str, Any], ops: Sequence[tuple[str, float]]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Runs in a thread (see _parse_plan): apply calmer / more upbeat / length changes to the plan."""
+    """Apply calmer / more upbeat / length changes to the plan."""
     from nemo_local.composer import MusicPlan
 
     plan = MusicPlan.model_validate(plan_data)
@@ -108,21 +122,22 @@ def _adjust_plan(
     return plan.model_dump(), changes
 
 
-async def _composer_call(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call a cheap composer function: in a thread while the parser's first import may still be needed,
-    inline afterwards, since a thread hop per message costs more than the call under load (GIL hand-offs)."""
-    if "nemo_local.composer.prompt" in sys.modules and "nemo_local.composer.plan" in sys.modules:
-        return fn(*args)
-    return await asyncio.to_thread(fn, *args)
-
-
-def _decide(
-    text: str, has_music: bool, has_video: bool, default_duration_s: float
-) -> tuple[Understood, dict[str, Any] | None]:
-    """Runs in the understanding threads: what the message asks for, and the music plan of a generate."""
-    understood = understand(text, has_music=has_music, has_video=has_video)
-    plan = _parse_plan(text, default_duration_s) if understood.kind == "generate" else None
-    return understood, plan
+def _decide(text: str, facts: _Facts) -> tuple[Understood, dict[str, Any] | None, list[dict[str, Any]]]:
+    """Runs in the understanding threads: what the message asks for, and the plan to compose (a
+    generate's, or the session's plan adjusted by recomposing edits) with the changes made to it."""
+    understood = understand(
+        text, has_music=facts.has_music, has_video=facts.video_s > 0, title_chars=facts.title_chars
+    )
+    if understood.kind == "generate":
+        return understood, _parse_plan(text, facts.default_duration_s), []
+    recompose = [op for op in understood.ops if op.recomposes]
+    if understood.kind != "edit" or not recompose or facts.plan is None:
+        return understood, None, []
+    wanted = [
+        (op.kind, float(op.value or 0) if op.kind != "fit_video" else facts.video_s) for op in recompose
+    ]
+    plan, changes = _adjust_plan(facts.plan, wanted)
+    return understood, plan, changes
 
 
 async def prepare(
@@ -133,19 +148,18 @@ async def prepare(
     or releases the credits, and frees the slot) whether or not anyone reads the stream."""
     _, draft = deps.store.sessions.latest_draft(session.id)
     draft = draft or drafts.empty_draft(session.task_name)
-    has_music = drafts.music_segment(draft) is not None
-    loop = asyncio.get_running_loop()
-    understood, plan = await loop.run_in_executor(
-        _UNDERSTAND,
-        _decide,
-        text,
-        has_music,
-        drafts.video_length_ms(draft) > 0,
-        _default_duration(draft, session),
+    facts = _Facts(
+        has_music=drafts.music_segment(draft) is not None,
+        video_s=drafts.video_length_ms(draft) / 1000,
+        default_duration_s=_default_duration(draft, session),
+        plan=session.plan,
+        title_chars=deps.limits.text_chars,
     )
+    loop = asyncio.get_running_loop()
+    understood, plan, changes = await loop.run_in_executor(_UNDERSTAND, _decide, text, facts)
     turn = Turn(deps, session, user_id, base_url.rstrip("/"), streaming, understood, draft)
+    turn.plan, turn.plan_changes = plan, changes
     if understood.kind == "generate":
-        turn.plan = plan
         turn.cost = GENERATE_COST
     elif understood.kind == "edit":
         turn.cost = EDIT_COST
@@ -234,13 +248,9 @@ async def _generate(turn: Turn) -> tuple[dict[str, Any], str]:
 
 async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
     draft = turn.draft
-    changes: list[dict[str, Any]] = []
-    recompose = [op for op in turn.understood.ops if op.recomposes]
-    if recompose and turn.session.plan is not None:
-        video_s = drafts.video_length_ms(draft) / 1000
-        wanted = [(op.kind, float(op.value or 0) if op.kind != "fit_video" else video_s) for op in recompose]
-        plan, changes = await _composer_call(_adjust_plan, turn.session.plan, wanted)
-        url, meta = await _publish_track(turn, plan)
+    changes = list(turn.plan_changes)
+    if turn.plan is not None:  # a recomposing edit: prepare() adjusted the session's plan
+        url, meta = await _publish_track(turn, turn.plan)
         seg_meta = {
             "title": meta["title"],
             "media_id": meta["media_id"],

@@ -14,11 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from nemo_local.agent.numbers import _NUM, find_duration_s, find_percent, normalise
+from nemo_local.agent.numbers import find_percent, normalise
+from nemo_local.durations import duration_at, durations, find_duration_s
 
 DEFAULT_FADE_S = 2.0
 DEFAULT_TITLE_S = 3.0
-TITLE_CHARS = 200  # well under the export's text limit, so a title the agent adds can always be exported
+#: A longer message is not a title. The server also caps it at its text limit (--max-text-chars, see
+#: turn.py), so a title the agent adds can always be exported.
+TITLE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,12 @@ _UPBEAT = re.compile(
 _LENGTH = re.compile(
     r"\b(make (it|the (music|track|song))|change (the )?(length|duration)( of [a-z ]{1,40})?|set (the )?(length|duration)|"
     r"(shorten|extend|lengthen|trim|cut)( it| the (music|track|song))?|length|duration)\b[^%]{0,24}?\bto\b|"
-    rf"\bmake (it|the (music|track|song)) \d|{_NUM} ?(seconds?|secs?|s|minutes?|mins?) long\b|"
     r"改成|改为|缩短到|延长到|时长|长度"
 )
+_MAKE_IT = re.compile(r"\bmake (it|the (music|track|song)) ")  # "make it 2 minutes", "make it two minutes"
+_LONG = re.compile(r" ?long\b")  # "30 seconds long"
+_LONG_WORD = re.compile(r"\blong\b")
+_FOR = re.compile(r"\bfor ")
 _VOLUME_WORD = re.compile(r"\b(volume|music|bgm|track|song|loudness)\b|音量|音乐|背景音")
 _QUIETER = re.compile(
     r"\b(quieter|lower the (music|volume|bgm)|turn (it|the music|the bgm) down|softer volume)\b|小声|音量调低|调低音量|降低音量"
@@ -129,10 +135,34 @@ class Understood:
     topic: Literal["help", "export", "status", "no_music", "no_video", "nothing"] = "help"
 
 
-def _title_text(original: str, norm: str) -> str | None:
-    """The title a message asks for, at most TITLE_CHARS characters (a long message is not a title)."""
+def _title_text(original: str, max_chars: int) -> str | None:
+    """The title a message asks for, at most `max_chars` characters (a long message is not a title)."""
     found = _find_title(original)
-    return found[:TITLE_CHARS].strip() or None if found else None
+    return found[:max_chars].strip() or None if found else None
+
+
+def _title_seconds(norm: str) -> float:
+    """How long a title shows: "for 3 seconds" / "for two minutes", else (Chinese) the first "N秒"."""
+    for word in _FOR.finditer(norm):
+        found = duration_at(norm, word.end())
+        if found is not None:
+            return found.seconds
+    return next((d.seconds for d in durations(norm) if d.phrase.endswith("秒")), DEFAULT_TITLE_S)
+
+
+def _wanted_length(norm: str) -> float | None:
+    """The new length a message asks for ("change the length to 45 seconds", "make it two minutes",
+    "30 seconds long", "改成四十五秒"), or None."""
+    length = _LENGTH.search(norm)
+    if length:
+        return find_duration_s(norm[length.start() :])
+    for make in _MAKE_IT.finditer(norm):
+        found = duration_at(norm, make.end())
+        if found is not None:
+            return found.seconds
+    if not _LONG_WORD.search(norm):
+        return None  # no "long": spare a 16 KB message the scan for "<duration> long"
+    return next((d.seconds for d in durations(norm) if _LONG.match(norm, d.end)), None)
 
 
 def _find_title(original: str) -> str | None:
@@ -168,16 +198,14 @@ def _fade_seconds(norm: str, anchor: re.Pattern[str]) -> float:
     return DEFAULT_FADE_S
 
 
-def _edit_ops(original: str, norm: str, has_music: bool) -> list[Op]:
+def _edit_ops(original: str, norm: str, title_chars: int) -> list[Op]:
     ops: list[Op] = []
     if _TITLE.search(norm) and re.search(
         r"\b(add|put|show|insert|place|with)\b|添加|加上|加个|加一个|显示", norm
     ):
-        text = _title_text(original, norm)
+        text = _title_text(original, title_chars)
         if text:
-            m = re.search(rf"for {_NUM} ?(?:s|sec|secs|seconds?)\b|{_NUM} ?秒", norm)
-            seconds = float(next(g for g in m.groups() if g)) if m else DEFAULT_TITLE_S
-            ops.append(Op("title", seconds, text))
+            ops.append(Op("title", _title_seconds(norm), text))
     percent = find_percent(norm)
     if percent is not None and _VOLUME_WORD.search(norm):
         ops.append(Op("volume", percent))
@@ -197,10 +225,8 @@ def _edit_ops(original: str, norm: str, has_music: bool) -> list[Op]:
             ops.append(Op("fade_out", _fade_seconds(norm, _FADE_OUT)))
     if _FIT.search(norm):
         ops.append(Op("fit_video"))
-    elif (length := _LENGTH.search(norm)) and not any(o.kind == "title" for o in ops):
-        wanted = find_duration_s(norm[length.start() :])
-        if wanted:
-            ops.append(Op("length", wanted))
+    elif not any(o.kind == "title" for o in ops) and (wanted := _wanted_length(norm)):
+        ops.append(Op("length", wanted))
     if _CALMER.search(norm):
         ops.append(Op("energy", -1))
     elif _UPBEAT.search(norm):
@@ -208,13 +234,13 @@ def _edit_ops(original: str, norm: str, has_music: bool) -> list[Op]:
     return ops
 
 
-def understand(text: str, has_music: bool, has_video: bool) -> Understood:
-    """Classify one user message against the current timeline."""
+def understand(text: str, has_music: bool, has_video: bool, *, title_chars: int = TITLE_CHARS) -> Understood:
+    """Classify one user message against the current timeline; a title is cut to `title_chars`."""
     norm = normalise(text)
     zh = bool(_CJK.search(text))
     if _REPLACE.search(norm) or (_GENERATE.search(norm) and not has_music):
         return Understood("generate", text, zh, replace=has_music)
-    ops = _edit_ops(text, norm, has_music)
+    ops = _edit_ops(text, norm, min(title_chars, TITLE_CHARS))
     if ops:
         music_ops = [o for o in ops if o.kind != "title"]
         if music_ops and not has_music:

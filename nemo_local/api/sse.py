@@ -87,6 +87,7 @@ async def run_sse(
         silent_share=state.config.silent_edit_share,
         sse_cut_after=lambda: state.config.faults.sse_cut_after,
         slots=state.slots,
+        limits=limits,
     )
     try:
         turn = await agent_turn.prepare(

@@ -6,9 +6,9 @@ it ("calmer", "make it 45 seconds") through :meth:`MusicPlan.adjusted`, and comp
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Mode = Literal["major", "minor"]
 
@@ -39,18 +39,25 @@ class MusicPlan(BaseModel):
     instruments: list[str] = Field(default_factory=list)
     energy: int = Field(default=3, ge=MIN_ENERGY, le=MAX_ENERGY)
     drums: bool = True
+    #: True when the prompt named this tempo ("at 128 bpm"): the engine then keeps it, not nudging it by
+    #: up to 15 % to fit whole bars. An energy edit changes the tempo, and so ends this.
+    bpm_named: bool = False
     understood: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_before_the_field(cls, data: Any) -> Any:
+        """A plan stored before `bpm_named` existed said so only in its notes ("tempo: 128 BPM")."""
+        if isinstance(data, dict) and "bpm_named" not in data:
+            notes, bpm = data.get("understood") or [], data.get("bpm")
+            named = any(isinstance(n, str) and n.startswith(f"tempo: {bpm} BPM") for n in notes)
+            data = {**data, "bpm_named": named}
+        return data
 
     @property
     def key_name(self) -> str:
         """Human key name, e.g. ``"A minor"`` (what the metadata shows)."""
         return f"{self.key} {self.mode}"
-
-    @property
-    def bpm_named(self) -> bool:
-        """True when the prompt named this tempo ("at 128 bpm"): the engine then keeps it, not nudging it
-        by up to 15 % to fit whole bars. An energy edit changes the tempo, and so ends this."""
-        return any(note.startswith(f"tempo: {self.bpm} BPM") for note in self.understood)
 
     @property
     def shape(self) -> str:
@@ -80,6 +87,7 @@ class MusicPlan(BaseModel):
             bpm = round(self.bpm * (1.12**steps))
             data["bpm"] = max(MIN_BPM, min(MAX_BPM, bpm))
             data["energy"] = new_energy
+            data["bpm_named"] = False
             notes.append(
                 f"adjusted: {'more upbeat' if energy > 0 else 'calmer'} (energy {new_energy}, {data['bpm']} BPM)"
             )

@@ -24,7 +24,6 @@ from nemo_local.composer.plan import (
 from nemo_local.composer.vocabulary import (
     DEFAULT_GENRE,
     DEFAULT_MOOD,
-    ENGLISH_NUMBERS,
     GENRE_FOR_MOOD,
     INSTRUMENT_WORDS,
     MOOD_FOR_GENRE,
@@ -33,7 +32,7 @@ from nemo_local.composer.vocabulary import (
     WORDS,
     Meaning,
 )
-from nemo_local.numerals import chinese_number
+from nemo_local.durations import durations
 
 GENRE_BPM: dict[str, int] = {
     "lofi": 80,
@@ -71,12 +70,8 @@ _ENHARMONIC = {
     "B#": "C",
 }
 # Linear-time patterns only (the agent parses every chat message with them): numbers anchored and
-# bounded, and no two adjacent quantifiers that can split one run of spaces between them.
-_NUM = r"(?<![\d.])(\d{1,9}(?:\.\d{1,6})?)(?![\d])"
-_DASH = r"\s*(?:-\s*)?"
-_ZH_NUM = r"(?<![一二两三四五六七八九十])([一二两三四五六七八九十]{1,8})"
-_SEC_UNIT = r"(?:seconds?|secs?|s)"
-_MIN_UNIT = r"(?:minutes?|mins?|m)"
+# bounded, and no two adjacent quantifiers that can split one run of spaces between them. Durations are
+# read by nemo_local.durations, the reader the agent shares.
 
 
 @dataclass
@@ -87,7 +82,9 @@ class _Scan:
     understood: list[str] = field(default_factory=list)
 
     def take(self, match: re.Match[str]) -> None:
-        start, end = match.span()
+        self.take_span(*match.span())
+
+    def take_span(self, start: int, end: int) -> None:
         self.text = self.text[:start] + " " * (end - start) + self.text[end:]
 
 
@@ -109,65 +106,19 @@ _NO_DRUMS_RES = [_phrase_regex(p) for p in NO_DRUMS_PHRASES]
 
 
 def _parse_duration(scan: _Scan) -> float | None:
-    text = scan.text
-    rules: list[tuple[re.Pattern[str], str]] = [
-        (re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])"), "mmss"),
-        (
-            re.compile(
-                rf"(?<![\w.]){_NUM}{_DASH}{_MIN_UNIT}(?![a-z])\s*(?:and\s*)?{_NUM}{_DASH}{_SEC_UNIT}(?![a-z])"
-            ),
-            "min_sec",
-        ),
-        (re.compile(rf"(?<![\w.]){_NUM}{_DASH}{_MIN_UNIT}(?![a-z])"), "min"),
-        (re.compile(rf"(?<![\w.'’]){_NUM}{_DASH}{_SEC_UNIT}(?![a-z])"), "sec"),
-        (re.compile(rf"{_NUM}\s*分钟?\s*(\d{{1,9}})\s*秒"), "min_sec"),
-        (re.compile(rf"{_NUM}\s*分钟"), "min"),
-        (re.compile(rf"{_NUM}\s*秒"), "sec"),
-        (re.compile(rf"{_ZH_NUM}\s*分半"), "zh_min_half"),
-        (re.compile(r"(?<![一二两三四五六七八九十])([一二两三四五六七八九十]{1,8}|半)\s*分钟"), "zh_min"),
-        (re.compile(rf"{_ZH_NUM}\s*秒"), "zh_sec"),
-    ]
-    words = "|".join(re.escape(w) for w in sorted(ENGLISH_NUMBERS, key=len, reverse=True))
-    rules.append((re.compile(rf"(?<![a-z])({words})[\s-]+{_MIN_UNIT}(?![a-z])"), "word_min"))
-    rules.append((re.compile(rf"(?<![a-z])({words})[\s-]+{_SEC_UNIT}(?![a-z])"), "word_sec"))
-    for regex, kind in rules:
-        for match in regex.finditer(text):
-            before = text[max(0, match.start() - 4) : match.start()]
-            if kind == "sec" and re.search(r"\bthe\s*$", before):
-                continue  # "the 80s" is a decade, not a duration
-            seconds = _duration_value(match, kind)
-            if seconds is None or seconds <= 0:
-                continue
-            scan.take(match)
-            clamped = max(MIN_DURATION_S, min(MAX_DURATION_S, seconds))
-            note = f"duration: {clamped:g} s ({match.group(0).strip()})"
-            if clamped != seconds:
-                note += f", clamped from {seconds:g} s"
-            scan.understood.append(note)
-            return clamped
-    return None
-
-
-def _duration_value(match: re.Match[str], kind: str) -> float | None:
-    g = match.groups()
-    if kind == "mmss":
-        return int(g[0]) * 60.0 + int(g[1])
-    if kind == "min_sec":
-        return float(g[0]) * 60.0 + float(g[1])
-    if kind == "min":
-        return float(g[0]) * 60.0
-    if kind == "sec":
-        return float(g[0])
-    if kind in ("zh_min", "zh_min_half", "zh_sec"):
-        value = 0.5 if g[0] == "半" else chinese_number(g[0])
-        if value is None:
-            return None
-        if kind == "zh_min_half":
-            return (value + 0.5) * 60.0
-        return value * 60.0 if kind == "zh_min" else value
-    if kind in ("word_min", "word_sec"):
-        value = ENGLISH_NUMBERS[g[0]]
-        return value * 60.0 if kind == "word_min" else value
+    """The first positive duration the prompt names (read by `nemo_local.durations`, the agent's reader
+    too), clamped to what the composer makes."""
+    for found in durations(scan.text):
+        if found.seconds <= 0:
+            continue
+        scan.take_span(found.start, found.end)
+        seconds = found.seconds
+        clamped = max(MIN_DURATION_S, min(MAX_DURATION_S, seconds))
+        note = f"duration: {clamped:g} s ({found.phrase.strip()})"
+        if clamped != seconds:
+            note += f", clamped from {seconds:g} s"
+        scan.understood.append(note)
+        return clamped
     return None
 
 
@@ -311,7 +262,7 @@ def parse_prompt(
     """Understand ``prompt``; keyword arguments, when given, override what the text says."""
     original = prompt or ""
     scan = _Scan(text=original.lower())
-    bpm = _parse_bpm(scan)
+    bpm = named_bpm = _parse_bpm(scan)
     parsed_duration = _parse_duration(scan)
     parsed_seed = _parse_seed(scan)
     parsed_loop = _parse_loop(scan)
@@ -380,5 +331,6 @@ def parse_prompt(
         instruments=instruments,
         energy=max(1, min(5, energy)),
         drums=not no_drums,
+        bpm_named=named_bpm is not None,
         understood=scan.understood,
     )

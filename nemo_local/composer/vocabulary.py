@@ -299,31 +299,6 @@ MOOD_FOR_GENRE: dict[str, str] = {
 DEFAULT_MOOD = "chill"
 DEFAULT_GENRE = "lofi"
 
-ENGLISH_NUMBERS: dict[str, float] = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "forty-five": 45,
-    "fifty": 50,
-    "sixty": 60,
-    "ninety": 90,
-    "half a": 0.5,
-    "half": 0.5,
-}
-
 
 #: A prompt asking for a track that rises ("cinematic build-up", "a slow crescendo", "渐强").
 BUILD_UP = re.compile(r"build(?:s|ing)?[\s-]*up|crescendo|swell(?:s|ing)?|(?<![a-z])rising|渐强|递进|铺垫")

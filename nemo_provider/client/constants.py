@@ -4,7 +4,8 @@ from __future__ import annotations
 
 DEFAULT_BASE_URL = "https://mega-api-prod.nemovideo.ai"
 
-#: Upload formats the service accepts (contract, endpoint 4).
+#: File extensions of the upload formats the service accepts (contract, endpoint 4; "jpeg" is jpg's
+#: other name). nemo_local states them too (nemo_local/ingest/sniff.py): tests/contract holds the two equal.
 ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
     "mp4",
     "mov",
@@ -12,6 +13,7 @@ ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
     "webm",
     "mkv",
     "jpg",
+    "jpeg",
     "png",
     "gif",
     "webp",
@@ -21,10 +23,10 @@ ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
     "aac",
 )
 
-#: Per-file upload limit (200 MB, from the product description).
+#: Per-file upload limit (200 MB, from the product description; nemo_local's default, see tests/contract).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
-#: Export formats of `POST /api/render/proxy/lambda`.
+#: Export formats of `POST /api/render/proxy/lambda` (nemo_local's too, see tests/contract).
 EXPORT_FORMATS: tuple[str, ...] = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
 
 #: Attribution: the service refuses export with 402 for anonymous users without these.

@@ -6,9 +6,12 @@ httpx-sse's line and event decoders. It exists as its own layer because the stre
 * keep-alives come three ways (heartbeat events, `:` comment lines, empty `data:`), and httpx-sse's
   `EventSource` drops comments silently, so lines are inspected before decoding;
 * with `streaming: true` ADK sends the text as `partial` chunks and then once more, whole, in a final
-  event with the same `id`: the chunks are shown as they arrive and the final is not shown again;
-  function calls repeat the same way (same call id), and an artifact event is sent twice with one
-  `id` (once content-less): everything is de-duplicated by event id + content;
+  event with the same `id`: the chunks are shown as they arrive and the final is not shown again.
+  The service's own framing is unpublished, so ids are a hint, not a promise (see `_TextLog`): every
+  text keeps its place in arrival order and no text is shown twice, whatever ids chunks and finals carry;
+* function calls repeat like texts (same call id), and an artifact event is sent twice with one `id`
+  (once content-less): whole events are de-duplicated by event id + content (never partial chunks,
+  whose text may repeat: "ha", "ha");
 * `errorCode: MODEL_RETURNED_NO_CONTENT` is the model's empty turn, not a failure of the work;
 * an `{"error": ...}` frame is not an Event: the server failed after the stream started.
 
@@ -22,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from httpx_sse import ServerSentEvent
@@ -44,6 +48,83 @@ def _canonical(value: Any) -> str:
         return json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return repr(value)
+
+
+@dataclass
+class _Text:
+    """One text of the reply, in the place where its first piece arrived."""
+
+    text: str
+    author: str
+    eids: set[str]  # the event ids its pieces came with
+
+
+class _TextLog:
+    """The reply's texts in arrival order, each shown once, whatever ids partial and final events carry.
+
+    Real ADK gives the chunks and the final aggregate of one text the same event `id`; other framings
+    give each chunk its own id, or the final another id, or send no final, or none but finals, and
+    several authors (sub-agents) may stream at once. So a text is *open* from its first chunk until a
+    whole event of its author arrives; a chunk joins the open text with its id, else its author's.
+    A final is that open text's aggregate when it has one of the text's ids, or is its author's and
+    starts with what was shown; then only its unseen tail is shown (nothing, if it rewrote the chunks:
+    they were shown already) and it replaces the chunks in `texts`. Any other final closes its author's
+    open text and is a new text of its own. Typed `{"type": "text"}` pieces join until a non-text event.
+    """
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self._emit = emit
+        self._texts: list[_Text] = []
+        self._open: dict[str, _Text] = {}  # author -> its open text
+        self._typed: _Text | None = None
+
+    def partial(self, eid: str, author: str, chunk: str) -> None:
+        slot = self._open_with(eid) or self._open.get(author)
+        if slot is None:
+            slot = self._open[author] = self._new(author)
+        slot.eids.add(eid)
+        slot.text += chunk
+        self._emit(chunk)
+
+    def final(self, eid: str, author: str, text: str) -> None:
+        slot = self._open_with(eid)
+        if slot is None:
+            own = self._open.get(author)
+            if own is not None and text.startswith(own.text):
+                slot = own
+        self.close(author)
+        if slot is None:
+            self._new(author).text = text
+            self._emit(text)
+            return
+        self._open.pop(slot.author, None)
+        if text.startswith(slot.text):
+            self._emit(text[len(slot.text) :])
+        slot.text = text
+
+    def close(self, author: str) -> None:
+        """A whole event of `author` arrived: its open text, if any, got no aggregate and stays as is."""
+        self._open.pop(author, None)
+
+    def typed(self, chunk: str) -> None:
+        if self._typed is None:
+            self._typed = self._new("")
+        self._typed.text += chunk
+        self._emit(chunk)
+
+    def end_typed(self) -> None:
+        self._typed = None
+
+    def texts(self) -> list[str]:
+        return [t.text for t in self._texts if t.text]
+
+    def _open_with(self, eid: str) -> _Text | None:
+        return next((t for t in self._open.values() if eid and eid in t.eids), None)
+
+    def _new(self, author: str) -> _Text:
+        slot = _Text("", author, set())
+        self._texts.append(slot)
+        return slot
 
 
 class MessageAccumulator:
@@ -71,9 +152,7 @@ class MessageAccumulator:
         self._last_signal = self._started
         self.keepalives = 0
         self.events = 0
-        self._texts: list[str] = []
-        self._pending: dict[str, str] = {}  # event id -> partial text shown so far
-        self._typed_buffer: list[str] = []
+        self._texts = _TextLog(self._emit)
         self._tool_calls: list[ToolCall] = []
         self._tool_results: list[ToolResult] = []
         self._errors: list[StreamError] = []
@@ -92,13 +171,8 @@ class MessageAccumulator:
         for line in self._lines.flush():
             self._line(line)
         self._line("")  # dispatch an event left without its blank line
-        self._flush_typed()
-        for text in self._pending.values():
-            if text:
-                self._texts.append(text)
-        self._pending.clear()
         return MessageResult(
-            texts=list(self._texts),
+            texts=self._texts.texts(),
             tool_calls=list(self._tool_calls),
             tool_results=list(self._tool_results),
             errors=list(self._errors),
@@ -169,14 +243,16 @@ class MessageAccumulator:
     def _adk(self, event: dict[str, Any]) -> None:
         eid = str(event.get("id") or "")
         content = event.get("content") if isinstance(event.get("content"), dict) else None
-        key = f"{eid}|{event.get('partial')!r}|{_canonical(content)}|{event.get('errorCode')}"
-        if eid and key in self._seen:
-            return  # the same event sent twice (e.g. the artifact event)
-        self._seen.add(key)
         partial = event.get("partial") is True
+        if not partial:
+            key = f"{eid}|{_canonical(content)}|{event.get('errorCode')}"
+            if eid and key in self._seen:
+                return  # the same whole event sent twice (e.g. the artifact event)
+            self._seen.add(key)
+        author = str(event.get("author") or "")
+        texts: list[str] = []
         if content is not None:
             parts = content.get("parts") if isinstance(content.get("parts"), list) else []
-            texts: list[str] = []
             for part in parts:
                 if not isinstance(part, dict):
                     continue
@@ -188,28 +264,17 @@ class MessageAccumulator:
                 response = part.get("functionResponse") or part.get("function_response")
                 if isinstance(response, dict):
                     self._tool_result(eid, response)
-            if texts and content.get("role") != "user":
-                self._adk_text(eid, "".join(texts), partial)
+        text = "".join(texts) if content is not None and content.get("role") != "user" else ""
+        if partial:
+            if text:
+                self._texts.partial(eid, author, text)
+        elif text:
+            self._texts.final(eid, author, text)
+        else:
+            self._texts.close(author)
         code = event.get("errorCode") or event.get("error_code")
         if code:
             self._adk_error(eid, str(code), event.get("errorMessage") or event.get("error_message"))
-
-    def _adk_text(self, eid: str, text: str, partial: bool) -> None:
-        if partial:
-            self._emit(text)
-            self._pending[eid] = self._pending.get(eid, "") + text
-            return
-        shown = self._pending.pop(eid, None)
-        if shown is None and len(self._pending) == 1:
-            # Some ADK versions give chunks and final different ids: match by content instead.
-            only_id, only_text = next(iter(self._pending.items()))
-            if only_text and text.startswith(only_text):
-                shown = self._pending.pop(only_id)
-        if shown is None:
-            self._emit(text)
-        elif text.startswith(shown):
-            self._emit(text[len(shown) :])
-        self._texts.append(text)
 
     def _tool_call(self, eid: str, call: dict[str, Any]) -> None:
         key = "call|" + (
@@ -272,10 +337,9 @@ class MessageAccumulator:
         if kind == "text":
             text = payload.get("content", payload.get("text"))
             if isinstance(text, str):
-                self._emit(text)
-                self._typed_buffer.append(text)
+                self._texts.typed(text)
             return
-        self._flush_typed()
+        self._texts.end_typed()
         if kind == "tool_call":
             self._tool_calls.append(
                 ToolCall(
@@ -303,11 +367,6 @@ class MessageAccumulator:
             )
         else:
             self._log.debug("Ignored a typed event of type %r.", kind)
-
-    def _flush_typed(self) -> None:
-        if self._typed_buffer:
-            self._texts.append("".join(self._typed_buffer))
-            self._typed_buffer = []
 
 
 def _opt_str(value: Any) -> str | None:

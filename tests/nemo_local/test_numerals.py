@@ -27,12 +27,15 @@ def test_anything_else_is_not_a_number(word: str) -> None:
     assert chinese_number(word) is None
 
 
-def test_agent_and_composer_read_durations_alike() -> None:
-    from nemo_local.agent.numbers import find_duration_s, normalise
-    from nemo_local.composer.prompt import parse_prompt
+def test_english_numbers() -> None:
+    from nemo_local.numerals import english_number
 
-    for text in ("两分钟的音乐", "四十五秒", "三十秒", "一分半", "两分半钟"):
-        agent = find_duration_s(normalise(text))
-        composer = parse_prompt(text).duration_s
-        assert agent is not None and composer is not None
-        assert agent == pytest.approx(composer), text
+    assert [english_number(w) for w in ("seven", "twenty", "forty-five", "ninety nine", "a", "an")] == [
+        7,
+        20,
+        45,
+        99,
+        1,
+        1,
+    ]
+    assert english_number("twenty twenty") is None and english_number("many") is None

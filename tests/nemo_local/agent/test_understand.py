@@ -53,6 +53,11 @@ def test_replace_requests(text: str) -> None:
         ("change the length to 45 seconds", [{"op": "length", "value": 45.0}]),
         ("make it 2 minutes", [{"op": "length", "value": 120.0}]),
         ("改成四十五秒", [{"op": "length", "value": 45.0}]),
+        ("make it two minutes", [{"op": "length", "value": 120.0}]),
+        ("set the length to a minute and a half", [{"op": "length", "value": 90.0}]),
+        ("I want it 30 seconds long", [{"op": "length", "value": 30.0}]),
+        ('add a title "Hi" for two seconds', [{"op": "title", "value": 2.0, "text": "Hi"}]),
+        ("fade out over half a minute", [{"op": "fade_out", "value": 30.0}]),
     ],
 )
 def test_edits(text: str, expected: list[dict[str, object]]) -> None:

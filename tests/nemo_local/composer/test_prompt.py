@@ -25,6 +25,10 @@ from nemo_local.composer import MusicPlan, parse_prompt
         ("欢快 两分钟", 120.0),
         ("史诗 1分30秒", 90.0),
         ("轻音乐 一分半", 90.0),
+        ("two minutes of calm piano", 120.0),
+        ("lo-fi, 1.5 min", 90.0),
+        ("a minute and a half of jazz", 90.0),
+        ("90 seconds, the 80s synthwave", 90.0),
     ],
 )
 def test_duration_phrases(prompt: str, seconds: float) -> None:
@@ -136,3 +140,19 @@ def test_parsing_a_prompt_does_not_load_the_synthesis_stack() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_named_tempo_is_a_field_of_the_plan_not_read_from_its_notes() -> None:
+    plan = parse_prompt("upbeat at 128 bpm")
+    assert plan.bpm == 128 and plan.bpm_named is True
+    assert plan.model_copy(update={"understood": []}).bpm_named is True  # the notes are only for people
+    assert parse_prompt("upbeat and fast").bpm_named is False  # a tempo word only scales the genre's
+    assert plan.adjusted(duration_s=45.0).bpm_named is True
+    assert plan.adjusted(energy=1).bpm_named is False  # an energy edit changes the tempo
+
+
+def test_a_plan_stored_before_the_field_keeps_its_named_tempo() -> None:
+    stored = parse_prompt("calm at 90 bpm").model_dump(exclude={"bpm_named"})
+    assert MusicPlan.model_validate(stored).bpm_named is True
+    unnamed = parse_prompt("calm piano").model_dump(exclude={"bpm_named"})
+    assert MusicPlan.model_validate(unnamed).bpm_named is False

@@ -43,7 +43,8 @@ def _exportable(draft: dict[str, Any]) -> bool:
 
 def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
     state: AppState = request.app.state.nemo
-    url = f"{base_url(request)}/files/{job.public_id}/{job.id}.{job.format}" if job.public_id else None
+    published = job.public_id and job.file_name
+    url = f"{base_url(request)}/files/{job.public_id}/{job.file_name}" if published else None
     if state.config.faults.render_shape_b:
         data = {
             "id": job.name, "status": job.status, "progress": job.progress, "outputUrl": url,
@@ -141,4 +142,5 @@ async def download_render(
     public = state.store.media.public_file(job.public_id)
     if public is None or not public.path.is_file():
         raise ApiError(404, f"The file of render {render_id} is gone", http_status=404)
-    return FileResponse(public.path, media_type=public.content_type, filename=public.name)
+    # named by the caller's id (checked by paths.RENDER_NAME when the render was created), never our key
+    return FileResponse(public.path, media_type=public.content_type, filename=f"{render_id}.{job.format}")

@@ -30,16 +30,12 @@ from nemo_local.ingest.receive import (
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
 from nemo_local.limits import BY_NAME, LimitExceeded, Limits
+from nemo_local.media.content_types import content_type
 from nemo_local.quota import check_free_disk, check_storage
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422, 507), tags=["upload"])
 IMAGE_SECONDS = 5.0
-MIME = {
-    "mp4": "video/mp4", "mov": "video/quicktime", "avi": "video/x-msvideo", "webm": "video/webm",
-    "mkv": "video/x-matroska", "jpg": "image/jpeg", "png": "image/png", "gif": "image/gif",
-    "webp": "image/webp", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "aac": "audio/aac",
-}  # fmt: skip
 ACCEPTED_TEXT = ", ".join(e for e in ACCEPTED_EXTENSIONS if e != "jpeg")
 
 
@@ -236,9 +232,7 @@ async def upload(
     for f, info in zip(received, described, strict=True):
         assert f.sniffed is not None
         name = safe_name(f.filename)
-        public = state.store.media.publish(
-            f.path, name, MIME.get(f.sniffed.ext, "application/octet-stream"), caller.user_id
-        )
+        public = state.store.media.publish(f.path, name, content_type(f.sniffed.ext), caller.user_id)
         row = UploadRow(
             "upl_" + secrets.token_hex(6), f.filename, f.sniffed.kind, public, f.size,
             info["duration"], info["width"], info["height"], info["fps"], info["hash"],

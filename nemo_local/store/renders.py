@@ -39,6 +39,7 @@ class RenderRow:
     started_at: float | None
     completed_at: float | None
     name: str
+    file_name: str | None = None  # the published file's name (in its URL), once completed
 
 
 class DuplicateRenderId(Exception):
@@ -62,7 +63,12 @@ def _row(r: Any) -> RenderRow:
         r["id"], r["user_id"], r["session_id"], json.loads(r["draft_json"]), r["format"], r["quality"],
         r["status"], float(r["progress"]), r["error"], r["public_id"], r["size"], r["duration"],
         int(r["attempts"]), r["created_at"], r["started_at"], r["completed_at"], r["name"] or r["id"],
+        r["file_name"],
     )  # fmt: skip
+
+
+# a render with the name of its published file (renders of older servers were published under their key)
+_SELECT = "SELECT r.*, f.name AS file_name FROM renders r LEFT JOIN files f ON f.public_id=r.public_id"
 
 
 class RenderStore:
@@ -107,12 +113,12 @@ class RenderStore:
 
     def get(self, key: str) -> RenderRow | None:
         """By the server's key (the worker's view)."""
-        r = self._db.one("SELECT * FROM renders WHERE id=?", (key,))
+        r = self._db.one(f"{_SELECT} WHERE r.id=?", (key,))
         return _row(r) if r else None
 
     def find(self, user_id: str, name: str) -> RenderRow | None:
         """The user's render of that name (the API's view); another user's is simply not there."""
-        r = self._db.one("SELECT * FROM renders WHERE user_id=? AND name=?", (user_id, name))
+        r = self._db.one(f"{_SELECT} WHERE r.user_id=? AND r.name=?", (user_id, name))
         return _row(r) if r else None
 
     def active_count(self, user_id: str) -> int:

@@ -104,9 +104,7 @@ def test_a_crash_is_reported_as_internal_and_logged(
     user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
     session = store.sessions.create(user, "p", "en")
     job = store.renders.create("r1", user, session.id, TITLE_DRAFT, "mp4", "low")
-    RenderWorker(store, ServerConfig(data_dir=tmp_path))._render(
-        job.id, TITLE_DRAFT, "mp4", "low", threading.Event()
-    )
+    RenderWorker(store, ServerConfig(data_dir=tmp_path))._render(job, threading.Event())
     failed = store.renders.get(job.id)
     assert failed is not None and failed.status == "failed"
     assert failed.error == "render failed: internal error (KeyError); see the nemo-local log"

@@ -54,6 +54,7 @@ def test_full_conversation_to_a_downloaded_video(
     assert all(b >= a for a, b in zip(done["_progress_seen"], done["_progress_seen"][1:], strict=False))
     url = done["output"]["url"]
     assert user.token not in url
+    assert url.endswith(f"/{rid}.mp4"), url  # the caller's id, never the server's rnd_ key
     out = tmp_path / "export.mp4"
     out.write_bytes(httpx.get(url).content)
     info = probe(out)
@@ -62,6 +63,8 @@ def test_full_conversation_to_a_downloaded_video(
     assert out.stat().st_size == done["output"]["size"]
     fallback = user.get(f"/api/render/proxy/{rid}/download")
     assert fallback.status_code == 200 and fallback.content == out.read_bytes()
+    for served in (fallback, httpx.get(url)):
+        assert served.headers["content-disposition"] == f'attachment; filename="{rid}.mp4"'
     other = api.user()
     assert other.get(f"/api/render/proxy/{rid}/download").status_code == 404
     assert other.get(f"/api/render/proxy/lambda/{rid}").status_code == 404

@@ -79,3 +79,24 @@ def test_a_data_dir_from_before_per_user_ids_is_migrated(tmp_path: Path) -> None
     assert job is not None and job.id == "render_9" and job.status == "completed"
     with pytest.raises(DuplicateRenderId):
         store.renders.create("render_9", "u", "s", {}, "mp4", "high")
+
+
+def test_a_completed_render_knows_the_name_it_was_published_under(tmp_path: Path) -> None:
+    """Its URL is built from that name: renders of older servers were published as `rnd_<key>.mp4`, new
+    ones under the caller's id, and both must keep serving."""
+    store = Store(tmp_path)
+    for name, published in (("r:1", "r:1.mp4"), ("r2", None)):
+        job = store.renders.create(name, "u", "s", {}, "mp4", "high")
+        assert job.file_name is None
+        assert store.renders.claim_next() == job.id
+        out = store.path("renders", job.id)
+        out.mkdir(parents=True)
+        (out / f"{job.id}.mp4").write_bytes(b"x")
+        public = store.media.publish(
+            out / f"{job.id}.mp4", published or f"{job.id}.mp4", "video/mp4", "render"
+        )
+        store.renders.complete(job.id, public.public_id, 1, 1.0)
+        found = store.renders.find("u", name)
+        assert found is not None and found.file_name == (published or f"{job.id}.mp4")
+        assert store.renders.get(job.id) == found
+    store.close()

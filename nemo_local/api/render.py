@@ -37,10 +37,6 @@ class CreateRender(BaseModel):
     output: OutputSpec = Field(default_factory=OutputSpec)
 
 
-def _exportable(draft: dict[str, Any]) -> bool:
-    return isinstance(draft.get("t"), list) and any(isinstance(t, dict) and t.get("sg") for t in draft["t"])
-
-
 def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
     state: AppState = request.app.state.nemo
     published = job.public_id and job.file_name
@@ -81,12 +77,10 @@ async def create_render(
         raise ApiError(422, f"unsupported quality {quality!r}; one of {', '.join(QUALITIES)}")
     limits = state.config.limits
     try:
-        # off the event loop: a draft may be megabytes of JSON
+        # off the event loop: a draft may be megabytes of JSON; the renderer's own reader has the last word
         await asyncio.to_thread(check_draft, body.draft, limits)
     except DraftInvalid as exc:
         raise ApiError(422, f"invalid draft: {exc}", {"field": exc.field}) from exc
-    if not _exportable(body.draft):
-        raise ApiError(422, "the draft has nothing to export (no track with segments)")
     # before the render exists or anything is charged: a full quota or disk refuses it with the limit
     check_free_disk(state.store.data_dir, limits, "this render")
     await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from nemo_local.media import probe
 from tests.nemo_local.conftest import Api, User
@@ -105,6 +106,51 @@ def test_request_errors(api: Api) -> None:
     ]
     early = user.get(f"/api/render/proxy/{not_done}/download")
     assert early.status_code in (200, 409)  # 409 while it is not completed
+
+
+READABLE_DRAFT = {
+    "tracks": [
+        {"type": "text", "segments": [{"id": "t1", "start_ms": 0, "duration_ms": 1000, "text": "Hi"}]}
+    ],
+    "duration_ms": 1000,
+    "metadata": {},
+}
+
+
+def test_a_draft_with_readable_keys_renders_like_the_short_one(api: Api) -> None:
+    """The renderer reads `tracks`/`segments`/... as well as `t`/`sg`; the API once refused such a draft
+    as having nothing to export. One reader now decides both."""
+    user = api.user()
+    sid = user.new_session()
+    body = {"sessionId": sid, "draft": READABLE_DRAFT, "output": {"format": "mp4", "quality": "low"}}
+    created = user.post("/api/render/proxy/lambda", json=body)
+    assert created.status_code == 200, created.text
+    done = _wait(user, created.json()["id"])
+    assert done["status"] == "completed", done.get("error")
+    assert abs(done["output"]["duration"] - 1.0) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("draft", "reason"),
+    [
+        ({"t": [{"tt": 0, "sg": [{"id": "v1", "s": 0, "d": 1000}]}]}, "has no media source"),
+        ({"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "  "}]}]}, "no segments to render"),
+        ({"tracks": []}, "has no tracks"),
+    ],
+)
+def test_a_draft_the_renderer_cannot_render_is_refused_at_creation(
+    api: Api, draft: dict[str, Any], reason: str
+) -> None:
+    """Not accepted, charged and then failed: 422 with the renderer's own reason, and no render exists."""
+    user = api.user()
+    sid = user.new_session()
+    before = user.credits()
+    rid = f"render_{uuid.uuid4().hex}"
+    resp = user.post("/api/render/proxy/lambda", json={"id": rid, "sessionId": sid, "draft": draft})
+    assert resp.status_code == 422, resp.text
+    assert reason in resp.json()["message"] and resp.json()["data"]["field"] == "draft"
+    assert user.get(f"/api/render/proxy/lambda/{rid}").status_code == 404
+    assert user.credits() == before
 
 
 def test_cancel_a_running_render(api: Api) -> None:

@@ -4,26 +4,15 @@ reason once it has been interrupted too often; it never stays 'processing'. Sess
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
-from tests.nemo_local.conftest import Api, User
+from tests.nemo_local.conftest import Api
 
 TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
-
-
-def _poll_until(user: User, rid: str, wanted: set[str], timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = user.get(f"/api/render/proxy/lambda/{rid}").json()
-        if body.get("status") in wanted:
-            return dict(body)
-        time.sleep(0.05)
-    raise AssertionError(f"{rid} never reached {wanted}")
 
 
 def _stop_cleanly(server: NemoServer) -> None:
@@ -40,19 +29,19 @@ def test_render_interrupted_twice_ends_failed_with_a_reason(tmp_path: Path) -> N
     rid = user.post(
         "/api/render/proxy/lambda", json={"id": "render_restart_1", "sessionId": sid, "draft": TITLE_DRAFT}
     ).json()["id"]
-    _poll_until(user, rid, {"processing"})
+    user.wait_render(rid, {"processing"}, timeout=60)
     _stop_cleanly(server)
 
     server = start_nemo_server(data, "--fault-render-stuck")
     user = Api(server).user("restart-client")  # same client id: the same token back after a restart
     assert user.state(sid)["session_id"] == sid
-    _poll_until(user, rid, {"processing"})  # resumed once
+    user.wait_render(rid, {"processing"}, timeout=60)  # resumed once
     _stop_cleanly(server)
 
     server = start_nemo_server(data)
     try:
         user = Api(server).user("restart-client")
-        body = _poll_until(user, rid, {"failed", "completed", "cancelled"}, timeout=10)
+        body = user.wait_render(rid, {"failed", "completed", "cancelled"}, timeout=10)
         assert body["status"] == "failed" and "restart" in body["error"]
         assert user.credits()["total"] == 100
     finally:
@@ -75,13 +64,13 @@ def test_render_running_at_shutdown_is_resumed_and_completes(
         "output": {"format": "mp4", "quality": "low"},
     }
     rid = user.post("/api/render/proxy/lambda", json=body).json()["id"]
-    _poll_until(user, rid, {"processing"})
+    user.wait_render(rid, {"processing"}, timeout=60)
     _stop_cleanly(server)
 
     server = start_nemo_server(data)
     try:
         user = Api(server).user("resume-client")
-        done = _poll_until(user, rid, {"completed", "failed", "cancelled"})
+        done = user.wait_render(rid, {"completed", "failed", "cancelled"}, timeout=60)
         assert done["status"] == "completed", done["error"]
         assert done["output"]["size"] > 0
     finally:

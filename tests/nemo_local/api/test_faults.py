@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,17 +14,6 @@ from tests.conftest import start_nemo_server, stop_nemo_server
 from tests.nemo_local.conftest import Api, User
 
 TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
-
-
-def _wait_status(user: User, render_id: str, wanted: set[str], timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = user.get(f"/api/render/proxy/lambda/{render_id}").json()
-        status = body.get("status") or body.get("data", {}).get("status")
-        if status in wanted:
-            return dict(body)
-        time.sleep(0.05)
-    raise AssertionError(f"render {render_id} never reached {wanted}")
 
 
 def test_admin_endpoint_needs_the_admin_token(fault_api: Api) -> None:
@@ -123,7 +111,7 @@ def test_render_fail(fault_api: Api) -> None:
         json={"id": f"render_{uuid.uuid4().hex}", "sessionId": sid, "draft": TITLE_DRAFT},
     )
     assert created.status_code == 200 and created.json()["status"] == "pending"
-    body = _wait_status(user, created.json()["id"], {"failed", "completed"})
+    body = user.wait_render(created.json()["id"], {"failed", "completed"}, timeout=30)
     assert body["status"] == "failed" and "injected" in body["error"]
 
 
@@ -132,11 +120,11 @@ def test_render_stuck_until_cancelled(fault_api: Api) -> None:
     sid = user.new_session()
     fault_api.faults(render_stuck=True)
     rid = user.post("/api/render/proxy/lambda", json={"sessionId": sid, "draft": TITLE_DRAFT}).json()["id"]
-    body = _wait_status(user, rid, {"processing"})
+    body = user.wait_render(rid, {"processing"})
     assert body["progress"] < 100
     cancelled = user.post(f"/api/render/proxy/lambda/{rid}/cancel").json()
     assert cancelled["status"] == "cancelled"
-    assert _wait_status(user, rid, {"cancelled"})["status"] == "cancelled"
+    assert user.wait_render(rid, {"cancelled"})["status"] == "cancelled"
 
 
 def test_render_shape_b(fault_api: Api) -> None:
@@ -144,7 +132,7 @@ def test_render_shape_b(fault_api: Api) -> None:
     sid = user.new_session()
     fault_api.faults(render_shape_b=True, render_fail=True)
     rid = user.post("/api/render/proxy/lambda", json={"sessionId": sid, "draft": TITLE_DRAFT}).json()["id"]
-    body = _wait_status(user, rid, {"failed"})
+    body = user.wait_render(rid, {"failed"})
     assert body["success"] is True
     assert set(body["data"]) >= {"id", "status", "progress", "outputUrl", "createdAt", "completedAt"}
     assert body["data"]["id"] == rid and "taskId" not in body

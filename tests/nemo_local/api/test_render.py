@@ -3,7 +3,7 @@ render -> download, with the file probed; request errors; the free-plan 402."""
 
 from __future__ import annotations
 
-import time
+import itertools
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,22 +12,9 @@ import httpx
 import pytest
 
 from nemo_local.media import probe
-from tests.nemo_local.conftest import Api, User
+from tests.nemo_local.conftest import Api
 
 TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
-
-
-def _wait(user: User, rid: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    seen: list[float] = []
-    while time.monotonic() < deadline:
-        body = user.get(f"/api/render/proxy/lambda/{rid}").json()
-        seen.append(body["progress"])
-        if body["status"] in ("completed", "failed", "cancelled"):
-            body["_progress_seen"] = seen
-            return dict(body)
-        time.sleep(0.05)
-    raise AssertionError(f"render {rid} did not finish")
 
 
 def test_full_conversation_to_a_downloaded_video(
@@ -49,10 +36,12 @@ def test_full_conversation_to_a_downloaded_video(
         json={"id": rid, "sessionId": sid, "draft": draft, "output": {"format": "mp4", "quality": "low"}},
     )
     assert created.status_code == 200 and created.json() == {"id": rid, "status": "pending", "progress": 0.0}
-    done = _wait(user, rid)
+    polls: list[dict[str, Any]] = []
+    done = user.wait_render(rid, seen=polls)
     assert done["status"] == "completed", done.get("error")
     assert done["taskId"] == rid and done["progress"] == 100 and done["error"] is None
-    assert all(b >= a for a, b in zip(done["_progress_seen"], done["_progress_seen"][1:], strict=False))
+    seen = [poll["progress"] for poll in polls]
+    assert all(b >= a for a, b in itertools.pairwise(seen))
     url = done["output"]["url"]
     assert user.token not in url
     assert url.endswith(f"/{rid}.mp4"), url  # the caller's id, never the server's rnd_ key
@@ -79,7 +68,7 @@ def test_audio_only_export(api: Api, tmp_path: Path) -> None:
     rid = user.post(
         "/api/render/proxy/lambda", json={"sessionId": sid, "draft": draft, "output": {"format": "mp3"}}
     ).json()["id"]
-    done = _wait(user, rid)
+    done = user.wait_render(rid)
     assert done["status"] == "completed", done.get("error")
     out = tmp_path / "a.mp3"
     out.write_bytes(httpx.get(done["output"]["url"]).content)
@@ -125,7 +114,7 @@ def test_a_draft_with_readable_keys_renders_like_the_short_one(api: Api) -> None
     body = {"sessionId": sid, "draft": READABLE_DRAFT, "output": {"format": "mp4", "quality": "low"}}
     created = user.post("/api/render/proxy/lambda", json=body)
     assert created.status_code == 200, created.text
-    done = _wait(user, created.json()["id"])
+    done = user.wait_render(created.json()["id"])
     assert done["status"] == "completed", done.get("error")
     assert abs(done["output"]["duration"] - 1.0) < 0.2
 
@@ -164,7 +153,7 @@ def test_cancel_a_running_render(api: Api) -> None:
     ).json()["id"]
     cancelled = user.post(f"/api/render/proxy/lambda/{rid}/cancel").json()
     assert cancelled["status"] == "cancelled"
-    assert _wait(user, rid)["status"] == "cancelled"
+    assert user.wait_render(rid)["status"] == "cancelled"
     assert user.get(f"/api/render/proxy/{rid}/download").status_code == 409
 
 
@@ -202,8 +191,8 @@ def test_render_ids_are_per_user_and_never_paths(api: Api) -> None:
         created = user.post("/api/render/proxy/lambda", json=body)
         assert created.status_code == 200, created.text
         assert created.json()["id"] == rid
-    assert _wait(alice, rid)["status"] == "completed"
-    assert _wait(bob, rid)["status"] == "completed"
+    assert alice.wait_render(rid)["status"] == "completed"
+    assert bob.wait_render(rid)["status"] == "completed"
     a_url = alice.get(f"/api/render/proxy/lambda/{rid}").json()["output"]["url"]
     b_url = bob.get(f"/api/render/proxy/lambda/{rid}").json()["output"]["url"]
     assert a_url != b_url

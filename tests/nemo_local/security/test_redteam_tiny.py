@@ -5,14 +5,11 @@ named the server's data dir. It now fails at once saying how long a frame is; no
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from nemo_local.media import ffmpeg_exe
-from tests.nemo_local.conftest import User
 from tests.nemo_local.security.conftest import Client
 
 
@@ -23,16 +20,6 @@ def _clip(path: Path) -> bytes:
         check=True,
     )  # fmt: skip
     return path.read_bytes()
-
-
-def _finish(user: User, rid: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = user.get(f"/api/render/proxy/lambda/{rid}").json()
-        if body["status"] in ("completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"render {rid} did not finish")
 
 
 @pytest.mark.parametrize(
@@ -55,7 +42,7 @@ def test_a_video_export_shorter_than_a_frame_fails_saying_so(
     body = {"sessionId": sid, "draft": {"t": [{"tt": tt, "sg": [seg]}]}, "output": {"format": fmt}}
     resp = user.post("/api/render/proxy/lambda", json=body)
     assert resp.status_code == 200, resp.text
-    done = _finish(user, resp.json()["id"])
+    done = user.wait_render(resp.json()["id"])
     assert done["status"] == "failed"
     assert "shorter than one video frame" in done["error"], done
     assert "internal" not in done["error"] and str(strict.server.data_dir) not in done["error"]

@@ -5,9 +5,7 @@ limit, a file changed on disk), so the renderer must refuse them itself."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,16 +19,6 @@ def _stored_copy(data_dir: Path, content: bytes) -> Path:
     found = [p for p in found if p.read_bytes() == content]
     assert len(found) == 1, found
     return found[0]
-
-
-def _wait_terminal(user: Any, rid: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = dict(user.get(f"/api/render/proxy/lambda/{rid}").json())
-        if body.get("status") in ("completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{rid} did not finish")
 
 
 @pytest.mark.parametrize(("kind", "reason"), [("huge", "megapixels"), ("broken", "cannot read")])
@@ -53,7 +41,7 @@ def test_bad_picture_in_a_draft_fails_with_a_reason(
         before = user.credits()
         body = {"id": f"render_bad_{kind}", "sessionId": sid, "draft": draft}
         rid = user.post("/api/render/proxy/lambda", json=body).json()["id"]
-        result = _wait_terminal(user, rid)
+        result = user.wait_render(rid, timeout=60)
         assert result["status"] == "failed"
         assert reason in result["error"] and "internal error" not in result["error"]
         assert user.credits()["available"] == before["available"]  # a refused render costs nothing

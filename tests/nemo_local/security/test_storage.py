@@ -7,10 +7,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -64,16 +62,6 @@ def _render(user: User, sid: str) -> httpx.Response:
     return user.post("/api/render/proxy/lambda", json=body)
 
 
-def _finished(user: User, rid: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = user.get(f"/api/render/proxy/lambda/{rid}").json()
-        if body["status"] in ("completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"render {rid} did not finish")
-
-
 def _stored(server: Hostile) -> set[str]:
     return {str(p) for folder in ("uploads", "media") for p in (server.data_dir / folder).rglob("*")}
 
@@ -94,7 +82,7 @@ def test_uploads_and_exports_count_against_the_users_quota(quota: Hostile) -> No
         resp = _render(user, sid)
         if resp.status_code != 200:
             break
-        assert _finished(user, resp.json()["id"])["status"] == "completed"
+        assert user.wait_render(resp.json()["id"])["status"] == "completed"
     body = envelope(resp, 422)
     assert "storage is full" in body["message"] and "--max-storage-mb" in body["message"]
     assert envelope(_upload(user, sid, "small.png", small_png()), 422)["data"]["switch"] == "--max-storage-mb"

@@ -288,10 +288,14 @@ async def receive_multipart(
                 raise BadUpload("the multipart body ended before its closing boundary (truncated upload?)")
     except MultipartParseError as exc:
         sink.cleanup()
-        if "header size" in str(exc).lower():
-            raise BadUpload(
-                "a part's headers are too long (file names may have at most "
-                f"{limits.shown('filename_chars')} characters)"
+        if "header size" in str(exc).lower():  # python-multipart's own bound, hit by a very long name
+            raise LimitExceeded(
+                "filename_chars",
+                "files",
+                None,
+                limits,
+                "A part's headers are too long for the multipart parser (file names may have at most "
+                f"{limits.shown('filename_chars')} characters)",
             ) from exc
         raise BadUpload(f"the multipart body is malformed ({exc})") from exc
     except BaseException:

@@ -12,21 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from nemo_local.config import ServerConfig
 from nemo_local.limits import LimitExceeded
 from nemo_local.media import children
+from nemo_local.media.content_types import content_type
 from nemo_local.quota import check_free_disk
-from nemo_local.store import Store, paths
+from nemo_local.store import RenderRow, Store, paths
 
 log = logging.getLogger("nemo_local.worker")
 STUCK_PROGRESS = 5.0
-MIME = {
-    "mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
-    "avi": "video/x-msvideo", "gif": "image/gif", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4",
-    "aac": "audio/aac",
-}  # fmt: skip
 
 
 class RenderWorker:
@@ -83,6 +78,13 @@ class RenderWorker:
             self._remove(entry / "work")
             for partial in entry.glob(".*.partial"):
                 partial.unlink(missing_ok=True)
+
+    def _free_unless_completed(self, render_id: str) -> None:
+        """Remove the job folder unless the render completed (a cancel or a timeout may land in the last
+        instant of a render that finished, and its file must stay servable)."""
+        final = self.store.renders.get(render_id)
+        if final is None or final.status != "completed":
+            shutil.rmtree(self._job_dir(render_id), ignore_errors=True)
 
     @staticmethod
     def _remove(path: Path) -> None:
@@ -195,28 +197,21 @@ class RenderWorker:
                         render_id, "render failed: injected failure (fault switch render_fail)"
                     )
                     return
-                self._render(job.id, job.draft, job.format, job.quality, cancel, timed_out)
+                self._render(job, cancel, timed_out)
         finally:
             timer.cancel()
             with self._lock:
                 self._cancels.pop(render_id, None)
             if timed_out.is_set() and not self._stopping.is_set():
                 self._over_time(render_id)
-                final = self.store.renders.get(render_id)
-                if final is None or final.status != "completed":  # finished in the last instant: keep it
-                    shutil.rmtree(self._job_dir(render_id), ignore_errors=True)
+                self._free_unless_completed(render_id)
 
     def _render(
-        self,
-        render_id: str,
-        draft: dict[str, Any],
-        fmt: str,
-        quality: str,
-        cancel: threading.Event,
-        timed_out: threading.Event | None = None,
+        self, job: RenderRow, cancel: threading.Event, timed_out: threading.Event | None = None
     ) -> None:
         from nemo_local.renderer import RenderCancelled, RenderError, render_draft
 
+        render_id, fmt = job.id, job.format
         job_dir = self._job_dir(render_id)
         shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True)
@@ -224,10 +219,10 @@ class RenderWorker:
         done = False
         try:
             result = render_draft(
-                draft,
+                job.draft,
                 out_path,
                 fmt=fmt,
-                quality=quality,
+                quality=job.quality,
                 resolve_media=self.store.media.resolve_url,
                 progress=self._progress(render_id),
                 cancel=cancel,
@@ -261,11 +256,7 @@ class RenderWorker:
         if cancel.is_set() and self._stopping.is_set():
             shutil.rmtree(job_dir, ignore_errors=True)
             return
-        path = Path(result.path)
-        public = self.store.media.publish(
-            path, path.name, MIME.get(fmt, "application/octet-stream"), "render"
-        )
+        # published under the caller's id (paths.RENDER_NAME: a safe file name), not the server's key
+        public = self.store.media.publish(Path(result.path), f"{job.name}.{fmt}", content_type(fmt), "render")
         self.store.renders.complete(render_id, public.public_id, int(result.size), float(result.duration_s))
-        final = self.store.renders.get(render_id)
-        if final is None or final.status != "completed":  # cancelled in the last instant: free the disk
-            shutil.rmtree(job_dir, ignore_errors=True)
+        self._free_unless_completed(render_id)

@@ -1,7 +1,11 @@
 """A draft sent for export is checked before any work starts: its shape, every value the renderer reads
 (a volume of "loud", a width of inf, a duration of Infinity or 1e12 are refused naming the field), and the
 limits on tracks, segments, nesting and export length. The renderer checks again (defence in depth);
-this check exists so that a bad draft is a clear 422/413 at creation, never a failed render later."""
+this check exists so that a bad draft is a clear 422/413 at creation, never a failed render later.
+
+One reader: the keys (short and readable) are the renderer's `timeline.KEYS`, and a draft that passes
+these bounds is then read by the renderer's own `parse_draft`, so what it cannot render (nothing to
+export, a clip without a source) is refused here in its words, and what it renders is never refused."""
 
 from __future__ import annotations
 
@@ -18,17 +22,8 @@ MAX_SOURCE_OFFSET_MS = 24 * 3600 * 1000
 MAX_STRING_CHARS = 2048
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-# (short key, readable names) of the numeric fields, as nemo_local.renderer.timeline reads them
-_TIMES = (
-    ("s", ("s", "start_ms", "start")),
-    ("d", ("d", "duration_ms", "duration")),
-    ("fi", ("fi", "fade_in_ms")),
-    ("fo", ("fo", "fade_out_ms")),
-)
-_OFFSET = ("ss", "source_offset_ms", "offset_ms")
-_VOLUME = ("v", "volume")
-_TEXT = ("txt", "text")
-_SOURCE = ("src", "url", "source")
+_TIMES = ("start", "duration", "fade_in", "fade_out")  # timeline.KEYS names of a segment's times (ms)
+Keys = Mapping[str, tuple[str, ...]]
 
 
 class DraftInvalid(ValueError):
@@ -95,29 +90,29 @@ def _string(field: str, value: Any, limit: int) -> None:
         raise DraftInvalid(field, f"is {len(value)} characters long (at most {limit})")
 
 
-def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> tuple[float, float]:
+def _segment(field: str, seg: Any, limits: Limits, max_ms: float, keys: Keys) -> tuple[float, float]:
     """Check one segment; returns where it starts and ends (ms)."""
     if not isinstance(seg, Mapping):
         raise DraftInvalid(field, "must be an object")
     values: dict[str, float] = {}
-    for short, names in _TIMES:
-        found = _first(seg, names)
+    for name in _TIMES:
+        found = _first(seg, keys[name])
         if found is not None:  # start and duration: their sum is checked against the export limit below
-            high = math.inf if short in ("s", "d") else max_ms
-            values[short] = _number(f"{field}.{found[0]}", found[1], 0, high)
-    offset = _first(seg, _OFFSET)
+            high = math.inf if name in ("start", "duration") else max_ms
+            values[name] = _number(f"{field}.{found[0]}", found[1], 0, high)
+    offset = _first(seg, keys["source_offset"])
     if offset is not None:
         _number(f"{field}.{offset[0]}", offset[1], 0, MAX_SOURCE_OFFSET_MS)
-    volume = _first(seg, _VOLUME)
+    volume = _first(seg, keys["volume"])
     if volume is not None:
         _number(f"{field}.{volume[0]}", volume[1], 0, 100)
-    text = _first(seg, _TEXT)
+    text = _first(seg, keys["text"])
     if text is not None:
         _string(f"{field}.{text[0]}", text[1], limits.text_chars)
-    source = _first(seg, _SOURCE)
+    source = _first(seg, keys["src"])
     if source is not None:
         _string(f"{field}.{source[0]}", source[1], MAX_STRING_CHARS)
-    end = values.get("s", 0.0) + values.get("d", 0.0)
+    end = values.get("start", 0.0) + values.get("duration", 0.0)
     if end > max_ms:
         raise LimitExceeded(
             "export_seconds",
@@ -126,22 +121,26 @@ def _segment(field: str, seg: Any, limits: Limits, max_ms: float) -> tuple[float
             limits,
             f"{field} ends at {end / 1000:g} s, beyond the export limit of {limits.shown('export_seconds')}",
         )
-    return values.get("s", 0.0), end
+    return values.get("start", 0.0), end
 
 
 def check_draft(draft: Any, limits: Limits) -> None:
-    """Raise DraftInvalid (a value the renderer can't use) or LimitExceeded (tracks, segments, length)."""
+    """Raise DraftInvalid (a value the renderer can't use, or a draft it cannot render) or LimitExceeded
+    (tracks, segments, length)."""
+    # the renderer is imported here, not at the top: this runs in a thread, off the event loop
+    from nemo_local.renderer import RenderError
+    from nemo_local.renderer.timeline import KEYS, TEXT, most_at_once, parse_draft, track_kind
+
     if not isinstance(draft, Mapping):
         raise DraftInvalid("draft", "must be an object")
     _depth_ok(draft)
     max_ms = limits.export_seconds * 1000
-    tracks = _first(draft, ("t", "tracks"))
+    tracks = _first(draft, KEYS["tracks"])
     if tracks is None or not isinstance(tracks[1], list):
         raise DraftInvalid("draft.t", "must be a list of tracks")
     key, track_list = tracks
     if len(track_list) > limits.draft_tracks:
         raise LimitExceeded("draft_tracks", f"draft.{key}", len(track_list), limits)
-    from nemo_local.renderer.timeline import TEXT, most_at_once, track_kind  # a thread: cost off the loop
 
     segments = 0
     titles: list[tuple[float, float]] = []
@@ -149,13 +148,13 @@ def check_draft(draft: Any, limits: Limits) -> None:
         tfield = f"draft.{key}[{ti}]"
         if not isinstance(track, Mapping):
             raise DraftInvalid(tfield, "must be an object")
-        kind = _first(track, ("tt", "type", "kind"))
+        kind = _first(track, KEYS["type"])
         if kind is not None and (isinstance(kind[1], bool) or not isinstance(kind[1], int | str)):
             raise DraftInvalid(
                 f"{tfield}.{kind[0]}", f"must be a track type code or name, not {_shown(kind[1])}"
             )
         titled = kind is not None and track_kind(kind[1]) == TEXT
-        found = _first(track, ("sg", "segments"))
+        found = _first(track, KEYS["segments"])
         if found is None:
             continue
         skey, segs = found
@@ -165,15 +164,15 @@ def check_draft(draft: Any, limits: Limits) -> None:
         if segments > limits.draft_segments:
             raise LimitExceeded("draft_segments", "draft", f"more than {limits.draft_segments}", limits)
         for si, seg in enumerate(segs):
-            start, end = _segment(f"{tfield}.{skey}[{si}]", seg, limits, max_ms)
-            text = _first(seg, _TEXT)
+            start, end = _segment(f"{tfield}.{skey}[{si}]", seg, limits, max_ms, KEYS)
+            text = _first(seg, KEYS["text"])
             if titled and end > start and text is not None and str(text[1]).strip():
                 titles.append((start, end))
     # the renderer's own counter, asked before any work (it holds every visible title while drawing)
     at_once = most_at_once(titles)
     if at_once > limits.titles_at_once:
         raise LimitExceeded("titles_at_once", "titles visible at one instant", at_once, limits)
-    declared = _first(draft, ("d", "duration_ms"))
+    declared = _first(draft, KEYS["draft_duration"])
     if declared is not None:
         field = f"draft.{declared[0]}"
         value = declared[1]
@@ -189,7 +188,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
                 limits,
                 f"{field} makes the export {float(value) / 1000:g} s long (limit {limits.shown('export_seconds')})",
             )
-    meta = _first(draft, ("m", "metadata"))
+    meta = _first(draft, KEYS["meta"])
     if meta is not None:
         mkey, mvalue = meta
         if not isinstance(mvalue, Mapping):
@@ -197,3 +196,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
         for side in ("width", "height"):
             if mvalue.get(side) is not None:
                 _number(f"draft.{mkey}.{side}", mvalue[side], 0, MAX_SIDE)
+    try:
+        parse_draft(draft, limits)
+    except RenderError as exc:  # e.g. nothing to export, a clip without a source: the renderer's words
+        raise DraftInvalid("draft", f"cannot be exported: {exc}") from exc

@@ -121,7 +121,8 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
 async def limit_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
-    return envelope_error(request, ApiError(exc.code, str(exc), exc.data, headers, http_status=exc.code))
+    status = HTTP_STATUS.get(exc.code, exc.code)  # a contract code (4002, 4003) has its table's status
+    return envelope_error(request, ApiError(exc.code, str(exc), exc.data, headers, http_status=status))
 
 
 async def invalid_id_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -37,13 +37,10 @@ class CreateRender(BaseModel):
     output: OutputSpec = Field(default_factory=OutputSpec)
 
 
-def _exportable(draft: dict[str, Any]) -> bool:
-    return isinstance(draft.get("t"), list) and any(isinstance(t, dict) and t.get("sg") for t in draft["t"])
-
-
 def render_body(request: Request, job: RenderRow) -> dict[str, Any]:
     state: AppState = request.app.state.nemo
-    url = f"{base_url(request)}/files/{job.public_id}/{job.id}.{job.format}" if job.public_id else None
+    published = job.public_id and job.file_name
+    url = f"{base_url(request)}/files/{job.public_id}/{job.file_name}" if published else None
     if state.config.faults.render_shape_b:
         data = {
             "id": job.name, "status": job.status, "progress": job.progress, "outputUrl": url,
@@ -80,12 +77,10 @@ async def create_render(
         raise ApiError(422, f"unsupported quality {quality!r}; one of {', '.join(QUALITIES)}")
     limits = state.config.limits
     try:
-        # off the event loop: a draft may be megabytes of JSON
+        # off the event loop: a draft may be megabytes of JSON; the renderer's own reader has the last word
         await asyncio.to_thread(check_draft, body.draft, limits)
     except DraftInvalid as exc:
         raise ApiError(422, f"invalid draft: {exc}", {"field": exc.field}) from exc
-    if not _exportable(body.draft):
-        raise ApiError(422, "the draft has nothing to export (no track with segments)")
     # before the render exists or anything is charged: a full quota or disk refuses it with the limit
     check_free_disk(state.store.data_dir, limits, "this render")
     await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)
@@ -141,4 +136,5 @@ async def download_render(
     public = state.store.media.public_file(job.public_id)
     if public is None or not public.path.is_file():
         raise ApiError(404, f"The file of render {render_id} is gone", http_status=404)
-    return FileResponse(public.path, media_type=public.content_type, filename=public.name)
+    # named by the caller's id (checked by paths.RENDER_NAME when the render was created), never our key
+    return FileResponse(public.path, media_type=public.content_type, filename=f"{render_id}.{job.format}")

@@ -17,29 +17,24 @@ from nemo_local.api.deps import Caller, current_user, path_session
 from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
+from nemo_local.ingest.fetch import URL_REFUSED, fetch_url
 from nemo_local.ingest.receive import (
     BadUpload,
     BadURL,
-    FileTooLarge,
     ReceivedFile,
     UnsupportedType,
-    fetch_url,
     receive_multipart,
     safe_name,
     too_many_files,
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
-from nemo_local.limits import BY_NAME, LimitExceeded, Limits
-from nemo_local.quota import check_free_disk, check_storage
+from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.media.content_types import content_type
+from nemo_local.quota import Room, check_free_disk, check_storage, storage_room
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422, 507), tags=["upload"])
 IMAGE_SECONDS = 5.0
-MIME = {
-    "mp4": "video/mp4", "mov": "video/quicktime", "avi": "video/x-msvideo", "webm": "video/webm",
-    "mkv": "video/x-matroska", "jpg": "image/jpeg", "png": "image/png", "gif": "image/gif",
-    "webp": "image/webp", "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "aac": "audio/aac",
-}  # fmt: skip
 ACCEPTED_TEXT = ", ".join(e for e in ACCEPTED_EXTENSIONS if e != "jpeg")
 
 
@@ -114,11 +109,23 @@ def _discard(files: list[ReceivedFile]) -> None:
             f.path.unlink()
 
 
-async def _receive(request: Request, state: AppState, dest: Path) -> list[ReceivedFile]:
+def _refused(exc: UnsupportedType | BadURL | BadUpload) -> ApiError:
+    """The envelope of an upload refused for its content (limits are LimitExceeded, answered as such)."""
+    if isinstance(exc, UnsupportedType):
+        accepted = ACCEPTED_TEXT.split(", ")
+        return ApiError(
+            4001, f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}", {"accepted": accepted}
+        )
+    if isinstance(exc, BadURL):
+        return ApiError(URL_REFUSED, f"URL refused: {exc}")
+    return ApiError(422, f"Upload refused: {exc}", {"field": "files"})
+
+
+async def _receive(request: Request, state: AppState, dest: Path, room: Room) -> list[ReceivedFile]:
     limits = state.config.limits
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/"):
-        return await receive_multipart(ctype, request.stream(), dest, limits)
+        return await receive_multipart(ctype, request.stream(), dest, limits, room)
     try:
         body = json.loads(await request.body())
     except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
@@ -131,7 +138,9 @@ async def _receive(request: Request, state: AppState, dest: Path) -> list[Receiv
     got: list[ReceivedFile] = []
     try:
         for i, url in enumerate(urls):
-            got.append(await fetch_url(url, dest, limits, state.config.allow_private_urls, index=i))
+            got.append(
+                await fetch_url(url, dest, limits, state.config.allow_private_urls, index=i, room=room)
+            )
     except BaseException:
         _discard(got)
         raise
@@ -184,37 +193,16 @@ async def upload(
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
     limits = state.config.limits
-    # before a byte is read: a full disk or a full quota refuses the upload, it does not truncate it
+    # before a byte is read: a full disk or a full quota refuses the upload; while the files stream in,
+    # the user's room (the quota less what is kept) cuts them off as soon as they pass it
     check_free_disk(state.store.data_dir, limits, "this upload")
-    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)
+    room = await asyncio.to_thread(storage_room, state.store, caller.user_id, limits)
     dest = state.store.path("uploads", session.id)
     await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
     try:
-        received = await _receive(request, state, dest)
-    except FileTooLarge as exc:
-        raise ApiError(
-            4002,
-            f"File too large: {exc.filename} exceeds the {exc.limit / (1024 * 1024):g} MB limit; trim or compress "
-            f"it (the server's operator can raise it with {BY_NAME['upload_file_bytes'].flag})",
-            {
-                "filename": exc.filename,
-                "size": exc.size,
-                "limit": exc.limit,
-                "field": "files",
-                "value": exc.size,
-                "switch": BY_NAME["upload_file_bytes"].flag,
-            },
-        ) from exc
-    except UnsupportedType as exc:
-        raise ApiError(
-            4001,
-            f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}",
-            {"accepted": list(ACCEPTED_TEXT.split(", "))},
-        ) from exc
-    except BadURL as exc:
-        raise ApiError(4003, f"URL refused: {exc}") from exc
-    except BadUpload as exc:
-        raise ApiError(422, f"Upload refused: {exc}", {"field": "files"}) from exc
+        received = await _receive(request, state, dest, room)
+    except (UnsupportedType, BadURL, BadUpload) as exc:
+        raise _refused(exc) from exc
     if not received:
         raise ApiError(422, "no file in the request (multipart field 'files')")
     try:
@@ -230,15 +218,13 @@ async def upload(
     except BaseException as exc:
         _discard(received)  # also when the client hangs up mid-probe: nothing would ever own these files
         if isinstance(exc, UnsupportedType):
-            raise ApiError(4001, f"Unsupported file type ({exc}). Accepted: {ACCEPTED_TEXT}") from exc
+            raise _refused(exc) from exc
         raise
     base = base_url(request)
     for f, info in zip(received, described, strict=True):
         assert f.sniffed is not None
         name = safe_name(f.filename)
-        public = state.store.media.publish(
-            f.path, name, MIME.get(f.sniffed.ext, "application/octet-stream"), caller.user_id
-        )
+        public = state.store.media.publish(f.path, name, content_type(f.sniffed.ext), caller.user_id)
         row = UploadRow(
             "upl_" + secrets.token_hex(6), f.filename, f.sniffed.kind, public, f.size,
             info["duration"], info["width"], info["height"], info["fps"], info["hash"],

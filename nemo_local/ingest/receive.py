@@ -1,36 +1,32 @@
-"""Streaming reception of uploads: bytes go straight to disk, the size limit, the number of files, their
-names and the content type are checked while the data arrives, and a refused or interrupted upload never
-leaves a file on disk. URL uploads connect only to the address that was checked, follow a bounded number
-of redirects (each checked again) and are cut off after a total time, however slowly the bytes drip."""
+"""Streaming reception of uploads: bytes go straight to disk; the size limit, the user's storage quota, the
+number of files, their names and the content type are checked while the data arrives, and a refused or
+interrupted upload never leaves a file on disk. URL uploads (nemo_local.ingest.fetch) share the checks,
+the errors and `ReceivedFile` defined here."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import os
 import re
 import secrets
-import time
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import httpx
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from nemo_local.ingest.sniff import SNIFF_BYTES, Sniffed, check_type
-from nemo_local.ingest.urls import Resolver, URLRefused, check_url, redact, resolve
-from nemo_local.limits import BY_NAME, LimitExceeded, Limits
+from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.store import paths
 
-log = logging.getLogger("nemo_local.ingest")
+if TYPE_CHECKING:
+    from nemo_local.quota import Room
+
 _END_STATE = MultipartState.END
-READ_TIMEOUT_S = 15.0  # between two chunks of a URL download; the whole fetch is bounded separately
+FILE_TOO_LARGE = 4002  # the contract's code for a file over the size limit (HTTP 413)
 
 DRAIN_FACTOR = 4  # after a refusal, read at most this many limits more so the client can read our answer
 # Parts that carry no file (form fields) besides the files: each costs Python callbacks on the event loop,
@@ -42,10 +38,25 @@ class UploadRefused(Exception):
     """Base of the refusals the API maps to envelope codes."""
 
 
-class FileTooLarge(UploadRefused):
-    def __init__(self, filename: str, size: int, limit: int) -> None:
-        super().__init__(f"{filename} is larger than the {limit // (1024 * 1024)} MB limit")
-        self.filename, self.size, self.limit = filename, size, limit
+class FileTooLarge(LimitExceeded):
+    """One file is over `upload_file_bytes`: the contract's 4002, whose `data` also names the file and its
+    size (the client reads `size` and `limit`)."""
+
+    def __init__(self, filename: str, size: int, limits: Limits) -> None:
+        super().__init__(
+            "upload_file_bytes",
+            "files",
+            size,
+            limits,
+            f"File too large: {filename} exceeds the {limits.shown('upload_file_bytes')} limit; "
+            "trim or compress it",
+            code=FILE_TOO_LARGE,
+        )
+        self.filename, self.size = filename, size
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {**super().data, "filename": self.filename, "size": self.size}
 
 
 class UnsupportedType(UploadRefused):
@@ -65,7 +76,7 @@ class BadUpload(UploadRefused):
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _unsafe_char(c: str) -> bool:
+def unsafe_char(c: str) -> bool:
     """Control characters, lone surrogates, and the bidirectional overrides that make `gpj.exe` look like
     `exe.jpg`; joiners (emoji sequences) and marks of any script are fine."""
     return unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS
@@ -83,7 +94,7 @@ def check_filename(name: str, index: int, limits: Limits) -> None:
             limits,
             f"{field_name} is {len(name)} characters long (limit {limits.shown('filename_chars')})",
         )
-    if any(_unsafe_char(c) for c in name):
+    if any(unsafe_char(c) for c in name):
         raise BadUpload(f"{field_name} contains control characters or bidirectional overrides")
 
 
@@ -129,10 +140,11 @@ class _PartState:
 
 
 class _MultipartSink:
-    """python-multipart callbacks that write each file part to its own file under `dest`."""
+    """python-multipart callbacks that write each file part to its own file under `dest`; every byte is
+    counted against the user's storage `room` before it is written."""
 
-    def __init__(self, dest: Path, limits: Limits) -> None:
-        self.dest, self.limits, self.limit = dest, limits, limits.upload_file_bytes
+    def __init__(self, dest: Path, limits: Limits, room: Room | None) -> None:
+        self.dest, self.limits, self.limit, self.room = dest, limits, limits.upload_file_bytes, room
         self.files: list[ReceivedFile] = []
         self.error: UploadRefused | LimitExceeded | None = None
         self.parts = 0
@@ -200,8 +212,13 @@ class _MultipartSink:
             f.head += chunk[: SNIFF_BYTES - len(f.head)]
             if len(f.head) >= SNIFF_BYTES and not self._type_ok(f):
                 return
-        if f.size > self.limit:
-            self._refuse(FileTooLarge(f.filename, f.size, self.limit))
+        try:
+            if f.size > self.limit:
+                raise FileTooLarge(f.filename, f.size, self.limits)
+            if self.room is not None:
+                self.room.take(len(chunk))
+        except LimitExceeded as exc:
+            self._refuse(exc)
             return
         fh.write(chunk)
 
@@ -230,10 +247,11 @@ class _MultipartSink:
 
 
 async def receive_multipart(
-    content_type: str, body: AsyncIterator[bytes], dest: Path, limits: Limits
+    content_type: str, body: AsyncIterator[bytes], dest: Path, limits: Limits, room: Room | None = None
 ) -> list[ReceivedFile]:
     """Parse a multipart body as it streams in; raises UploadRefused or LimitExceeded (nothing left on
-    disk) on refusal, BadUpload when the body is malformed or ends early."""
+    disk) on refusal, BadUpload when the body is malformed or ends early. With `room`, the files together
+    may hold no more than the user's storage has left (refused when they pass it, not after)."""
     try:
         ctype, params = parse_options_header(content_type.encode("latin-1"))
     except UnicodeEncodeError as exc:
@@ -242,7 +260,7 @@ async def receive_multipart(
     if ctype != b"multipart/form-data" or not boundary:
         raise UnsupportedType("request", "expected multipart/form-data with a boundary")
     limit = limits.upload_file_bytes
-    sink = _MultipartSink(dest, limits)
+    sink = _MultipartSink(dest, limits, room)
     parser = MultipartParser(
         boundary,
         {
@@ -270,10 +288,14 @@ async def receive_multipart(
                 raise BadUpload("the multipart body ended before its closing boundary (truncated upload?)")
     except MultipartParseError as exc:
         sink.cleanup()
-        if "header size" in str(exc).lower():
-            raise BadUpload(
-                "a part's headers are too long (file names may have at most "
-                f"{limits.shown('filename_chars')} characters)"
+        if "header size" in str(exc).lower():  # python-multipart's own bound, hit by a very long name
+            raise LimitExceeded(
+                "filename_chars",
+                "files",
+                None,
+                limits,
+                "A part's headers are too long for the multipart parser (file names may have at most "
+                f"{limits.shown('filename_chars')} characters)",
             ) from exc
         raise BadUpload(f"the multipart body is malformed ({exc})") from exc
     except BaseException:
@@ -283,113 +305,3 @@ async def receive_multipart(
         sink.cleanup()
         raise sink.error
     return sink.files
-
-
-def _url_filename(url: str, response: httpx.Response, max_chars: int) -> str:
-    """The name the server gave the file (Content-Disposition), else the URL path's last part; control
-    characters dropped and cut to the file name limit (keeping the end, where the extension is)."""
-    name = ""
-    for key, value in response.headers.raw:
-        if key.lower() == b"content-disposition":
-            _, params = parse_options_header(value)
-            if params.get(b"filename"):
-                name = params[b"filename"].decode("utf-8", "replace")
-            break
-    if not name:
-        name = unquote(os.path.basename(urlsplit(url).path))
-    name = "".join(c for c in name if not _unsafe_char(c))
-    return name[-max_chars:] or "download"
-
-
-async def fetch_url(
-    url: str,
-    dest: Path,
-    limits: Limits,
-    allow_private: bool,
-    index: int = 0,
-    resolver: Resolver = resolve,
-) -> ReceivedFile:
-    """Download `url` to disk under the same size and type checks as an upload, within
-    `limits.url_fetch_seconds` in total (a URL that drips bytes is cut off), following at most
-    `limits.url_redirects` redirects; every hop is resolved, checked and then connected to by address."""
-    started = time.monotonic()
-    try:
-        return await asyncio.wait_for(
-            _fetch(url, dest, limits, allow_private, resolver), timeout=limits.url_fetch_seconds
-        )
-    except asyncio.TimeoutError as exc:
-        waited = time.monotonic() - started
-        log.info("URL upload %s cut off after %.1f s", redact(url), waited)
-        raise LimitExceeded(
-            "url_fetch_seconds",
-            f"urls[{index}]",
-            round(waited, 1),
-            limits,
-            f"Fetching urls[{index}] took longer than {limits.shown('url_fetch_seconds')}; "
-            "the server answering it is too slow, upload the file itself instead",
-        ) from exc
-
-
-async def _fetch(
-    url: str, dest: Path, limits: Limits, allow_private: bool, resolver: Resolver
-) -> ReceivedFile:
-    timeout = httpx.Timeout(READ_TIMEOUT_S, connect=10.0)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        current = url
-        for _hop in range(limits.url_redirects + 1):
-            try:
-                target = await asyncio.to_thread(check_url, current, allow_private, resolver)
-            except URLRefused as exc:
-                raise BadURL(str(exc)) from exc
-            log.info("fetching URL upload %s (address %s)", redact(current), target.address)
-            extensions = {"sni_hostname": target.host} if target.parts.scheme == "https" else {}
-            request = client.build_request(
-                "GET", target.pinned_url, headers={"Host": target.host_header}, extensions=extensions
-            )
-            try:
-                resp = await client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise BadURL(f"could not fetch the URL: {type(exc).__name__}") from exc
-            try:
-                if resp.is_redirect and "location" in resp.headers:
-                    try:
-                        current = urljoin(current, resp.headers["location"])
-                    except ValueError as exc:
-                        raise BadURL("the URL redirected to a malformed location") from exc
-                    continue
-                if resp.status_code != 200:
-                    raise BadURL(f"fetching the URL answered HTTP {resp.status_code}")
-                try:
-                    name = _url_filename(current, resp, limits.filename_chars)
-                    return await _save_stream(name, resp, dest, limits.upload_file_bytes)
-                except httpx.HTTPError as exc:
-                    raise BadURL(f"could not fetch the URL: {type(exc).__name__}") from exc
-            finally:
-                await resp.aclose()
-        raise BadURL(
-            f"too many redirects (more than {limits.url_redirects}; {BY_NAME['url_redirects'].flag})"
-        )
-
-
-async def _save_stream(filename: str, resp: httpx.Response, dest: Path, limit: int) -> ReceivedFile:
-    declared = int(resp.headers.get("content-length") or 0)
-    if declared > limit:
-        raise FileTooLarge(filename, declared, limit)
-    f = ReceivedFile(filename, paths.under(dest, f"{secrets.token_hex(8)}_{safe_name(filename)}"))
-    try:
-        with f.path.open("wb") as fh:
-            async for chunk in resp.aiter_bytes():
-                f.size += len(chunk)
-                if f.size > limit:
-                    raise FileTooLarge(filename, f.size, limit)
-                if len(f.head) < SNIFF_BYTES:
-                    f.head += chunk[: SNIFF_BYTES - len(f.head)]
-                fh.write(chunk)
-        f.sniffed = check_type(filename, f.head)
-        if f.sniffed is None:
-            raise UnsupportedType(filename, "the content is not one of the accepted formats")
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            f.path.unlink()
-        raise
-    return f

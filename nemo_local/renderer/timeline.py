@@ -30,6 +30,23 @@ _TYPE_CODES = {
     "title": TEXT,
 }
 MAX_SIDE = 1920
+# Every key the renderer reads, the contract's short one first, then the readable names it also accepts.
+# The one list: nemo_local.api.draft_check names a draft's fields by it.
+KEYS: Mapping[str, tuple[str, ...]] = {
+    "tracks": ("t", "tracks"),
+    "type": ("tt", "type", "kind"),
+    "segments": ("sg", "segments"),
+    "draft_duration": ("d", "duration_ms"),
+    "meta": ("m", "metadata"),
+    "start": ("s", "start_ms", "start"),
+    "duration": ("d", "duration_ms", "duration"),
+    "fade_in": ("fi", "fade_in_ms"),
+    "fade_out": ("fo", "fade_out_ms"),
+    "source_offset": ("ss", "source_offset_ms", "offset_ms"),
+    "volume": ("v", "volume"),
+    "text": ("txt", "text"),
+    "src": ("src", "url", "source"),
+}
 
 
 @dataclass(frozen=True)
@@ -98,22 +115,22 @@ def _ms(value: Any, what: str) -> float:
 def _segment(raw: Mapping[str, Any], kind: str, index: int) -> Segment:
     if not isinstance(raw, Mapping):
         raise RenderError(f"draft {kind} segment {index} is not an object")
-    start = _ms(_get(raw, "s", "start_ms", "start", default=0), f"{kind} segment start")
-    duration = _ms(_get(raw, "d", "duration_ms", "duration", default=0), f"{kind} segment duration")
-    meta = _get(raw, "m", "metadata", default={}) or {}
-    volume = _number(_get(raw, "v", "volume", default=1.0), f"{kind} segment volume")
+    start = _ms(_get(raw, *KEYS["start"], default=0), f"{kind} segment start")
+    duration = _ms(_get(raw, *KEYS["duration"], default=0), f"{kind} segment duration")
+    meta = _get(raw, *KEYS["meta"], default={}) or {}
+    volume = _number(_get(raw, *KEYS["volume"], default=1.0), f"{kind} segment volume")
     if 2.0 < volume <= 100.0:
         volume /= 100.0  # a percentage ("35") rather than a fraction
     return Segment(
         id=str(_get(raw, "id", default=f"{kind}{index}")),
         start=start,
         duration=duration,
-        src=_get(raw, "src", "url", "source"),
-        text=_get(raw, "txt", "text"),
+        src=_get(raw, *KEYS["src"]),
+        text=_get(raw, *KEYS["text"]),
         volume=max(0.0, min(2.0, volume)),
-        fade_in=_ms(_get(raw, "fi", "fade_in_ms", default=0), "fade-in"),
-        fade_out=_ms(_get(raw, "fo", "fade_out_ms", default=0), "fade-out"),
-        source_offset=_ms(_get(raw, "ss", "source_offset_ms", "offset_ms", default=0), "source offset"),
+        fade_in=_ms(_get(raw, *KEYS["fade_in"], default=0), "fade-in"),
+        fade_out=_ms(_get(raw, *KEYS["fade_out"], default=0), "fade-out"),
+        source_offset=_ms(_get(raw, *KEYS["source_offset"], default=0), "source offset"),
         meta=meta if isinstance(meta, Mapping) else {},
     )
 
@@ -168,16 +185,16 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
     limits = limits or Limits.from_env()
     if not isinstance(draft, Mapping):
         raise RenderError("draft must be an object")
-    tracks = _get(draft, "t", "tracks")
+    tracks = _get(draft, *KEYS["tracks"])
     if not isinstance(tracks, list) or not tracks:
         raise RenderError("draft has no tracks ('t')")
     if len(tracks) > limits.draft_tracks:
         raise _over("draft_tracks", "draft tracks", len(tracks), limits)
-    lists = [_get(t, "sg", "segments", default=[]) for t in tracks if isinstance(t, Mapping)]
+    lists = [_get(t, *KEYS["segments"], default=[]) for t in tracks if isinstance(t, Mapping)]
     counted = sum(len(x) for x in lists if isinstance(x, list))
     if counted > limits.draft_segments:
         raise _over("draft_segments", "draft segments", counted, limits)
-    meta = _get(draft, "m", "metadata", default={}) or {}
+    meta = _get(draft, *KEYS["meta"], default={}) or {}
     meta = meta if isinstance(meta, Mapping) else {}
     video: list[Segment] = []
     audio: list[Segment] = []
@@ -185,11 +202,11 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
     for ti, track in enumerate(tracks):
         if not isinstance(track, Mapping):
             raise RenderError(f"draft track {ti} is not an object")
-        code = _get(track, "tt", "type", "kind")
+        code = _get(track, *KEYS["type"])
         kind = track_kind(code)
         if kind is None:
             continue  # unknown track types (effects, stickers...) are not rendered
-        raw_segments = _get(track, "sg", "segments", default=[]) or []
+        raw_segments = _get(track, *KEYS["segments"], default=[]) or []
         if not isinstance(raw_segments, list):
             raise RenderError(f"draft track {ti} has segments ('sg') that are not a list")
         for si, raw in enumerate(raw_segments):
@@ -204,7 +221,7 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
     ends = [s.end for s in (*video, *audio, *text)]
     if not ends:
         raise RenderError("draft has no segments to render")
-    declared = _get(draft, "d", "duration_ms")
+    declared = _get(draft, *KEYS["draft_duration"])
     duration = _ms(declared, "duration") if declared else max(ends)
     if duration <= 0:
         duration = max(ends)

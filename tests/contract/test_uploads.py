@@ -12,13 +12,9 @@ import pytest
 from nemo_local.ingest import sniff
 from nemo_local.limits import MB, Limits
 from nemo_provider.client import NemoClient
+from nemo_provider.client._error_map import ErrorContext, error_for
 from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, MAX_UPLOAD_BYTES
-from nemo_provider.client.errors import (
-    ErrorContext,
-    NemoFileTooLargeError,
-    NemoUnsupportedFileTypeError,
-    error_for,
-)
+from nemo_provider.client.errors import NemoFileTooLargeError, NemoUnsupportedFileTypeError
 from tests.conftest import NemoServer
 
 from .conftest import Recorder, contract_list

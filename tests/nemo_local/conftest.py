@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,24 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._helpers import TERMINAL, wait_render
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
 
 ADMIN = "test-admin-token"
+POLL_S = 0.05
+
+
+def wait_for(what: str, condition: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """The condition's first truthy value, polled every 50 ms; AssertionError naming `what` after
+    `timeout` (a condition wait: no test sleeps for a fixed time instead)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(POLL_S)
 
 
 @dataclass
@@ -82,6 +98,20 @@ class User:
         resp = self.get(f"/api/state/nemo_agent/me/{session_id}/latest")
         assert resp.status_code == 200, resp.text
         return dict(resp.json()["data"])
+
+    def wait_render(
+        self,
+        render_id: str,
+        statuses: Collection[str] = TERMINAL,
+        timeout: float = 120.0,
+        seen: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Poll the render until its status is one of `statuses` (finished, by default) and return that
+        poll's body (shape A, or shape B's envelope under the fault switch); every poll goes to `seen`.
+        The loop is tests/_helpers.wait_render (the one render wait of the suite)."""
+        return wait_render(
+            self, render_id, statuses, timeout=timeout, on_poll=seen.append if seen is not None else None
+        )
 
     def say(self, session_id: str, text: str, streaming: bool = False) -> Stream:
         body = {

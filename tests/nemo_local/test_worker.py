@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests._helpers import wait_render
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
 from tests.nemo_local.conftest import Api
 
@@ -30,19 +29,19 @@ def test_render_interrupted_twice_ends_failed_with_a_reason(tmp_path: Path) -> N
     rid = user.post(
         "/api/render/proxy/lambda", json={"id": "render_restart_1", "sessionId": sid, "draft": TITLE_DRAFT}
     ).json()["id"]
-    wait_render(user, rid, {"processing"}, timeout=60)
+    user.wait_render(rid, {"processing"}, timeout=60)
     _stop_cleanly(server)
 
     server = start_nemo_server(data, "--fault-render-stuck")
     user = Api(server).user("restart-client")  # same client id: the same token back after a restart
     assert user.state(sid)["session_id"] == sid
-    wait_render(user, rid, {"processing"}, timeout=60)  # resumed once
+    user.wait_render(rid, {"processing"}, timeout=60)  # resumed once
     _stop_cleanly(server)
 
     server = start_nemo_server(data)
     try:
         user = Api(server).user("restart-client")
-        body = wait_render(user, rid, timeout=10)
+        body = user.wait_render(rid, {"failed", "completed", "cancelled"}, timeout=10)
         assert body["status"] == "failed" and "restart" in body["error"]
         assert user.credits()["total"] == 100
     finally:
@@ -65,13 +64,13 @@ def test_render_running_at_shutdown_is_resumed_and_completes(
         "output": {"format": "mp4", "quality": "low"},
     }
     rid = user.post("/api/render/proxy/lambda", json=body).json()["id"]
-    wait_render(user, rid, {"processing"}, timeout=60)
+    user.wait_render(rid, {"processing"}, timeout=60)
     _stop_cleanly(server)
 
     server = start_nemo_server(data)
     try:
         user = Api(server).user("resume-client")
-        done = wait_render(user, rid, timeout=60)
+        done = user.wait_render(rid, {"completed", "failed", "cancelled"}, timeout=60)
         assert done["status"] == "completed", done["error"]
         assert done["output"]["size"] > 0
     finally:
@@ -94,9 +93,7 @@ def test_a_crash_is_reported_as_internal_and_logged(
     user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
     session = store.sessions.create(user, "p", "en")
     job = store.renders.create("r1", user, session.id, TITLE_DRAFT, "mp4", "low")
-    RenderWorker(store, ServerConfig(data_dir=tmp_path))._render(
-        job.id, TITLE_DRAFT, "mp4", "low", threading.Event()
-    )
+    RenderWorker(store, ServerConfig(data_dir=tmp_path))._render(job, threading.Event())
     failed = store.renders.get(job.id)
     assert failed is not None and failed.status == "failed"
     assert failed.error == "render failed: internal error (KeyError); see the nemo-local log"

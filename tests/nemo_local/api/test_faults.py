@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests._helpers import wait_render
 from tests.conftest import start_nemo_server, stop_nemo_server
 from tests.nemo_local.conftest import Api, User
 
@@ -112,7 +111,7 @@ def test_render_fail(fault_api: Api) -> None:
         json={"id": f"render_{uuid.uuid4().hex}", "sessionId": sid, "draft": TITLE_DRAFT},
     )
     assert created.status_code == 200 and created.json()["status"] == "pending"
-    body = wait_render(user, created.json()["id"], {"failed", "completed"}, timeout=30)
+    body = user.wait_render(created.json()["id"], {"failed", "completed"}, timeout=30)
     assert body["status"] == "failed" and "injected" in body["error"]
 
 
@@ -121,11 +120,11 @@ def test_render_stuck_until_cancelled(fault_api: Api) -> None:
     sid = user.new_session()
     fault_api.faults(render_stuck=True)
     rid = user.post("/api/render/proxy/lambda", json={"sessionId": sid, "draft": TITLE_DRAFT}).json()["id"]
-    body = wait_render(user, rid, {"processing"}, timeout=30)
+    body = user.wait_render(rid, {"processing"})
     assert body["progress"] < 100
     cancelled = user.post(f"/api/render/proxy/lambda/{rid}/cancel").json()
     assert cancelled["status"] == "cancelled"
-    assert wait_render(user, rid, {"cancelled"}, timeout=30)["status"] == "cancelled"
+    assert user.wait_render(rid, {"cancelled"})["status"] == "cancelled"
 
 
 def test_render_shape_b(fault_api: Api) -> None:
@@ -133,7 +132,7 @@ def test_render_shape_b(fault_api: Api) -> None:
     sid = user.new_session()
     fault_api.faults(render_shape_b=True, render_fail=True)
     rid = user.post("/api/render/proxy/lambda", json={"sessionId": sid, "draft": TITLE_DRAFT}).json()["id"]
-    body = wait_render(user, rid, {"failed"}, timeout=30)
+    body = user.wait_render(rid, {"failed"})
     assert body["success"] is True
     assert set(body["data"]) >= {"id", "status", "progress", "outputUrl", "createdAt", "completedAt"}
     assert body["data"]["id"] == rid and "taskId" not in body

@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from nemo_local.media import probe
-from tests._helpers import wait_render
 from tests.nemo_local.conftest import Api
 
 TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
@@ -35,13 +36,15 @@ def test_full_conversation_to_a_downloaded_video(
         json={"id": rid, "sessionId": sid, "draft": draft, "output": {"format": "mp4", "quality": "low"}},
     )
     assert created.status_code == 200 and created.json() == {"id": rid, "status": "pending", "progress": 0.0}
-    seen: list[float] = []
-    done = wait_render(user, rid, on_poll=lambda body: seen.append(body["progress"]))
+    polls: list[dict[str, Any]] = []
+    done = user.wait_render(rid, seen=polls)
     assert done["status"] == "completed", done.get("error")
     assert done["taskId"] == rid and done["progress"] == 100 and done["error"] is None
+    seen = [poll["progress"] for poll in polls]
     assert all(b >= a for a, b in itertools.pairwise(seen))
     url = done["output"]["url"]
     assert user.token not in url
+    assert url.endswith(f"/{rid}.mp4"), url  # the caller's id, never the server's rnd_ key
     out = tmp_path / "export.mp4"
     out.write_bytes(httpx.get(url).content)
     info = probe(out)
@@ -50,6 +53,8 @@ def test_full_conversation_to_a_downloaded_video(
     assert out.stat().st_size == done["output"]["size"]
     fallback = user.get(f"/api/render/proxy/{rid}/download")
     assert fallback.status_code == 200 and fallback.content == out.read_bytes()
+    for served in (fallback, httpx.get(url)):
+        assert served.headers["content-disposition"] == f'attachment; filename="{rid}.mp4"'
     other = api.user()
     assert other.get(f"/api/render/proxy/{rid}/download").status_code == 404
     assert other.get(f"/api/render/proxy/lambda/{rid}").status_code == 404
@@ -63,7 +68,7 @@ def test_audio_only_export(api: Api, tmp_path: Path) -> None:
     rid = user.post(
         "/api/render/proxy/lambda", json={"sessionId": sid, "draft": draft, "output": {"format": "mp3"}}
     ).json()["id"]
-    done = wait_render(user, rid)
+    done = user.wait_render(rid)
     assert done["status"] == "completed", done.get("error")
     out = tmp_path / "a.mp3"
     out.write_bytes(httpx.get(done["output"]["url"]).content)
@@ -92,6 +97,51 @@ def test_request_errors(api: Api) -> None:
     assert early.status_code in (200, 409)  # 409 while it is not completed
 
 
+READABLE_DRAFT = {
+    "tracks": [
+        {"type": "text", "segments": [{"id": "t1", "start_ms": 0, "duration_ms": 1000, "text": "Hi"}]}
+    ],
+    "duration_ms": 1000,
+    "metadata": {},
+}
+
+
+def test_a_draft_with_readable_keys_renders_like_the_short_one(api: Api) -> None:
+    """The renderer reads `tracks`/`segments`/... as well as `t`/`sg`; the API once refused such a draft
+    as having nothing to export. One reader now decides both."""
+    user = api.user()
+    sid = user.new_session()
+    body = {"sessionId": sid, "draft": READABLE_DRAFT, "output": {"format": "mp4", "quality": "low"}}
+    created = user.post("/api/render/proxy/lambda", json=body)
+    assert created.status_code == 200, created.text
+    done = user.wait_render(created.json()["id"])
+    assert done["status"] == "completed", done.get("error")
+    assert abs(done["output"]["duration"] - 1.0) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("draft", "reason"),
+    [
+        ({"t": [{"tt": 0, "sg": [{"id": "v1", "s": 0, "d": 1000}]}]}, "has no media source"),
+        ({"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "  "}]}]}, "no segments to render"),
+        ({"tracks": []}, "has no tracks"),
+    ],
+)
+def test_a_draft_the_renderer_cannot_render_is_refused_at_creation(
+    api: Api, draft: dict[str, Any], reason: str
+) -> None:
+    """Not accepted, charged and then failed: 422 with the renderer's own reason, and no render exists."""
+    user = api.user()
+    sid = user.new_session()
+    before = user.credits()
+    rid = f"render_{uuid.uuid4().hex}"
+    resp = user.post("/api/render/proxy/lambda", json={"id": rid, "sessionId": sid, "draft": draft})
+    assert resp.status_code == 422, resp.text
+    assert reason in resp.json()["message"] and resp.json()["data"]["field"] == "draft"
+    assert user.get(f"/api/render/proxy/lambda/{rid}").status_code == 404
+    assert user.credits() == before
+
+
 def test_cancel_a_running_render(api: Api) -> None:
     user = api.user()
     sid = user.new_session()
@@ -103,7 +153,7 @@ def test_cancel_a_running_render(api: Api) -> None:
     ).json()["id"]
     cancelled = user.post(f"/api/render/proxy/lambda/{rid}/cancel").json()
     assert cancelled["status"] == "cancelled"
-    assert wait_render(user, rid)["status"] == "cancelled"
+    assert user.wait_render(rid)["status"] == "cancelled"
     assert user.get(f"/api/render/proxy/{rid}/download").status_code == 409
 
 
@@ -141,8 +191,8 @@ def test_render_ids_are_per_user_and_never_paths(api: Api) -> None:
         created = user.post("/api/render/proxy/lambda", json=body)
         assert created.status_code == 200, created.text
         assert created.json()["id"] == rid
-    assert wait_render(alice, rid)["status"] == "completed"
-    assert wait_render(bob, rid)["status"] == "completed"
+    assert alice.wait_render(rid)["status"] == "completed"
+    assert bob.wait_render(rid)["status"] == "completed"
     a_url = alice.get(f"/api/render/proxy/lambda/{rid}").json()["output"]["url"]
     b_url = bob.get(f"/api/render/proxy/lambda/{rid}").json()["output"]["url"]
     assert a_url != b_url

@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 import pytest
 
 from nemo_local.ingest import urls
-from nemo_local.ingest.receive import BadURL, fetch_url
-from nemo_local.limits import Limits
+from nemo_local.ingest.fetch import fetch_url
+from nemo_local.ingest.receive import BadURL
+from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.quota import Room
 from tests.nemo_local.security.conftest import small_png
 
 
@@ -63,6 +65,20 @@ async def test_the_connection_goes_to_the_checked_address(server: int, tmp_path:
     assert got.path.read_bytes() == small_png() and got.filename == "a.png"
     assert asked == ["rebind.invalid"]  # resolved once; `.invalid` never resolves, so httpx did not
     assert _Handler.hosts == [f"rebind.invalid:{server}"]
+
+
+@pytest.mark.asyncio
+async def test_a_url_upload_is_counted_against_the_users_room(server: int, tmp_path: Path) -> None:
+    """Several URLs of one request share the room; the one that passes it is refused, nothing kept."""
+    size = len(small_png())
+    room = Room(used=0, limits=Limits(storage_bytes=size + size // 2))
+    url = f"http://127.0.0.1:{server}/a.png"
+    first = await fetch_url(url, tmp_path, Limits(), allow_private=True, room=room)
+    assert first.size == size and room.adding == size
+    with pytest.raises(LimitExceeded) as refused:
+        await fetch_url(url, tmp_path, Limits(), allow_private=True, room=room, index=1)
+    assert refused.value.name == "storage_bytes" and refused.value.code == 422
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # noqa: ASYNC240
 
 
 @pytest.mark.asyncio
@@ -141,7 +157,7 @@ async def test_https_to_a_pinned_address_still_verifies_the_host_name(
 
     import httpx
 
-    from nemo_local.ingest import receive
+    from nemo_local.ingest import fetch as fetching
 
     cert, key = _tls_files(tmp_path, served_as)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -152,7 +168,7 @@ async def test_https_to_a_pinned_address_still_verifies_the_host_name(
     thread.start()
     client_ctx = ssl.create_default_context(cafile=str(cert))  # trust only this test's certificate
     real = httpx.AsyncClient
-    monkeypatch.setattr(receive.httpx, "AsyncClient", lambda **kw: real(**kw, verify=client_ctx))
+    monkeypatch.setattr(fetching.httpx, "AsyncClient", lambda **kw: real(**kw, verify=client_ctx))
     port = httpd.server_address[1]
     dest = tmp_path / "got"
     dest.mkdir()

@@ -3,6 +3,9 @@ overrides are refused; the name on disk is always a safe one that keeps the exte
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 from nemo_local.ingest.receive import BadUpload, check_filename, safe_name
@@ -35,3 +38,31 @@ def test_length_limit_names_the_field() -> None:
 def test_safe_names_are_single_safe_components(name: str) -> None:
     out = safe_name(name)
     assert paths.PUBLIC_NAME.fullmatch(out) and len(out) <= 120 and out not in (".", "..")
+
+
+@pytest.mark.asyncio
+async def test_a_multipart_upload_is_cut_off_at_the_users_room(tmp_path: Path) -> None:
+    """The quota is checked while the bytes stream in: a body larger than what the user has left never
+    reaches the disk whole (only the per-file limit bounded it before), and nothing stays behind."""
+    from nemo_local.ingest.receive import receive_multipart
+    from nemo_local.quota import Room
+
+    chunk, chunks = 64 * 1024, 40
+    room = Room(used=100 * 1024, limits=Limits(storage_bytes=300 * 1024))
+    peak = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal peak
+        yield b'--BB\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'
+        yield b"\x89PNG\r\n\x1a\n" + b"\x00" * (chunk - 8)
+        for _ in range(chunks):
+            peak = max(peak, sum(p.stat().st_size for p in tmp_path.iterdir()))  # noqa: ASYNC240
+            yield b"\x00" * chunk
+        yield b"\r\n--BB--\r\n"
+
+    with pytest.raises(LimitExceeded) as refused:
+        await receive_multipart("multipart/form-data; boundary=BB", body(), tmp_path, Limits(), room)
+    assert refused.value.name == "storage_bytes" and refused.value.code == 422
+    assert "storage is full" in str(refused.value) and refused.value.data["switch"] == "--max-storage-mb"
+    assert peak <= 200 * 1024  # what was left, never the 2.6 MB sent (the per-file limit is 200 MB)
+    assert not list(tmp_path.iterdir())  # noqa: ASYNC240 (a test assertion)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.nemo_local.conftest import User
+from tests.nemo_local.conftest import User, wait_for
 from tests.nemo_local.security.conftest import Client, Hostile, launch, stop
 
 RENDER_SECONDS = 2
@@ -49,15 +49,6 @@ def _status(user: User, rid: str) -> dict[str, Any]:
     return dict(resp.json())
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_another_users_render_starts_before_a_long_queue_drains(one_worker: Hostile) -> None:
     client = Client(one_worker)
     client.faults(render_stuck=True)
@@ -65,11 +56,11 @@ def test_another_users_render_starts_before_a_long_queue_drains(one_worker: Host
     a_sid, b_sid = a.new_session(), b.new_session()
     try:
         a_ids = [_queue(a, a_sid) for _ in range(4)]
-        _wait("A's first render to start", lambda: _status(a, a_ids[0])["status"] == "processing")
+        wait_for("A's first render to start", lambda: _status(a, a_ids[0])["status"] == "processing")
         b_id = _queue(b, b_sid)  # queued after all four of A's
         started = time.monotonic()
         # A's first render is stopped by the wall-clock limit; the next one to run is B's, not A's second
-        _wait("B's render to start", lambda: _status(b, b_id)["status"] == "processing")
+        wait_for("B's render to start", lambda: _status(b, b_id)["status"] == "processing")
         assert [_status(a, rid)["status"] for rid in a_ids[1:]] == ["pending"] * 3
         first = _status(a, a_ids[0])
         assert first["status"] == "failed", first
@@ -91,16 +82,16 @@ def test_a_render_over_the_wall_clock_limit_fails_naming_it_and_frees_its_folder
     sid = user.new_session()
     try:
         rid = _queue(user, sid)
-        _wait("the render to start", lambda: _status(user, rid)["status"] == "processing")
+        wait_for("the render to start", lambda: _status(user, rid)["status"] == "processing")
         started = time.monotonic()
-        _wait("the render to fail", lambda: _status(user, rid)["status"] == "failed")
+        wait_for("the render to fail", lambda: _status(user, rid)["status"] == "failed")
         elapsed = time.monotonic() - started
         error = _status(user, rid)["error"]
         assert f"{RENDER_SECONDS} s" in error and "render_seconds" in error, error
         assert "--max-render-seconds" in error, error
         assert elapsed < RENDER_SECONDS + 10, elapsed
         # its folder is gone: only renders still pending or running (none) keep one
-        _wait(
+        wait_for(
             "the render folders to be freed",
             lambda: not [p for p in (one_worker.data_dir / "renders").iterdir() if p.is_dir()],
             timeout=10,

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.nemo_local.conftest import User
+from tests.nemo_local.conftest import User, wait_for
 from tests.nemo_local.security.conftest import Client, Hostile, launch, small_png, stop
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def _start_upload(server: Hostile, user: User, sid: str) -> socket.socket:
@@ -51,10 +41,12 @@ def test_a_client_hanging_up_mid_upload_leaves_no_file(strict: Client) -> None:
     sid = user.new_session()
     sock = _start_upload(strict.server, user, sid)
     try:
-        _wait_for(lambda: bool(_partials(strict.server, sid)))  # the upload is being written...
+        wait_for(
+            "the upload being written", lambda: _partials(strict.server, sid), timeout=15
+        )  # the upload is being written...
     finally:
         sock.close()  # ...and the client goes away
-    _wait_for(lambda: not _partials(strict.server, sid))
+    wait_for("the partial file removed", lambda: not _partials(strict.server, sid), timeout=15)
     assert user.state(sid)["state"]["draft"] is None
 
 
@@ -72,7 +64,7 @@ def test_a_server_killed_mid_upload_sweeps_the_partial_file_at_start(tmp_path: P
         assert kept.status_code == 200, kept.text
         kept_url = kept.json()["data"]["files"][0]["cdn_url"]
         sock = _start_upload(server, user, sid)
-        _wait_for(lambda: bool(_partials(server, sid)))
+        wait_for("the upload being written", lambda: _partials(server, sid), timeout=15)
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
         sock.close()

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from nemo_local.media import ffmpeg_exe
-from tests._helpers import wait_render
 from tests.nemo_local.security.conftest import Client
 
 
@@ -43,7 +42,7 @@ def test_a_video_export_shorter_than_a_frame_fails_saying_so(
     body = {"sessionId": sid, "draft": {"t": [{"tt": tt, "sg": [seg]}]}, "output": {"format": fmt}}
     resp = user.post("/api/render/proxy/lambda", json=body)
     assert resp.status_code == 200, resp.text
-    done = wait_render(user, resp.json()["id"])
+    done = user.wait_render(resp.json()["id"])
     assert done["status"] == "failed"
     assert "shorter than one video frame" in done["error"], done
     assert "internal" not in done["error"] and str(strict.server.data_dir) not in done["error"]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests._helpers import wait_render
 from tests.conftest import NemoServer
 from tests.nemo_local.conftest import Api
 from tests.nemo_local.renderer.helpers import png_header_only
@@ -42,7 +41,7 @@ def test_bad_picture_in_a_draft_fails_with_a_reason(
         before = user.credits()
         body = {"id": f"render_bad_{kind}", "sessionId": sid, "draft": draft}
         rid = user.post("/api/render/proxy/lambda", json=body).json()["id"]
-        result = wait_render(user, rid, timeout=60)
+        result = user.wait_render(rid, timeout=60)
         assert result["status"] == "failed"
         assert reason in result["error"] and "internal error" not in result["error"]
         assert user.credits()["available"] == before["available"]  # a refused render costs nothing

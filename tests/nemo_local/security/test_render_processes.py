@@ -6,27 +6,15 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
-from tests.nemo_local.conftest import Api, User
+from tests.nemo_local.conftest import Api, User, wait_for
 
 BOUND_S = 10.0  # "within seconds", generous for a loaded 2-core machine
-
-
-def _wait_for(what: str, condition: Callable[[], Any], timeout: float = BOUND_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def _living(procs: list[psutil.Process]) -> list[psutil.Process]:
@@ -76,12 +64,12 @@ def test_cancel_mid_encode_stops_ffmpeg_and_removes_the_job_folder(
     try:
         user = Api(server).user("cancel-client")
         rid = _long_render(user, media_files["video"], "render_cancel_long")
-        encoders = _wait_for("ffmpeg encoding", lambda: _ffmpegs(server), timeout=60)
+        encoders = wait_for("ffmpeg encoding", lambda: _ffmpegs(server), timeout=60)
         job_dirs = [p for p in (server.data_dir / "renders").iterdir() if p.is_dir()]
         assert len(job_dirs) == 1 and any(job_dirs[0].rglob("*"))
         assert user.post(f"/api/render/proxy/lambda/{rid}/cancel").status_code == 200
-        _wait_for("ffmpeg gone", lambda: not _living(encoders))
-        _wait_for("job folder removed", lambda: not job_dirs[0].exists())
+        wait_for("ffmpeg gone", lambda: not _living(encoders), timeout=BOUND_S)
+        wait_for("job folder removed", lambda: not job_dirs[0].exists(), timeout=BOUND_S)
         assert _status(user, rid)["status"] == "cancelled"
         assert user.get("/healthz").status_code == 200
     finally:
@@ -95,21 +83,21 @@ def test_sigkilled_server_leaves_no_child_and_restart_cleans_up(
     server = start_nemo_server(data)
     user = Api(server).user("kill-client")
     rid = _long_render(user, media_files["video"], "render_kill_long")
-    _wait_for("ffmpeg encoding", lambda: _ffmpegs(server), timeout=60)
+    wait_for("ffmpeg encoding", lambda: _ffmpegs(server), timeout=60)
 
     def ffmpeg_and_composers() -> list[psutil.Process]:
         kids = _living(psutil.Process(server.process.pid).children(recursive=True))
         names = [p.name() for p in kids]
         return kids if any("ffmpeg" in n for n in names) and any("python" in n for n in names) else []
 
-    kids = _wait_for("ffmpeg and composer workers running", ffmpeg_and_composers, timeout=60)
+    kids = wait_for("ffmpeg and composer workers running", ffmpeg_and_composers, timeout=60)
     record = data / "run" / "children"
     assert any(record.glob("*.json")), "running children are recorded in the data dir"
     work_dirs = [p for p in (data / "renders").glob("*/work/*") if p.is_dir()]
     assert work_dirs
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
-    _wait_for("no child outlives the server", lambda: not _living(kids))
+    wait_for("no child outlives the server", lambda: not _living(kids), timeout=BOUND_S)
 
     # leftovers of the crash (and of older runs) the next start must remove
     ghost = data / "renders" / "ghost_render"
@@ -131,10 +119,14 @@ def test_sigkilled_server_leaves_no_child_and_restart_cleans_up(
             assert not ghost.exists()
             assert all(not p.exists() for p in work_dirs)
             user = Api(server).user("kill-client")
-            body = _wait_for("the interrupted render resumes", lambda: _status(user, rid), timeout=5)
+            body = wait_for("the interrupted render resumes", lambda: _status(user, rid), timeout=5)
             assert body["status"] in ("pending", "processing")
             assert user.post(f"/api/render/proxy/lambda/{rid}/cancel").status_code == 200
-            _wait_for("resumed render cancelled and cleaned", lambda: not any((data / "renders").iterdir()))
+            wait_for(
+                "resumed render cancelled and cleaned",
+                lambda: not any((data / "renders").iterdir()),
+                timeout=BOUND_S,
+            )
         finally:
             stop_nemo_server(server)
     finally:

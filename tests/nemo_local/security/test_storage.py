@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests._helpers import wait_render
 from tests.nemo_local.conftest import User
 from tests.nemo_local.security.conftest import Client, Hostile, envelope, launch, small_png, stop
 
@@ -83,7 +82,7 @@ def test_uploads_and_exports_count_against_the_users_quota(quota: Hostile) -> No
         resp = _render(user, sid)
         if resp.status_code != 200:
             break
-        assert wait_render(user, resp.json()["id"])["status"] == "completed"
+        assert user.wait_render(resp.json()["id"])["status"] == "completed"
     body = envelope(resp, 422)
     assert "storage is full" in body["message"] and "--max-storage-mb" in body["message"]
     assert envelope(_upload(user, sid, "small.png", small_png()), 422)["data"]["switch"] == "--max-storage-mb"
@@ -91,6 +90,35 @@ def test_uploads_and_exports_count_against_the_users_quota(quota: Hostile) -> No
     osid = other.new_session()
     assert _upload(other, osid, "small.png", small_png()).status_code == 200
     assert _render(other, osid).status_code == 200
+    quota.healthy()
+    client.http.close()
+
+
+def test_an_upload_is_cut_off_where_it_passes_the_quota_not_after(quota: Hostile) -> None:
+    """A body far over what the user has left (but under the per-file limit) is refused while it
+    streams: the error counts only the bytes received up to the quota, never the whole 8 MB."""
+    client = Client(quota)
+    user = client.user()
+    sid = user.new_session()
+    head = b'--BB\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n\r\n' + small_png()
+
+    def stream() -> Iterator[bytes]:
+        yield head
+        for _ in range(128):
+            yield b"\x00" * 65536
+        yield b"\r\n--BB--\r\n"
+
+    resp = user.post(
+        f"/api/upload-video/nemo_agent/me/{sid}",
+        content=stream(),
+        headers={"Content-Type": "multipart/form-data; boundary=BB"},
+    )
+    body = envelope(resp, 422)
+    assert "storage is full" in body["message"] and body["data"]["switch"] == "--max-storage-mb"
+    limit = int(QUOTA_KB * 1024)
+    assert limit < body["data"]["value"] < limit + 1024 * 1024, body["data"]  # cut at the quota
+    assert not [p for p in (quota.data_dir / "uploads" / sid).rglob("*") if p.is_file()]  # nothing kept
+    assert user.state(sid)["state"]["draft"] is None
     quota.healthy()
     client.http.close()
 

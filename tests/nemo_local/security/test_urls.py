@@ -51,7 +51,9 @@ def test_redirects_are_bounded(lenient: Client, bad_host: str) -> None:
     user = lenient.user()
     sid = user.new_session()
     resp = user.post(f"/api/upload-video/nemo_agent/me/{sid}", json={"urls": [f"{bad_host}/loop"]})
-    assert "too many redirects (more than 2; --url-max-redirects)" in envelope(resp, 422, 4003)["message"]
+    body = envelope(resp, 422, 4003)
+    assert "too many redirects (more than 2)" in body["message"] and "--url-max-redirects" in body["message"]
+    assert body["data"]["switch"] == "--url-max-redirects" and body["data"]["field"] == "urls[0]"
 
 
 def test_a_url_larger_than_the_upload_limit_stops_at_the_limit(lenient: Client, bad_host: str) -> None:

@@ -31,10 +31,18 @@ class Decoded:
     video_duration_s: float
 
 
-def _planar_float(frame: Any, resampler: Any) -> list[np.ndarray]:
+def _planes(frame: Any, out: list[list[np.ndarray]]) -> None:
+    """Append a planar float frame's channels to ``out`` (no per-frame vstack: ~2300 frames a minute)."""
+    for ch, plane in zip(out, frame.planes, strict=False):
+        ch.append(np.frombuffer(plane, np.float32, frame.samples))
+
+
+def _planar_float(frame: Any, resampler: Any, out: list[list[np.ndarray]]) -> None:
     if frame.format.name == "fltp":
-        return [frame.to_ndarray()]
-    return [f.to_ndarray() for f in resampler.resample(frame)]
+        _planes(frame, out)
+    else:
+        for f in resampler.resample(frame):
+            _planes(f, out)
 
 
 def decode(path: str | os.PathLike[str]) -> Decoded:
@@ -44,9 +52,10 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
     with av.open(os.fspath(path)) as container:
         astream = container.streams.audio[0] if container.streams.audio else None
         vstream = container.streams.video[0] if container.streams.video else None
-        chunks: list[np.ndarray] = []
         resampler = None
+        chunks: list[list[np.ndarray]] = []
         if astream is not None:
+            chunks = [[] for _ in range(astream.codec_context.layout.nb_channels)]
             layout = astream.codec_context.layout.name
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
         v_first: int | None = None
@@ -62,18 +71,18 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
                 v_end = max(v_end, packet.pts + (packet.duration or 0))
             elif astream is not None:
                 for frame in packet.decode():
-                    chunks.extend(_planar_float(frame, resampler))
+                    _planar_float(frame, resampler, chunks)
         if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
-            chunks.extend(f.to_ndarray() for f in resampler.resample(None))
+            for f in resampler.resample(None):
+                _planes(f, chunks)
 
         audio = None
         if astream is not None:
             channels = astream.codec_context.layout.nb_channels
-            audio = (
-                np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32)
-                if chunks
-                else np.zeros((0, channels), np.float32)
-            )
+            audio = np.zeros((sum(map(len, chunks[0])) if chunks else 0, channels), np.float32)
+            for ch, parts in enumerate(chunks):
+                if parts:
+                    np.concatenate(parts, out=audio[:, ch])
         fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
         v_duration = 0.0
         if vstream is not None and v_frames:

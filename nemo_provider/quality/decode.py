@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+#: Containers without real timestamps: AVI indexes frames, and FFmpeg synthesises their pts (with the
+#: encoder's reorder delay added and one-tick durations), so the picture's length is its frame count
+#: times its frame period (the pts step), not the span of those pts
+FRAME_INDEXED = frozenset({"avi"})
+
 
 @dataclass
 class Decoded:
@@ -61,12 +66,14 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
         v_first: int | None = None
         v_end = 0
         v_frames = 0
+        v_pts: list[int] = []
         streams = [s for s in (astream, vstream) if s is not None]
         for packet in container.demux(*streams):
             if packet.stream is vstream:
                 if packet.pts is None or packet.size == 0:
                     continue
                 v_frames += 1
+                v_pts.append(packet.pts)
                 v_first = packet.pts if v_first is None else min(v_first, packet.pts)
                 v_end = max(v_end, packet.pts + (packet.duration or 0))
             elif astream is not None:
@@ -89,6 +96,10 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             v_duration = float((v_end - (v_first or 0)) * (vstream.time_base or 0))
             if v_duration <= 0 and fps:
                 v_duration = v_frames / fps
+            steps = np.diff(np.unique(v_pts))
+            if container.format.name in FRAME_INDEXED and steps.size and vstream.time_base:
+                period = float(np.median(steps) * vstream.time_base)
+                v_duration, fps = v_frames * period, 1 / period
         frame_size = astream.codec_context.frame_size if astream is not None else 0
         return Decoded(
             container=container.format.name,

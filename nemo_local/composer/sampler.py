@@ -9,9 +9,9 @@ one voice at a time but vectorized over the voice's samples:
 - the volume and modulation envelopes (delay, attack, hold, decay, sustain, release; TinySoundFont's
   exponential decay/release for volume, linear for modulation) and the two LFOs are evaluated per block
   of 64 output samples, as TinySoundFont does, and held within a block;
-- the low-pass filter is TinySoundFont's biquad, its cut-off moved by the modulation envelope and LFO;
-  the cut-off is rounded to a 1/12-octave grid so a voice's blocks group into a few constant-filter
-  runs (``scipy.signal.lfilter`` with the state carried across), instead of one filter per block;
+- the low-pass filter is TinySoundFont's biquad, its cut-off moved by the modulation envelope and LFO
+  (``voice_filter``: the cut-off rounded to a grid so a voice's blocks group into a few constant-filter
+  runs); the envelopes and LFOs are ``envelope``'s;
 - gain: global gain, the region's attenuation, velocity (linear amplitude), channel volume; pan: the
   region's pan plus the channel's, with TinySoundFont's square-root pan law;
 - an exclusive class (hi-hats) ends the earlier voice of the same class quickly (10 ms), as there.
@@ -27,35 +27,17 @@ signal is computed once per (region, key) and reused; only envelopes, filter and
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
-from nemo_local.composer.soundfont import LOOP_NONE, LOOP_SUSTAIN, Region, SoundFont, cents_to_hz, gain_to_db
+from nemo_local.composer.envelope import BLOCK, DONE, RELEASE, Envelope, lfo_levels
+from nemo_local.composer.soundfont import LOOP_NONE, LOOP_SUSTAIN, Region, SoundFont, gain_to_db
+from nemo_local.composer.voice_filter import fixed_filter, modulated_filter
 
-try:  # lfilter's own kernel: a voice filters a few dozen short runs, and lfilter's checks cost 2.5 us each
-    from scipy.signal._sigtools import _linear_filter as _lfilter_kernel
-except ImportError:  # pragma: no cover - a SciPy that moved it: the public function does the same
-    _lfilter_kernel = None
-
-
-def _lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if _lfilter_kernel is not None:
-        return _lfilter_kernel(b, a, x, -1, zi)
-    return signal.lfilter(b, a, x, zi=zi)
-
-
-BLOCK = 64  # TinySoundFont's TSF_RENDER_EFFECTSAMPLEBLOCK
 _TAIL_FLOOR = 10 ** (-60 / 20)  # a voice is cut once its envelope is this far below its peak
-_FAST_RELEASE_S = 0.01  # TSF_FASTRELEASETIME: release time when a region's is 0, and for exclusive classes
-# cut-off grid (cents) for grouping blocks into constant-filter runs, by cut-off / rate: below 0.25, below
-# 0.4, above (near Nyquist the biquad's gain and resonance move fast with the cut-off)
-_FILTER_STEP_CENTS = (100.0, 25.0, 1.0)
-_NONE, _DELAY, _ATTACK, _HOLD, _DECAY, _SUSTAIN, _RELEASE, _DONE = range(8)
 
 
 @dataclass(frozen=True)
@@ -76,152 +58,6 @@ class Channel:
     drum: bool
     volume: float
     pan: float
-
-
-class _Envelope:
-    """TinySoundFont's envelope state machine (tsf_voice_envelope_*), advanced a block at a time."""
-
-    def __init__(self, region: Region, prefix: str, key: int, velocity: int, is_amp: bool, sr: float):
-        p = {
-            name: getattr(region, f"{prefix}_{name}")
-            for name in ("delay", "attack", "hold", "decay", "sustain", "release")
-        }
-        to_hold, to_decay = (
-            getattr(region, f"{prefix}_keynum_to_hold"),
-            getattr(region, f"{prefix}_keynum_to_decay"),
-        )
-        if to_hold:
-            tc = p["hold"] + to_hold * (60.0 - key)
-            p["hold"] = 0.0 if tc < -10000.0 else 2.0 ** (tc / 1200.0)
-        if to_decay:
-            tc = p["decay"] + to_decay * (60.0 - key)
-            p["decay"] = 0.0 if tc < -10000.0 else 2.0 ** (tc / 1200.0)
-        self.p = p
-        self.velocity = velocity
-        self.is_amp = is_amp
-        self.sr = sr
-        self.segment, self.level, self.slope, self.until, self.exponential = _NONE, 0.0, 0.0, 0, False
-        self.next_segment(_NONE)
-
-    def next_segment(self, active: int) -> None:  # one branch per segment, as in TinySoundFont
-        p, sr = self.p, self.sr
-        if active == _NONE:
-            self.until = int(p["delay"] * sr)
-            if self.until > 0:
-                self.segment, self.exponential, self.level, self.slope = _DELAY, False, 0.0, 0.0
-                return
-            active = _DELAY
-        if active == _DELAY:
-            self.until = int(p["attack"] * sr)
-            if self.until > 0:
-                if not self.is_amp:  # the modulation attack shortens with velocity
-                    self.until = int(p["attack"] * ((145 - self.velocity) / 144.0) * sr)
-                self.segment, self.exponential, self.level = _ATTACK, False, 0.0
-                self.slope = 1.0 / self.until if self.until > 0 else 0.0
-                return
-            active = _ATTACK
-        if active == _ATTACK:
-            self.until = int(p["hold"] * sr)
-            if self.until > 0:
-                self.segment, self.exponential, self.level, self.slope = _HOLD, False, 1.0, 0.0
-                return
-            active = _HOLD
-        if active == _HOLD:
-            self.until = int(p["decay"] * sr)
-            if self.until > 0:
-                self.segment, self.level = _DECAY, 1.0
-                if self.is_amp:
-                    mystery = -9.226 / self.until
-                    self.slope, self.exponential = math.exp(mystery), True
-                    if p["sustain"] > 0.0:
-                        self.until = int(math.log(p["sustain"]) / mystery)
-                else:
-                    self.slope = -1.0 / self.until
-                    self.until = int(p["decay"] * (1.0 - p["sustain"]) * sr)
-                    self.exponential = False
-                return
-            active = _DECAY
-        if active == _DECAY:
-            self.segment, self.level, self.slope, self.until = _SUSTAIN, p["sustain"], 0.0, 0x7FFFFFFF
-            self.exponential = False
-            return
-        if active == _SUSTAIN:
-            self.segment = _RELEASE
-            self.until = int((p["release"] if p["release"] > 0 else _FAST_RELEASE_S) * sr)
-            if self.is_amp:
-                self.slope, self.exponential = math.exp(-9.226 / max(1, self.until)), True
-            else:
-                self.slope, self.exponential = -self.level / max(1, self.until), False
-            return
-        self.segment, self.exponential, self.level, self.slope, self.until = _DONE, False, 0.0, 0.0, 0x7FFFFFF
-
-    def blocks(self, count: int, size: int = BLOCK) -> np.ndarray:
-        """Levels at the start of ``count`` blocks of ``size`` samples, advancing the state past them."""
-        out = np.empty(count, dtype=np.float64)
-        done = 0
-        while done < count:
-            if self.segment in (_SUSTAIN, _DONE) or self.slope == 0.0:
-                n = (
-                    count - done
-                    if self.segment in (_SUSTAIN, _DONE)
-                    else min(count - done, -(-self.until // size))
-                )
-                out[done : done + n] = self.level
-            else:
-                n = min(count - done, max(1, -(-self.until // size)))
-                k = np.arange(n, dtype=np.float64)
-                if self.exponential:
-                    out[done : done + n] = self.level * self.slope ** (k * size)
-                    self.level *= self.slope ** (n * size)
-                else:
-                    out[done : done + n] = self.level + self.slope * size * k
-                    self.level += self.slope * size * n
-            done += n
-            if self.segment not in (_SUSTAIN, _DONE):
-                self.until -= n * size
-                if self.until <= 0:
-                    self.next_segment(self.segment)
-        return out
-
-    def partial(self, samples: int) -> float:
-        """The level at the start of a short block (a note-off inside a block), advancing past it."""
-        level = self.level
-        if self.slope:
-            self.level = (
-                self.level * self.slope**samples if self.exponential else self.level + self.slope * samples
-            )
-        if self.segment not in (_SUSTAIN, _DONE):
-            self.until -= samples
-            if self.until <= 0:
-                self.next_segment(self.segment)
-        return level
-
-    def release(self, seconds: float | None = None) -> None:
-        """Note-off (or, with ``seconds=0``, an exclusive-class cut): start the release from here."""
-        if seconds is not None:
-            self.p = {**self.p, "release": seconds}
-        self.next_segment(_SUSTAIN)
-
-
-def _lfo_levels(delay_s: float, freq_cents: int, sr: float, count: int) -> np.ndarray:
-    """TinySoundFont's triangle LFO (tsf_voice_lfo_*): the level at the start of each block."""
-    delta = 4.0 * cents_to_hz(float(freq_cents)) / sr
-    wait = int(delay_s * sr)
-    start = 0 if wait <= BLOCK else -(-(wait - BLOCK) // BLOCK)  # the block that first moves the level
-    k = np.arange(count, dtype=np.float64) - start  # blocks processed before block k, past the delay
-    x = np.maximum(k, 0.0) * delta * BLOCK
-    phase = np.mod(x + 1.0, 4.0) - 1.0  # triangle through 0 rising, peaks at +-1
-    return np.where(phase <= 1.0, phase, 2.0 - phase)
-
-
-def _lowpass_coefficients(fc: float, q_inv: float) -> tuple[np.ndarray, np.ndarray]:
-    k = math.tan(math.pi * fc)
-    kk = k * k
-    norm = 1.0 / (1.0 + k * q_inv + kk)
-    a0 = kk * norm
-    return np.array([a0, 2.0 * a0, a0]), np.array(
-        [1.0, 2.0 * (kk - 1.0) * norm, (1.0 - k * q_inv + kk) * norm]
-    )
 
 
 class Player:
@@ -285,7 +121,7 @@ class Player:
             out = np.zeros(length, dtype=np.float32)
             out[:valid] = self._read(region, positions[:valid], False)
         if filtered:
-            out = self._fixed_filter(region, out)
+            out = fixed_filter(region, out, self.sr)
         self._sources[cache_key] = out
         return out
 
@@ -380,9 +216,9 @@ class Player:
     ) -> np.ndarray | None:
         sr = self.sr
         midi_velocity = int(np.float32(note.velocity / 127.0) * np.float32(127))
-        amp = _Envelope(region, "amp", note.key, midi_velocity, True, sr)
+        amp = Envelope(region, "amp", note.key, midi_velocity, True, sr)
         uses_mod_env = bool(region.mod_env_to_pitch or region.mod_env_to_filter_fc)
-        mod = _Envelope(region, "mod", note.key, midi_velocity, False, sr) if uses_mod_env else None
+        mod = Envelope(region, "mod", note.key, midi_velocity, False, sr) if uses_mod_env else None
         limit = total_samples - note.start
         if limit <= 0:
             return None
@@ -397,7 +233,7 @@ class Player:
         for at, release in cut_samples:
             at = min(at, limit)
             span = at - position
-            if span > 0 and amp.segment != _DONE:
+            if span > 0 and amp.segment != DONE:
                 full, rest = divmod(span, BLOCK)
                 levels.append(amp.blocks(full))
                 sizes.append(np.full(full, BLOCK, dtype=np.int64))
@@ -409,16 +245,16 @@ class Player:
                     if mod is not None:
                         mod_levels.append(np.array([mod.partial(rest)]))
                 position = at
-            if at >= limit or amp.segment == _DONE:
+            if at >= limit or amp.segment == DONE:
                 break
             # a note-off releases a voice not yet releasing; an exclusive-class cut always does
-            if release == 0.0 or amp.segment < _RELEASE:
+            if release == 0.0 or amp.segment < RELEASE:
                 amp.release(release)
                 if mod is not None:
                     mod.release(release)
-        if position < limit and amp.segment != _DONE:
+        if position < limit and amp.segment != DONE:
             # the release (or what is left of a segment that ends the voice): until the envelope is done
-            count = max(0, -(-amp.until // BLOCK)) if amp.segment == _RELEASE else 0
+            count = max(0, -(-amp.until // BLOCK)) if amp.segment == RELEASE else 0
             count = min(count, -(-(limit - position) // BLOCK))
             if count:
                 levels.append(amp.blocks(count))
@@ -447,9 +283,9 @@ class Player:
         # LFOs (only where they drive something, as TinySoundFont updates them)
         mod_lfo = vib_lfo = None
         if region.mod_lfo_to_pitch or region.mod_lfo_to_filter_fc or region.mod_lfo_to_volume:
-            mod_lfo = _lfo_levels(region.delay_mod_lfo, region.freq_mod_lfo, sr, count)
+            mod_lfo = lfo_levels(region.delay_mod_lfo, region.freq_mod_lfo, sr, count)
         if region.vib_lfo_to_pitch:
-            vib_lfo = _lfo_levels(region.delay_vib_lfo, region.freq_vib_lfo, sr, count)
+            vib_lfo = lfo_levels(region.delay_vib_lfo, region.freq_vib_lfo, sr, count)
 
         # source: the pitched sample
         cents, factor = self._pitch(region, note.key)
@@ -477,7 +313,7 @@ class Player:
 
         # low-pass filter, cut-off per block, grouped into runs of equal (rounded) cut-off
         if dynamic_pitch or sustain_loop or not fixed_filter:
-            filtered = self._filter(region, source[:valid], mod_level, mod_lfo, size, sr)
+            filtered = modulated_filter(region, source[:valid], mod_level, mod_lfo, size, sr)
         else:
             filtered = source[:valid]  # filtered once with the cached source
 
@@ -491,62 +327,3 @@ class Player:
             note_gain = 10.0 ** (base_db / 20.0) if base_db > -100.0 else 0.0
         gains = np.repeat((level * note_gain).astype(np.float32), size)[:valid]
         return np.multiply(filtered, gains, out=gains)
-
-    def _fixed_filter(self, region: Region, x: np.ndarray) -> np.ndarray:
-        """The region's low-pass at its initial cut-off (set once at note-on), or ``x`` if it is open."""
-        fc = (
-            cents_to_hz(float(region.initial_filter_fc)) / self.sr
-            if region.initial_filter_fc <= 13500
-            else 1.0
-        )
-        if fc >= 0.499:
-            return x
-        b, a = _lowpass_coefficients(fc, 1.0 / 10.0 ** ((region.initial_filter_q / 10.0) / 20.0))
-        return _lfilter(b, a, x, np.zeros(2, dtype=b.dtype))[0].astype(np.float32, copy=False)
-
-    def _filter(
-        self,
-        region: Region,
-        x: np.ndarray,
-        mod_level: np.ndarray | None,
-        mod_lfo: np.ndarray | None,
-        sizes: np.ndarray,
-        sr: float,
-    ) -> np.ndarray:
-        q_inv = 1.0 / 10.0 ** ((region.initial_filter_q / 10.0) / 20.0)
-        dynamic = bool(region.mod_lfo_to_filter_fc or region.mod_env_to_filter_fc)
-        if not dynamic:
-            return self._fixed_filter(region, x)
-        cents = np.full(len(sizes), float(region.initial_filter_fc))
-        if mod_level is not None and region.mod_env_to_filter_fc:
-            cents += mod_level * region.mod_env_to_filter_fc
-        if mod_lfo is not None and region.mod_lfo_to_filter_fc:
-            cents += mod_lfo * region.mod_lfo_to_filter_fc
-        # bypassed blocks (cut-off at or above 13500 cents, or at Nyquist) carry the state unchanged
-        fc = 8.176 * 2.0 ** (cents / 1200.0) / sr
-        bypass = (cents > 13500.0) | (fc >= 0.499)
-        # near Nyquist the biquad's response (and its resonance) moves fast with the cut-off: exact there
-        step = np.where(
-            fc < 0.25, _FILTER_STEP_CENTS[0], np.where(fc < 0.4, _FILTER_STEP_CENTS[1], _FILTER_STEP_CENTS[2])
-        )
-        rounded = np.round(cents / step) * step
-        grid = np.where(bypass, np.inf, rounded)
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        change = np.nonzero(np.concatenate(([True], grid[1:] != grid[:-1])))[0]
-        if len(change) == 1 and np.isinf(grid[0]):
-            return x
-        out = np.empty(len(x), dtype=np.float32)
-        state = np.zeros(2)
-        bounds = [*starts[change].tolist(), len(x)]
-        for run, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-            if lo >= len(x):
-                break
-            hi = min(hi, len(x))
-            value = grid[change[run]]
-            if math.isinf(value):
-                out[lo:hi] = x[lo:hi]
-                continue
-            b, a = _lowpass_coefficients(8.176 * 2.0 ** (value / 1200.0) / sr, q_inv)
-            y, state = _lfilter(b, a, x[lo:hi], state)
-            out[lo:hi] = y
-        return out

@@ -2,8 +2,8 @@
 
 ``measure(path) -> MediaReport`` (container, codecs, duration, loudness, true peak, silence, clipping,
 tempo, key, loop seam, video geometry, A/V sync) and ``check(report, expect) -> QualityResult``.
-No Airflow import; the analysis libraries (PyAV, pyloudnorm, scipy, librosa: the ``quality`` extra)
-are imported only when measuring, so importing this package is cheap.
+No Airflow import; the analysis libraries (PyAV and numpy: the ``quality`` extra) are imported only
+when measuring, so importing this package is cheap.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Expectations", "MediaReport", "QualityResult", "available", "check", "measure", "missing"]
 
 #: import names of the extra's libraries (``pip install 'airflow-provider-nemo[quality]'``)
-REQUIRED_MODULES = ("av", "pyloudnorm", "scipy", "librosa", "numpy")
+REQUIRED_MODULES = ("av", "numpy")
 
 
 def missing() -> list[str]:

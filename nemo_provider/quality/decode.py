@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+#: Containers without real timestamps: AVI indexes frames, and FFmpeg synthesises their pts (with the
+#: encoder's reorder delay added and one-tick durations), so the picture's length is its frame count
+#: times its frame period (the pts step), not the span of those pts
+FRAME_INDEXED = frozenset({"avi"})
+
 
 @dataclass
 class Decoded:
@@ -31,10 +36,18 @@ class Decoded:
     video_duration_s: float
 
 
-def _planar_float(frame: Any, resampler: Any) -> list[np.ndarray]:
+def _planes(frame: Any, out: list[list[np.ndarray]]) -> None:
+    """Append a planar float frame's channels to ``out`` (no per-frame vstack: ~2300 frames a minute)."""
+    for ch, plane in zip(out, frame.planes, strict=False):
+        ch.append(np.frombuffer(plane, np.float32, frame.samples))
+
+
+def _planar_float(frame: Any, resampler: Any, out: list[list[np.ndarray]]) -> None:
     if frame.format.name == "fltp":
-        return [frame.to_ndarray()]
-    return [f.to_ndarray() for f in resampler.resample(frame)]
+        _planes(frame, out)
+    else:
+        for f in resampler.resample(frame):
+            _planes(f, out)
 
 
 def decode(path: str | os.PathLike[str]) -> Decoded:
@@ -44,42 +57,49 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
     with av.open(os.fspath(path)) as container:
         astream = container.streams.audio[0] if container.streams.audio else None
         vstream = container.streams.video[0] if container.streams.video else None
-        chunks: list[np.ndarray] = []
         resampler = None
+        chunks: list[list[np.ndarray]] = []
         if astream is not None:
+            chunks = [[] for _ in range(astream.codec_context.layout.nb_channels)]
             layout = astream.codec_context.layout.name
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
         v_first: int | None = None
         v_end = 0
         v_frames = 0
+        v_pts: list[int] = []
         streams = [s for s in (astream, vstream) if s is not None]
         for packet in container.demux(*streams):
             if packet.stream is vstream:
                 if packet.pts is None or packet.size == 0:
                     continue
                 v_frames += 1
+                v_pts.append(packet.pts)
                 v_first = packet.pts if v_first is None else min(v_first, packet.pts)
                 v_end = max(v_end, packet.pts + (packet.duration or 0))
             elif astream is not None:
                 for frame in packet.decode():
-                    chunks.extend(_planar_float(frame, resampler))
+                    _planar_float(frame, resampler, chunks)
         if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
-            chunks.extend(f.to_ndarray() for f in resampler.resample(None))
+            for f in resampler.resample(None):
+                _planes(f, chunks)
 
         audio = None
         if astream is not None:
             channels = astream.codec_context.layout.nb_channels
-            audio = (
-                np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32)
-                if chunks
-                else np.zeros((0, channels), np.float32)
-            )
+            audio = np.zeros((sum(map(len, chunks[0])) if chunks else 0, channels), np.float32)
+            for ch, parts in enumerate(chunks):
+                if parts:
+                    np.concatenate(parts, out=audio[:, ch])
         fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
         v_duration = 0.0
         if vstream is not None and v_frames:
             v_duration = float((v_end - (v_first or 0)) * (vstream.time_base or 0))
             if v_duration <= 0 and fps:
                 v_duration = v_frames / fps
+            steps = np.diff(np.unique(v_pts))
+            if container.format.name in FRAME_INDEXED and steps.size and vstream.time_base:
+                period = float(np.median(steps) * vstream.time_base)
+                v_duration, fps = v_frames * period, 1 / period
         frame_size = astream.codec_context.frame_size if astream is not None else 0
         return Decoded(
             container=container.format.name,

@@ -27,7 +27,7 @@ FORMATS: dict[str, FormatSpec] = {
     "mov": FormatSpec(_AAC, _H264),
     "mkv": FormatSpec(("aac", "opus", "mp3", "flac"), ("h264", "hevc", "vp9")),
     "webm": FormatSpec(("opus", "vorbis"), ("vp9", "vp8", "av1")),
-    "avi": FormatSpec(("mp3", "aac", "pcm_s16le"), ("h264", "mpeg4")),
+    "avi": FormatSpec(("mp3", "mp3float", "aac", "pcm_s16le"), ("h264", "mpeg4")),
     "gif": FormatSpec(None, ("gif",)),
     "mp3": FormatSpec(("mp3", "mp3float"), None),
     "wav": FormatSpec(_PCM, None),

@@ -13,9 +13,9 @@ from nemo_provider.quality.report import AudioReport, MediaReport, VideoReport
 
 T = TypeVar("T")
 
-#: tempo, key and seam run on a mono mix at half the sample rate (22.05/24 kHz): enough for onsets
-#: and chroma, and half the work
-_ANALYSIS_DECIMATION = 2
+#: seam, tempo and key are judged on the mono mix at half the rate (22.05/24 kHz, librosa's default:
+#: hi-hats and cymbals, and the chroma's upper harmonics, reach 11 kHz)
+_HALF = 2
 
 
 class MediaUnreadableError(ValueError):
@@ -29,6 +29,7 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
     """
     from nemo_provider.quality import levels, loudness, seam
     from nemo_provider.quality.decode import decode
+    from nemo_provider.quality.spectra import Spectra
 
     timings: dict[str, float] = {}
 
@@ -57,7 +58,10 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
             frame_s=dec.audio_frame_s,
         )
         if len(x):
-            audio_report.integrated_lufs = timed("loudness", loudness.integrated_lufs, x, sr)
+            spectra = timed("spectrum", Spectra, x, sr)
+            weighted = timed("loudness", spectra.filtered, loudness.k_response(sr, spectra.n_fft))
+            audio_report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
+            del weighted
             audio_report.true_peak_dbtp, audio_report.sample_peak_dbfs = timed(
                 "true_peak", loudness.true_peak_dbtp, x
             )
@@ -67,11 +71,10 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
             audio_report.dropouts = dropouts
             audio_report.clipped_runs = timed("clipping", levels.clipped_runs, x)
             audio_report.level_curve_dbfs = loudness.level_curve(x)
-            mono = timed("downmix", _analysis_mono, x)
-            asr = sr // _ANALYSIS_DECIMATION
-            audio_report.seam = timed("seam", seam.seam, mono, asr)
+            half = timed("seam", spectra.mono, _HALF)
+            audio_report.seam = timed("seam", seam.seam, half, sr // _HALF)
             if music:
-                _music(audio_report, mono, asr, timed)
+                _music(audio_report, half, sr // _HALF, timed)
 
     video_report = None
     if dec.video_codec is not None:
@@ -96,13 +99,6 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
         else None,
         timings=timings,
     )
-
-
-def _analysis_mono(x: np.ndarray) -> np.ndarray:
-    from scipy.signal import decimate
-
-    mono = x.mean(axis=1, dtype=np.float32)
-    return np.asarray(decimate(mono, _ANALYSIS_DECIMATION, ftype="fir"), dtype=np.float32)
 
 
 def _music(report: AudioReport, mono: np.ndarray, sr: int, timed: Callable[..., Any]) -> None:

@@ -1,13 +1,14 @@
-"""Tempo and key, with librosa (onset strength, autocorrelation, chroma) and Temperley's key profiles.
+"""Tempo and key in numpy: librosa's onset strength, autocorrelation and chroma, and Temperley's profiles.
 
-Why librosa rather than essentia: librosa is ISC-licensed (essentia is AGPL-3.0, which many users of an
-Apache-2.0 provider cannot take on, even as an extra), installs with plain pip from wheels, and the parts
-used here avoid ``beat_track`` (~4 s more of compilation per fresh process); their numba kernels compile
-once per environment into librosa's cache (warm it at image build time: docs/quality.md), after which a
-check costs ~0.6 s of imports and ~0.1 s per minute of audio. Essentia's extractors are more
-precise out of the box; here the tempo is chosen metrically on the envelope's autocorrelation (the
-beat whose half-bar and bar periods also recur), which tells a 96 bpm track with a 3+3+2 ostinato from
-a 128 bpm one where the tempogram's 120-bpm prior does not, and then refined below one lag step.
+The three librosa functions used (``onset_strength``, ``autocorrelate``, ``chroma_stft``) are a few
+lines of numpy each; importing librosa (with scipy, sklearn and numba's cached kernels) cost a fresh
+task process ~1 s, more than the engine needs to make a one-minute track. They run on the band-limited
+mono mix at half the file's rate (``spectra.Spectra.mono``: 22.05/24 kHz), with frame and hop lengths
+scaled to keep librosa's 22 kHz resolution; tests hold the results to librosa's on the same tracks. (Why not
+essentia: AGPL-3.0, which many users of an Apache-2.0 provider cannot take on.) The tempo is chosen
+metrically on the envelope's autocorrelation (the beat whose half-bar and bar periods also recur),
+which tells a 96 bpm track with a 3+3+2 ostinato from a 128 bpm one where a tempogram's 120-bpm prior
+does not, and then refined below one lag step.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ _MAJOR = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104
 _MINOR = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])
 _MIN_BPM, _MAX_BPM = 50.0, 200.0
 
-_HOP = 256
+_HOP = 256  # at 22 kHz (librosa's default rate); scaled to the analysis rate
+_MELS = 128
 
 
 def parse_key(name: str | None) -> tuple[int, str] | None:
@@ -62,27 +64,65 @@ def relative_of(pc: int, mode: str) -> tuple[int, str]:
     return ((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major")
 
 
-def onset_envelope(y: np.ndarray, sr: int) -> np.ndarray:
-    import librosa
+def _stft_power(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """|STFT|^2 (frames, bins) with a Hann window, frames centred (zero-padded), as librosa's stft."""
+    y = np.pad(np.asarray(y, np.float32), n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop]
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as scipy/librosa
+    return np.square(np.abs(np.fft.rfft(frames * window, axis=1)))
 
-    return np.asarray(librosa.onset.onset_strength(y=y, sr=sr, hop_length=_HOP), dtype=np.float64)
+
+def _mel_filters(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Slaney-style mel filterbank (librosa's default: htk=False, norm="slaney"), 0 Hz to Nyquist."""
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        f = np.asarray(f, np.float64)
+        lin = f / (200.0 / 3)
+        return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (math.log(6.4) / 27), lin)
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        return np.where(m >= 15.0, 1000.0 * np.exp((math.log(6.4) / 27) * (m - 15.0)), m * (200.0 / 3))
+
+    fft_freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(sr / 2)), n_mels + 2))
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    fdiff = np.diff(mel_f)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    return (weights * (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]).astype(np.float32)
+
+
+def onset_envelope(y: np.ndarray, sr: int) -> np.ndarray:
+    """librosa's ``onset_strength`` in numpy: mean positive rise of the log-mel spectrum per frame.
+
+    ``n_fft`` and hop are scaled to keep librosa's 22 kHz time and frequency resolution at ``sr``.
+    """
+    n_fft, hop = _scaled(2048, sr), _scaled(_HOP, sr)
+    mel = _stft_power(y, n_fft, hop) @ _mel_filters(sr, n_fft, _MELS).T  # (frames, mels)
+    db = 10 * np.log10(np.maximum(mel, 1e-10))
+    db = np.maximum(db, db.max() - 80.0) if db.size else db
+    rise = np.maximum(0.0, np.diff(db, axis=0)).mean(axis=1)
+    pad = 1 + n_fft // (2 * hop)
+    return np.concatenate((np.zeros(pad), rise))[: len(db)].astype(np.float64)
+
+
+def _scaled(size_at_22k: int, sr: int) -> int:
+    """A frame or hop length at ``sr`` lasting what ``size_at_22k`` lasts at ~22 kHz (a power of two)."""
+    return max(16, 1 << round(math.log2(size_at_22k * sr / 22050)))
 
 
 def tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:
-    """(bpm, confidence 0..1) from librosa's onset envelope.
+    """(bpm, confidence 0..1) from the onset envelope at ``sr``.
 
     Every tempo from 50 to 200 bpm is scored on the envelope's normalised autocorrelation at its beat,
     half-bar and bar lags (4/4: 1, 2 and 4 beats); the best is refined by parabolic interpolation at the
     bar lag (4x the resolution). The confidence is the score over its maximum (0: no recurring beat).
     """
-    import librosa
-
-    rate = sr / _HOP
+    rate = sr / _scaled(_HOP, sr)
     if len(env) < rate * 4 or not np.any(env > 0):
         return None, 0.0
-    ac = librosa.autocorrelate(
-        env - env.mean(), max_size=min(len(env) - 1, int(rate * 60 * 4 / _MIN_BPM) + 2)
-    )
+    ac = _autocorrelate(env - env.mean(), max_size=min(len(env) - 1, int(rate * 60 * 4 / _MIN_BPM) + 2))
     if ac[0] <= 0:
         return None, 0.0
     ac = ac / ac[0]
@@ -104,6 +144,12 @@ def tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:
     return float(bpm), min(1.0, confidence)
 
 
+def _autocorrelate(y: np.ndarray, max_size: int) -> np.ndarray:
+    """librosa's ``autocorrelate``: the first ``max_size`` lags, through the power spectrum."""
+    n_pad = 2 * len(y) - 1
+    return np.fft.irfft(np.abs(np.fft.rfft(y, n=n_pad)) ** 2, n=n_pad)[:max_size]
+
+
 def _peak_near(ac: np.ndarray, lag: float, width: float = 0.04) -> tuple[float, float] | None:
     """The autocorrelation's local maximum within ±width of ``lag``, parabolically interpolated."""
     lo, hi = math.floor(lag * (1 - width)), math.ceil(lag * (1 + width))
@@ -121,11 +167,13 @@ def _peak_near(ac: np.ndarray, lag: float, width: float = 0.04) -> tuple[float, 
 def key(y: np.ndarray, sr: int) -> tuple[str | None, float]:
     """(key name, confidence): the profile best correlated with the mean chroma; the confidence is its
     lead over the best key that is neither it nor its relative (0 = a toss-up)."""
-    import librosa
-
     if len(y) < sr:
         return None, 0.0
-    chroma = librosa.feature.chroma_stft(y=y, sr=sr, n_fft=4096, hop_length=2048)
+    n_fft = _scaled(4096, sr)
+    power = _stft_power(y, n_fft, n_fft // 2).T  # (bins, frames)
+    chroma = _chroma_filters(sr, n_fft, _tuning(power, sr, n_fft)) @ power
+    peak = chroma.max(axis=0, keepdims=True)
+    chroma = np.divide(chroma, peak, out=np.zeros_like(chroma), where=peak > 0)  # each frame to its max
     profile = chroma.mean(axis=1)
     if not np.any(profile > 0):
         return None, 0.0
@@ -137,3 +185,50 @@ def key(y: np.ndarray, sr: int) -> tuple[str | None, float]:
     rel = relative_of(*best)
     rivals = [v for k, v in scores.items() if k not in (best, rel)]
     return key_name(*best), max(0.0, scores[best] - max(rivals))
+
+
+def _tuning(power: np.ndarray, sr: int, n_fft: int) -> float:
+    """librosa's ``estimate_tuning`` (as ``chroma_stft`` runs it): the most common deviation, in
+    semitones, of the spectrum's peaks (150 Hz to 4 kHz, parabolically interpolated) from A440's grid."""
+    s = power
+    shift = np.zeros_like(s)
+    if len(s) > 2:
+        a = s[2:] + s[:-2] - 2 * s[1:-1]
+        b = (s[2:] - s[:-2]) / 2
+        safe = np.abs(b) < np.abs(a)
+        shift[1:-1] = np.where(safe, -b / np.where(safe, a, 1), 0)
+    freqs = np.arange(len(s)) * sr / n_fft
+    in_range = (freqs >= 150.0) & (freqs < min(4000.0, sr / 2))
+    t = s * (s > 0.1 * s.max(axis=0, keepdims=True))
+    peak = np.zeros_like(t, dtype=bool)
+    peak[1:-1] = (t[1:-1] > t[:-2]) & (t[1:-1] >= t[2:])
+    peak[-1] = t[-1] > t[-2]
+    rows, cols = np.nonzero(in_range[:, None] & peak)
+    pitches = (rows + shift[rows, cols]) * sr / n_fft
+    mags = s[rows, cols] + 0.5 * np.gradient(s, axis=0)[rows, cols] * shift[rows, cols]
+    keep = pitches > 0
+    if not keep.any():
+        return 0.0
+    pitches = pitches[keep & (mags >= np.median(mags[keep]))]
+    residual = np.mod(12 * np.log2(pitches / (440.0 / 16)), 1.0)
+    residual[residual >= 0.5] -= 1.0
+    counts, edges = np.histogram(residual, np.linspace(-0.5, 0.5, 101))
+    return float(edges[np.argmax(counts)])
+
+
+def _chroma_filters(sr: int, n_fft: int, tuning: float = 0.0) -> np.ndarray:
+    """librosa's ``filters.chroma`` (A440 shifted by ``tuning`` semitones, Gaussian bumps per pitch
+    class, octave weighting centred on the 5th octave, rows from C): which bins sound which class."""
+    n_chroma = 12
+    freqs = np.linspace(0, sr, n_fft, endpoint=False)[1:]
+    bins = n_chroma * np.log2(freqs / (440.0 * 2 ** (tuning / n_chroma) / 16))
+    bins = np.concatenate(([bins[0] - 1.5 * n_chroma], bins))
+    widths = np.concatenate((np.maximum(bins[1:] - bins[:-1], 1.0), [1.0]))
+    d = np.subtract.outer(bins, np.arange(n_chroma, dtype=np.float64)).T
+    half = round(n_chroma / 2)
+    d = np.remainder(d + half + 10 * n_chroma, n_chroma) - half
+    w = np.exp(-0.5 * (2 * d / widths[None, :]) ** 2)
+    w /= np.maximum(np.sqrt((w**2).sum(axis=0, keepdims=True)), 1e-30)
+    w *= np.exp(-0.5 * ((bins / n_chroma - 5.0) / 2.0) ** 2)[None, :]
+    w = np.roll(w, -3, axis=0)
+    return np.ascontiguousarray(w[:, : n_fft // 2 + 1], dtype=np.float32)

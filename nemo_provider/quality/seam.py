@@ -40,14 +40,18 @@ def _jumps(level: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return np.abs(np.diff(level)), np.sqrt(np.mean(np.diff(bands, axis=0) ** 2, axis=1))
 
 
+def maximum_filter1d(x: np.ndarray, size: int) -> np.ndarray:
+    """scipy.ndimage's ``maximum_filter1d`` (centred window, edges mirrored) in numpy."""
+    padded = np.pad(x, (size // 2, size - 1 - size // 2), mode="symmetric")
+    return np.lib.stride_tricks.sliding_window_view(padded, size).max(axis=1)
+
+
 def _rank(value: float, population: np.ndarray) -> float:
     return 100.0 * float(np.mean(population < value)) if population.size else 0.0
 
 
 def seam(y: np.ndarray, sr: int) -> SeamReport | None:
     """Measure the wrap of mono ``y``; ``None`` for a clip too short to have ordinary changes to compare."""
-    from scipy.ndimage import maximum_filter1d
-
     if len(y) < _WIN * 8:
         return None
     level, bands = _features(y, sr)

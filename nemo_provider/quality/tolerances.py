@@ -10,9 +10,10 @@ from __future__ import annotations
 #: samples for MP3, 1024 for AAC), since a file cannot end between two frames.
 DURATION_TOLERANCE_S = 0.010
 
-#: Containers that cannot say how many samples to trim (raw ADTS AAC): a decoder plays the encoder's
-#: priming frame and the padding of the last one, so their length is allowed two codec frames.
-UNTRIMMED_CONTAINERS = frozenset({"aac"})
+#: Containers that cannot say how many samples to trim (raw ADTS AAC, MP3 in AVI): a decoder plays the
+#: encoder's priming frame and the padding of the last one, so their audio length (and with it the A/V
+#: length difference) is allowed two codec frames more.
+UNTRIMMED_CONTAINERS = frozenset({"aac", "avi"})
 
 #: Integrated loudness (ITU-R BS.1770 / EBU R 128), in LU either side of the target.
 LOUDNESS_TOLERANCE_LU = 1.0

@@ -80,6 +80,7 @@ def encode(track, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], P
         ],
     }
     remux = {"mov", "mkv"}  # the MP4's streams in another container: no second 1080p encode
+    # AVI as nemo_local makes it (renderer/formats.py: H.264 + MP3): the MP4's picture, MP3 sound
     audio = {"mp3": ["-c:a", "libmp3lame", "-b:a", "192k"], "m4a": ["-c:a", "aac"], "aac": ["-c:a", "aac", "-f", "adts"],
              "wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"]}  # fmt: skip
 
@@ -89,6 +90,8 @@ def encode(track, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], P
         out = folder / f"track.{fmt}"
         if fmt in remux:
             ffmpeg("-i", str(_encode("mp4")), "-c", "copy", str(out))
+        elif fmt == "avi":
+            ffmpeg("-i", str(_encode("mp4")), "-c:v", "copy", "-c:a", "libmp3lame", "-b:a", "192k", str(out))
         elif fmt in video:
             ffmpeg("-f", "lavfi", "-i", "color=c=navy:s=1920x1080:r=30:d=8", "-i", str(wav), *video[fmt],
                    "-shortest", str(out))  # fmt: skip

@@ -127,6 +127,57 @@ def test_loops_wrap_without_an_audible_seam(prompt: str, tmp_path: Path) -> None
     assert result.passed, result.summary()
 
 
+def _ui_dag_loop_prompts() -> list[str]:
+    """The messages nemo_generate_from_ui sends with "Loopable" ticked, one per mood of its form."""
+    source = (REPO / "example_dags" / "nemo_generate_from_ui.py").read_text()
+    tree = ast.parse(source)
+    moods = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MOODS" for t in node.targets)
+    )
+    assert "It should loop seamlessly." in source
+    return [f"Generate {mood} background music: warm acoustic guitar for a travel vlog. Make it 8 seconds "
+            "long. It should loop seamlessly." for mood in moods]  # fmt: skip
+
+
+LOOP_PROMPTS = sorted(
+    set(DOC_AND_DAG_PROMPTS) | set(_ui_dag_loop_prompts()) | {"dark ambient loop", "calm ambient pad"}
+)
+
+
+# the cases measured still to miss (docs/quality.md, "Known gaps"): every voice strikes on the loop's
+# downbeat, which no other bar of the track does at once (spectral jump 1.13-1.32x its largest change)
+_KNOWN_SEAM_MISS = {
+    ("dark ambient in F# minor", 0),
+    ("dark ambient loop", 1),
+    ("soft piano for a product demo", 0),
+}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "seed"),
+    [
+        pytest.param(p, seed, marks=pytest.mark.xfail(strict=True, reason="downbeat strike; docs/quality.md"))
+        if (p, seed) in _KNOWN_SEAM_MISS
+        else (p, seed)
+        for p in LOOP_PROMPTS
+        for seed in (0, 1)
+    ],
+)
+def test_every_doc_and_dag_prompt_made_loopable_wraps_without_a_seam(
+    prompt: str, seed: int, tmp_path: Path
+) -> None:
+    """Each prompt as a loop, measured through the gate: the seam is inaudible (ambient loops used to
+    re-strike their held pad with every other voice at the wrap: spectral jump 1.5-1.7x)."""
+    track = compose(prompt, seed=seed, duration_s=SHORT_S, loop=True)
+    path = track.write(tmp_path / "loop.wav")
+    result = check(measure(path, music=False), {"loop": True, "duration_s": SHORT_S})
+    seam = next(o for o in result.outcomes if o.name == "loop_seam")
+    assert seam.judged and seam.passed, f"{prompt!r} seed {seed}: {seam.describe()}"
+    assert result.passed, f"{prompt!r} seed {seed}: {result.summary()}"
+
+
 def test_a_build_up_measurably_builds(tmp_path: Path) -> None:
     """Loudness and density rise through "cinematic build-up": the engine does what the words say."""
     track, report, result = _gate("cinematic build-up for a trailer", tmp_path, duration_s=20.0)

@@ -1,0 +1,197 @@
+"""The gate's numpy measurements agree with the libraries they replace, on the same signals.
+
+The check runs on PyAV and numpy alone (scipy, pyloudnorm and librosa cost a fresh task process more
+than a second of imports); here each part is held to its reference: K-weighting to scipy's IIR
+filters, integrated loudness to pyloudnorm, the true-peak interpolator and its pruned search to
+oversampling the whole file with scipy, the seam's maximum filter to scipy.ndimage, and tempo and key
+to librosa's onset envelope and chroma on nemo_local tracks and on signals of known tempo and key.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nemo_provider.quality import loudness, music, seam
+from nemo_provider.quality.decode import decode
+from nemo_provider.quality.spectra import Spectra, fast_length
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    """Three nemo_local tracks of different styles, decoded (float32, stereo)."""
+    from nemo_local.composer import compose
+
+    folder = tmp_path_factory.mktemp("references")
+    out = {}
+    for prompt, seed in (("upbeat corporate track", 3), ("dark ambient in F# minor", 5),
+                         ("energetic electronic at 128 bpm", 2)):  # fmt: skip
+        track = compose(prompt, duration_s=10.0, seed=seed)
+        out[prompt] = decode(track.write(folder / f"{seed}.wav")).audio
+    return out
+
+
+def test_fast_length_is_smooth_and_fits() -> None:
+    for n in (1, 5, 1000, 44100 * 60 + 22050, 2**20 + 1):
+        m = fast_length(n)
+        assert m >= n and m % 4 == 0
+        rest = m
+        for p in (2, 3, 5):
+            while rest % p == 0:
+                rest //= p
+        assert rest == 1, m
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 22050])
+def test_k_weighting_in_the_frequency_domain_equals_the_iir_filters(rate: int) -> None:
+    from scipy.signal import lfilter
+
+    x = np.random.default_rng(rate).normal(0, 0.2, (rate * 3, 2)).astype(np.float32)
+    x[: rate // 2] *= np.linspace(0, 1, rate // 2)[:, None]  # a start and an end that are not silent
+    spectra = Spectra(x, rate)
+    ours = spectra.filtered(loudness.k_response(rate, spectra.n_fft))
+    ref = x.astype(np.float64)
+    for b, a in loudness.k_weighting(rate):
+        ref = lfilter(b, a, ref, axis=0)
+    assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def test_k_weighting_coefficients_are_the_standards_at_48k() -> None:
+    (b1, a1), (b2, a2) = loudness.k_weighting(48000)  # ITU-R BS.1770-4, Tables 1 and 2
+    assert b1 == pytest.approx([1.53512485958697, -2.69169618940638, 1.19839281085285], abs=1e-9)
+    assert a1 == pytest.approx([1.0, -1.69065929318241, 0.73248077421585], abs=1e-9)
+    assert b2 == [1.0, -2.0, 1.0]
+    assert a2 == pytest.approx([1.0, -1.99004745483398, 0.99007225036621], abs=1e-9)
+
+
+def test_integrated_loudness_agrees_with_pyloudnorm(tracks) -> None:
+    import pyloudnorm
+
+    for name, x in tracks.items():
+        spectra = Spectra(x, SR)
+        ours = loudness.gated_lufs(spectra.filtered(loudness.k_response(SR, spectra.n_fft)), SR)
+        ref = pyloudnorm.Meter(SR).integrated_loudness(x.astype(np.float64))
+        # pyloudnorm designs its K filter from the cookbook shelf, a few hundredths of a dB off the
+        # standard's; the gating and blocks are the same
+        assert ours == pytest.approx(ref, abs=0.1), name
+
+
+def test_gating_follows_pyloudnorm_exactly_on_the_same_weighted_signal() -> None:
+    import pyloudnorm
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 1, (SR * 7, 2)) * np.repeat(rng.uniform(0.0001, 0.3, 70), SR // 10)[:, None]
+    meter = pyloudnorm.Meter(SR)
+    meter._filters = {}  # the gating alone, on an already weighted signal
+    assert loudness.gated_lufs(x, SR) == pytest.approx(meter.integrated_loudness(x), abs=1e-9)
+    assert loudness.gated_lufs(x[: SR // 5], SR) == -math.inf
+    assert loudness.gated_lufs(np.zeros((SR, 2)), SR) == -math.inf
+
+
+def _full_true_peak(x: np.ndarray) -> float:
+    from scipy.signal import firwin, upfirdn
+
+    taps = firwin(48, 1 / 4, window=("kaiser", 5.0)) * 4
+    assert np.allclose(taps, loudness.interpolator(), atol=1e-12)
+    up = float(np.abs(upfirdn(taps, x.astype(np.float64), 4, 1, axis=0)).max())
+    return 20 * math.log10(max(up, float(np.abs(x).max())))
+
+
+def test_pruned_true_peak_equals_oversampling_the_whole_file(tracks) -> None:
+    rng = np.random.default_rng(7)
+    signals = list(tracks.values())
+    t = np.arange(SR * 2) / SR
+    near_nyquist = 0.5 * np.sin(2 * np.pi * 11025 * t + 0.25 * np.pi)  # inter-sample peaks +3 dB
+    signals.append(np.stack([near_nyquist, 0.1 * near_nyquist], axis=1).astype(np.float32))
+    for _ in range(6):
+        y = rng.normal(0, 0.2, (rng.integers(100, 20000), int(rng.integers(1, 3))))
+        y[rng.integers(0, len(y))] = rng.choice([-0.95, 0.95])
+        signals.append(y.astype(np.float32))
+    for x in signals:
+        assert loudness.true_peak_dbtp(x)[0] == pytest.approx(_full_true_peak(x), abs=1e-4)
+
+
+def test_maximum_filter_equals_scipys() -> None:
+    from scipy.ndimage import maximum_filter1d
+
+    x = np.random.default_rng(2).normal(size=500)
+    for size in (1, 2, 7, 12, 64):
+        assert np.array_equal(seam.maximum_filter1d(x, size), maximum_filter1d(x, size=size))
+
+
+def test_mono_at_a_lower_rate_is_the_band_limited_mix() -> None:
+    t = np.arange(SR * 2) / SR
+    x = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 9000 * t)], axis=1).astype(np.float32)
+    spectra = Spectra(x, SR)
+    quarter = spectra.mono(4)  # 11025 Hz: the 9 kHz tone is above its Nyquist and must be gone
+    tq = np.arange(len(quarter)) * 4 / SR
+    assert len(quarter) == math.ceil(len(x) / 4)
+    middle = slice(1000, -1000)
+    assert np.abs(quarter[middle] - 0.5 * np.sin(2 * np.pi * 440 * tq[middle])).max() < 1e-3
+    half = spectra.mono(2)  # 22050 Hz keeps it
+    th = np.arange(len(half)) * 2 / SR
+    want = 0.5 * np.sin(2 * np.pi * 440 * th) + 0.25 * np.sin(2 * np.pi * 9000 * th)
+    assert np.abs(half[middle] - want[middle]).max() < 1e-3
+
+
+def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks) -> None:
+    import librosa
+
+    for name, x in tracks.items():
+        spectra = Spectra(x, SR)
+        half = spectra.mono(2)
+        ours_bpm, _ = music.tempo(music.onset_envelope(half, SR // 2), SR // 2)
+        ref_y = librosa.resample(x.mean(axis=1), orig_sr=SR, target_sr=SR // 2)
+        ref_env = librosa.onset.onset_strength(y=ref_y, sr=SR // 2, hop_length=256)
+        ref_bpm, _ = _librosa_tempo(ref_env, SR // 2)
+        assert ours_bpm == pytest.approx(ref_bpm, rel=0.01), name
+        ours_env = music.onset_envelope(half, SR // 2)
+        n = min(len(ours_env), len(ref_env))
+        assert np.corrcoef(ours_env[:n], ref_env[:n])[0, 1] >= 0.95, name
+        chroma = librosa.feature.chroma_stft(y=ref_y, sr=SR // 2, n_fft=4096, hop_length=2048)
+        ours_key, _ = music.key(half, SR // 2)
+        assert ours_key == _key_of(chroma.mean(axis=1)), name
+
+
+def test_chroma_filters_and_tuning_match_librosas(tracks) -> None:
+    import librosa
+
+    for tuning in (0.0, 0.02, -0.3):
+        ours = music._chroma_filters(22050, 4096, tuning)
+        assert np.allclose(ours, librosa.filters.chroma(sr=22050, n_fft=4096, tuning=tuning), atol=1e-6)
+    for x in tracks.values():
+        power = music._stft_power(Spectra(x, SR).mono(2), 4096, 2048).T
+        ref = librosa.estimate_tuning(S=power, sr=SR // 2, bins_per_octave=12)
+        assert music._tuning(power, SR // 2, 4096) == pytest.approx(ref, abs=1e-9)
+
+
+def test_mel_filters_match_librosas() -> None:
+    import librosa
+
+    ours = music._mel_filters(22050, 2048, 128)
+    ref = librosa.filters.mel(sr=22050, n_fft=2048, n_mels=128)
+    assert np.allclose(ours, ref, atol=1e-6)
+
+
+def _librosa_tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:
+    """music.tempo's metric choice on librosa's own envelope (hop 256 at 22.05 kHz, as music scales it)."""
+    import librosa
+
+    assert music._scaled(256, sr) == 256
+    centred = env - env.mean()
+    assert np.allclose(music._autocorrelate(centred, 400), librosa.autocorrelate(centred, max_size=400),
+                       atol=1e-5 * float(np.dot(centred, centred)))  # fmt: skip
+    return music.tempo(env, sr)
+
+
+def _key_of(profile: np.ndarray) -> str:
+    scores = {
+        (pc, mode): float(np.corrcoef(profile, np.roll(ref, pc))[0, 1])
+        for pc in range(12)
+        for mode, ref in (("major", music._MAJOR), ("minor", music._MINOR))
+    }
+    return music.key_name(*max(scores, key=lambda k: scores[k]))

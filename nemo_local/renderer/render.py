@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from nemo_local.limits import LimitExceeded, Limits
@@ -23,7 +24,7 @@ from nemo_local.renderer import mixdown, passthrough, smart
 from nemo_local.renderer.clips import render_clips
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
-from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.runner import Jobs, StdinFeed
 from nemo_local.renderer.stills import FPS, render_gif_from_stills, render_stills, start_audio
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
@@ -31,6 +32,7 @@ from nemo_local.renderer.visuals import cover_card, fit_picture
 log = logging.getLogger("nemo_local.renderer")
 _PICTURE_CODECS = {"png", "mjpeg", "jpeg", "webp", "bmp", "tiff"}
 COVER_ID = "cover"
+STILL_VIDEO = "still pictures encoded once and repeated by stream copy"
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,45 @@ def _encode_audio(
     jobs.wait(lambda: report(30.0 + 68.0 * min(1.0, proc.out_time_s / max(duration, 1e-3))))
 
 
+def _render_still(
+    timeline: Timeline,
+    resolved: dict[str, Path],
+    pictures: set[str],
+    mix_into: Callable[[Callable[[bytes], None]], np.ndarray],
+    out: Path,
+    spec: Format,
+    preset: Quality,
+    work: Path,
+    jobs: Jobs,
+    report: _Progress,
+) -> None:
+    """Video from the cover card and still pictures. The audio encoder starts before the mix and takes
+    its PCM as it is made (the mix runs ahead of it: see StdinFeed), so the audio, usually the longest
+    step, is done soon after the pictures; a GIF only needs the mix's peaks for its cover."""
+    audio = start_audio(None, spec, preset, work, jobs) if spec.kind != "gif" else None
+    if audio is None:
+        peaks = mix_into(lambda _: None)
+    else:
+        with StdinFeed(audio[0]) as feed:
+            peaks = mix_into(feed.put)
+    report(5.0)
+    cover = cover_card(timeline.width, timeline.height, timeline.title, peaks)
+    only = {src: resolved[src] for src in pictures}
+    bases = _Pictures(cover, only, timeline.width, timeline.height)
+
+    def base_at(t: float) -> str:
+        for seg in reversed(timeline.video):
+            if seg.start <= t < seg.end:
+                assert seg.src is not None
+                return seg.src
+        return COVER_ID
+
+    if audio is None:
+        render_gif_from_stills(timeline, bases, base_at, out, preset, work, jobs, report)
+    else:
+        render_stills(timeline, bases, base_at, audio, out, spec, preset, work, jobs, report)
+
+
 def _long_enough(timeline: Timeline, spec: Format, preset: Quality) -> None:
     """A video export needs one whole frame: shorter ones once failed deep inside a pipeline (an
     'internal error', or ffmpeg's message with the server's paths in it)."""
@@ -227,7 +268,7 @@ def render_draft(
             if moving:
                 plan = passthrough.decide(timeline, resolved, pictures, durations, spec)
 
-        def mix_into(sink: Callable[[bytes], None]) -> object:
+        def mix_into(sink: Callable[[bytes], None]) -> np.ndarray:
             return mixdown.mix_to_sink(
                 timeline, sink, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
             )
@@ -236,11 +277,13 @@ def render_draft(
             video_path = plan.describe()
             log.info("export %s: %s", out_path.name, video_path)
             passthrough.render_passthrough(plan, timeline, mix_into, partial, spec, preset, jobs, report)
+        elif plan is None and spec.kind != "audio":
+            video_path = STILL_VIDEO
+            log.info("export %s: video from %s", out_path.name, video_path)
+            _render_still(timeline, resolved, pictures, mix_into, partial, spec, preset, work, jobs, report)
         else:
             wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
-            peaks = mixdown.mix_to_wav(
-                timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
-            )
+            mixdown.mix_to_wav(timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f))
             report(5.0)
             if spec.kind == "audio":
                 _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
@@ -249,31 +292,12 @@ def render_draft(
                 log.info("export %s: %s", out_path.name, video_path)
                 smart_audio = start_audio(wav, spec, preset, work, jobs)
                 smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
-            elif plan is not None:
+            else:
                 video_path = f"re-encoded because {plan}"
                 log.info("export %s: video %s", out_path.name, video_path)
                 render_clips(
                     timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
                 )
-            else:
-                audio = start_audio(wav, spec, preset, work, jobs) if spec.kind != "gif" else None
-                cover = cover_card(timeline.width, timeline.height, timeline.title, peaks)
-                only = {src: resolved[src] for src in pictures}
-                bases = _Pictures(cover, only, timeline.width, timeline.height)
-
-                def base_at(t: float) -> str:
-                    for seg in reversed(timeline.video):
-                        if seg.start <= t < seg.end:
-                            assert seg.src is not None
-                            return seg.src
-                    return COVER_ID
-
-                video_path = "still pictures encoded once and repeated by stream copy"
-                log.info("export %s: video from %s", out_path.name, video_path)
-                if audio is None:
-                    render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
-                else:
-                    render_stills(timeline, bases, base_at, audio, partial, spec, preset, work, jobs, report)
         jobs.check_cancel()
         os.replace(partial, out_path)
     except BaseException:  # cancelled, failed or interrupted: no ffmpeg left running, no partial file left

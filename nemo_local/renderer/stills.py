@@ -1,9 +1,10 @@
 """Video from still pictures (cover card, uploaded images, titles) without encoding every frame.
 
 The timeline is cut into scenes (ranges with the same picture and the same titles). Each distinct
-picture is encoded once as a 2 s closed-GOP segment (plus one short remainder segment per scene), and
-the scenes are joined by stream copy with ffmpeg's concat demuxer; the audio is encoded in parallel and
-muxed in at the end. A minute of 1080p costs a few segment encodes instead of 1800 frame encodes.
+picture is encoded once as a 1 s closed-GOP unit (plus one short remainder segment per scene), and the
+units are repeated by packet copy (:mod:`~nemo_local.renderer.joiner`) together with the audio, which is
+encoded in parallel from the moment the mix starts. A minute of 1080p costs a few segment encodes
+instead of 1800 frame encodes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from nemo_local.renderer import joiner
 from nemo_local.renderer.errors import RenderError
 from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
+from nemo_local.renderer.mixdown import PCM_INPUT
 from nemo_local.renderer.runner import Jobs, Proc
 from nemo_local.renderer.timeline import Timeline
 from nemo_local.renderer.visuals import TitleOverlays, compose_frame
@@ -26,7 +29,6 @@ FPS = 30
 # 1 s closed-GOP units: x264 still analyses every repeated frame (~10-15 ms at 1080p), so the unit is kept
 # short; a keyframe per second of a flat picture costs only a few kB.
 UNIT_FRAMES = FPS
-BLOCK_UNITS = 10
 STILL_BATCH = 16  # distinct pictures drawn (as raw frames) and encoded at a time
 
 
@@ -83,18 +85,27 @@ def plan_scenes(timeline: Timeline, base_at: Callable[[float], str]) -> list[Sce
 
 
 def _segment_ext(fmt: Format) -> str:
-    return ".webm" if fmt.video_codec == "vp9" else ".mp4"
+    """A segment container whose packets the export's muxer takes as they are: AVI wants H.264 with
+    start codes (MP4 segments carry length-prefixed NAL units), WebM wants VP9 from WebM."""
+    if fmt.video_codec == "vp9":
+        return ".webm"
+    return ".avi" if fmt.muxer == "avi" else ".mp4"
 
 
-def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs: Jobs) -> tuple[Proc, Path]:
+def start_audio(
+    audio_wav: Path | None, fmt: Format, quality: Quality, work: Path, jobs: Jobs
+) -> tuple[Proc, Path]:
     """Start encoding the mix at once: it runs on the second core while the pictures are drawn and
-    encoded, and is usually the longest single step of a still export."""
+    encoded, and is usually the longest single step of a still export. ``audio_wav`` None: the mix's
+    PCM comes on the process's stdin (see :class:`~nemo_local.renderer.runner.StdinFeed`) as it is made."""
     audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(fmt.audio_codec or "", ".mka")
     audio_out = work / f"audio{audio_ext}"
+    source = ["-i", str(audio_wav)] if audio_wav is not None else [*PCM_INPUT, "-i", "pipe:0"]
     proc = jobs.start(
         "encoding the audio",
-        ["-i", str(audio_wav), *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
+        [*source, *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
         progress=True,
+        stdin=audio_wav is None,
     )
     return proc, audio_out
 
@@ -188,60 +199,17 @@ def render_stills(
         for path in raw.values():
             path.unlink(missing_ok=True)
 
-    # each concat entry costs ~6 ms at the final join: long scenes use 10 s blocks of their unit,
-    # joined once by stream copy while the audio is still encoding
-    blocks: dict[tuple[str, tuple[str, ...]], Path] = {}
-    block_args: list[str] = []
-    for scene in scenes:
-        if scene.frames // UNIT_FRAMES >= BLOCK_UNITS and scene.key not in blocks:
-            unit = needed[(scene.key, UNIT_FRAMES)]
-            listing = work / f"block_{len(blocks):03d}.txt"
-            listing.write_text(f"file '{unit.name}'\n" * BLOCK_UNITS, encoding="utf-8")
-            blocks[scene.key] = work / f"block_{len(blocks):03d}{_segment_ext(fmt)}"
-            block_args += ["-f", "concat", "-safe", "0", "-i", str(listing)]
-    if blocks:
-        for i, path in enumerate(blocks.values()):
-            block_args += ["-map", f"{i}:v", "-c", "copy", str(path)]
-        block_proc = jobs.start("joining picture blocks", block_args)
-        jobs.wait(tick, only=[block_proc])
-    jobs.wait(tick)
+    jobs.wait(tick)  # the audio
     report(88.0)
-
-    concat = work / "scenes.txt"
-    lines: list[str] = []
+    entries: list[tuple[Path, int]] = []
     for scene in scenes:
         q, r = divmod(scene.frames, UNIT_FRAMES)
-        if scene.key in blocks:
-            tens, q = divmod(q, BLOCK_UNITS)
-            lines += [f"file '{blocks[scene.key].name}'"] * tens
         if q:
-            lines += [f"file '{needed[(scene.key, UNIT_FRAMES)].name}'"] * q
+            entries += [(needed[(scene.key, UNIT_FRAMES)], UNIT_FRAMES)] * q
         if r:
-            lines.append(f"file '{needed[(scene.key, r)].name}'")
-    concat.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    mux = [
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        str(concat),
-        "-i",
-        str(audio_out),
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-c",
-        "copy",
-        "-t",
-        f"{timeline.duration:.3f}",
-    ]
-    if fmt.muxer in ("mp4", "mov"):
-        mux += ["-movflags", "+faststart"]
-    mux += ["-f", str(fmt.muxer), str(out_path)]
-    jobs.start("joining the segments", mux)
-    jobs.wait()
+            entries.append((needed[(scene.key, r)], r))
+    jobs.check_cancel()
+    joiner.join(entries, FPS, audio_out, out_path, str(fmt.muxer), timeline.duration)
     report(99.0)
 
 

@@ -21,17 +21,16 @@ from nemo_local.renderer.errors import RenderError
 _Packets = tuple[Fraction, list[tuple[av.Packet, int, int, int]]]  # time base, (packet, pts, dts, duration)
 
 
-def _read(path: Path) -> _Packets:
-    with av.open(str(path)) as src:
-        stream = src.streams.video[0]
-        base = Fraction(stream.time_base or Fraction(1, 1))
-        kept = []
-        for packet in src.demux(stream):
-            if packet.size == 0 or packet.pts is None:
-                continue
-            dts = packet.dts if packet.dts is not None else packet.pts
-            kept.append((packet, packet.pts, dts, packet.duration or 0))
-        return base, kept
+def _read(src: av.container.InputContainer) -> _Packets:
+    stream = src.streams.video[0]
+    base = Fraction(stream.time_base or Fraction(1, 1))
+    kept = []
+    for packet in src.demux(stream):
+        if packet.size == 0 or packet.pts is None:
+            continue
+        dts = packet.dts if packet.dts is not None else packet.pts
+        kept.append((packet, packet.pts, dts, packet.duration or 0))
+    return base, kept
 
 
 def join(
@@ -53,6 +52,7 @@ def join(
             av.open(str(out_path), "w", format=muxer, options=options) as dst,
         ):
             video_out = dst.add_stream_from_template(first.streams.video[0])
+            cache[entries[0][0]] = _read(first)
             audio_src = audio_in.streams.audio[0]
             audio_out = dst.add_stream_from_template(audio_src)
 
@@ -60,28 +60,26 @@ def join(
                 frames = 0
                 for path, count in entries:
                     if path not in cache:
-                        cache[path] = _read(path)
+                        with av.open(str(path)) as src:
+                            cache[path] = _read(src)
                     base, packets = cache[path]
                     shift = round(Fraction(frames, fps) / base)
+                    seconds = float(base)  # float times only order the interleaving (Fractions cost ~10 us)
                     for packet, pts, dts, length in packets:
                         # muxing rebases a packet to the output's time base: set it afresh on each use
                         packet.time_base = base
                         packet.pts, packet.dts, packet.duration = pts + shift, dts + shift, length
-                        yield float((dts + shift) * base), 0, packet
+                        yield (dts + shift) * seconds, 0, packet
                     frames += count
 
             def sound() -> Iterator[tuple[float, int, av.Packet]]:
+                seconds = float(audio_src.time_base or 1)
                 for packet in audio_in.demux(audio_src):
                     if packet.size == 0 or packet.pts is None:
                         continue
-                    at = float(packet.pts * packet.time_base)
-                    if at >= duration:  # as ffmpeg's -t: nothing that starts past the end
+                    if packet.pts * seconds >= duration:  # as ffmpeg's -t: nothing that starts past the end
                         break
-                    yield (
-                        float((packet.dts if packet.dts is not None else packet.pts) * packet.time_base),
-                        1,
-                        packet,
-                    )
+                    yield (packet.dts if packet.dts is not None else packet.pts) * seconds, 1, packet
 
             for _, kind, packet in heapq.merge(video(), sound(), key=lambda item: (item[0], item[1])):
                 packet.stream = video_out if kind == 0 else audio_out

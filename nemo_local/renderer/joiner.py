@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 
 from nemo_local.renderer.errors import RenderError
+from nemo_local.renderer.formats import FASTSTART_MUXERS, Format
 
 _Packets = tuple[Fraction, list[tuple[av.Packet, int, int, int]]]  # time base, (packet, pts, dts, duration)
 
@@ -34,7 +35,7 @@ def _read(src: av.container.InputContainer) -> _Packets:
 
 
 def join(
-    entries: Sequence[tuple[Path, int]], fps: int, audio: Path, out_path: Path, muxer: str, duration: float
+    entries: Sequence[tuple[Path, int]], fps: int, audio: Path, out_path: Path, fmt: Format, duration: float
 ) -> None:
     """Write ``out_path``: the video of ``entries`` — (segment file, its frame count) in order, a file
     usually repeated — followed without gaps at ``fps``, and the first audio stream of ``audio`` up to
@@ -43,13 +44,13 @@ def join(
     # the audio's first packet may start before 0 (the AAC encoder's priming samples): keep its timestamps,
     # as ffmpeg's stream copy does, rather than let the muxer shift every stream (video would start late)
     options = {"avoid_negative_ts": "disabled"}
-    if muxer in ("mp4", "mov"):
+    if fmt.muxer in FASTSTART_MUXERS:
         options["movflags"] = "+faststart"
     try:
         with (
             av.open(str(audio)) as audio_in,
             av.open(str(entries[0][0])) as first,
-            av.open(str(out_path), "w", format=muxer, options=options) as dst,
+            av.open(str(out_path), "w", format=fmt.muxer, options=options) as dst,
         ):
             video_out = dst.add_stream_from_template(first.streams.video[0])
             cache[entries[0][0]] = _read(first)

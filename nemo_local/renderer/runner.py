@@ -13,6 +13,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from nemo_local.media import children, ffmpeg_exe
@@ -23,6 +24,11 @@ _POLL_S = 0.05
 
 def base_cmd() -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+
+
+def concat_input(listing: Path) -> list[str]:
+    """ffmpeg input options reading a concat-demuxer listing of files in the work folder."""
+    return ["-f", "concat", "-safe", "0", "-i", str(listing)]
 
 
 @dataclass
@@ -166,9 +172,9 @@ class StdinFeed:
                 continue  # keep draining so that put() never blocks on a dead reader
             try:
                 self._stdin.write(chunk)
-            except (BrokenPipeError, OSError, ValueError):
+            except (OSError, ValueError):  # a broken pipe, or stdin closed under us
                 broken = True
-        with contextlib.suppress(BrokenPipeError, OSError):
+        with contextlib.suppress(OSError, ValueError):
             self._stdin.close()
 
     def __exit__(

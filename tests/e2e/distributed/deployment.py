@@ -127,6 +127,9 @@ class Deployment:
     tokens: dict[str, str] = field(default_factory=dict)
     user_ids: dict[str, str] = field(default_factory=dict)
     worker_hostnames: tuple[str, ...] = WORKERS
+    #: configuration that replaces the defaults below (the throughput bench restores Airflow's own
+    #: heartbeat and parsing intervals, which the fault tests shorten to see a lost worker fast)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.pg_port = free_port()
@@ -205,6 +208,7 @@ class Deployment:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.settings)
         return env
 
     # -- processes -----------------------------------------------------------------------------------
@@ -263,7 +267,12 @@ class Deployment:
         private_tmp.mkdir(exist_ok=True)
         env = self.env()
         env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
-        script = 'mount --bind "$1" /tmp && hostname "$2" && shift 2 && exec "$@"'
+        # The code and the interpreter stay visible when they live under /tmp (a checkout there): each is
+        # bind-mounted into the private /tmp at its own path before that /tmp covers the shared one.
+        keep = " && ".join(f'mkdir -p "$1{p}" && mount --bind "/tmp{p}" "$1{p}"' for p in _kept_under_tmp())
+        script = (
+            keep + " && " if keep else ""
+        ) + 'mount --rbind "$1" /tmp && hostname "$2" && shift 2 && exec "$@"'
         cmd = ["unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c", script, "sh",
                str(private_tmp), name, self._airflow(), "celery", "worker", "--celery-hostname",
                f"{name}@{name}", "--without-mingle", "--without-gossip"]  # fmt: skip
@@ -603,6 +612,18 @@ class Deployment:
         return "\n".join(f"--- {n} ---\n{p.text()[-1500:]}" for n, p in self.procs.items())
 
 
+def _kept_under_tmp() -> list[str]:
+    """The checkout and the interpreter's folders that lie under /tmp, outermost only, relative to /tmp."""
+    tmp = Path("/tmp").resolve()
+    found: list[Path] = []
+    for place in (REPO, Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent):
+        real = place.resolve()
+        if real.is_relative_to(tmp) and real != tmp:
+            found.append(real)
+    outer = [p for p in found if not any(p != q and p.is_relative_to(q) for q in found)]
+    return sorted({"/" + str(p.relative_to(tmp)) for p in outer})
+
+
 def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
@@ -616,9 +637,9 @@ def make_root() -> Path:
 
 
 @contextlib.contextmanager
-def deployment() -> Iterator[Deployment]:
+def deployment(settings: dict[str, str] | None = None) -> Iterator[Deployment]:
     """Start everything, yield, stop everything and remove the folder (kept on ``NEMO_KEEP_DEPLOYMENT``)."""
-    dep = Deployment(make_root())
+    dep = Deployment(make_root(), settings=dict(settings or {}))
     try:
         dep.start()
         yield dep

@@ -10,7 +10,7 @@ are written again with shifted timestamps, interleaved with the audio packets by
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,11 +35,18 @@ def _read(src: av.container.InputContainer) -> _Packets:
 
 
 def join(
-    entries: Sequence[tuple[Path, int]], fps: int, audio: Path, out_path: Path, fmt: Format, duration: float
+    entries: Sequence[tuple[Path, int]],
+    fps: int,
+    audio: Path,
+    out_path: Path,
+    fmt: Format,
+    duration: float,
+    check_cancel: Callable[[], None] = lambda: None,
 ) -> None:
     """Write ``out_path``: the video of ``entries`` — (segment file, its frame count) in order, a file
     usually repeated — followed without gaps at ``fps``, and the first audio stream of ``audio`` up to
-    ``duration`` seconds. Segments must share codec parameters (they come from one encoder setting)."""
+    ``duration`` seconds. Segments must share codec parameters (they come from one encoder setting).
+    ``check_cancel`` is called every few thousand packets (an hour's export is ~250 000 of them)."""
     cache: dict[Path, _Packets] = {}
     # the audio's first packet may start before 0 (the AAC encoder's priming samples): keep its timestamps,
     # as ffmpeg's stream copy does, rather than let the muxer shift every stream (video would start late)
@@ -82,7 +89,10 @@ def join(
                         break
                     yield (packet.dts if packet.dts is not None else packet.pts) * seconds, 1, packet
 
-            for _, kind, packet in heapq.merge(video(), sound(), key=lambda item: (item[0], item[1])):
+            merged = heapq.merge(video(), sound(), key=lambda item: (item[0], item[1]))
+            for count, (_, kind, packet) in enumerate(merged):
+                if count % 4096 == 0:
+                    check_cancel()
                 packet.stream = video_out if kind == 0 else audio_out
                 dst.mux(packet)
     except (av.error.FFmpegError, OSError, ValueError) as exc:

@@ -199,7 +199,7 @@ def render_stills(
         if r:
             entries.append((needed[(scene.key, r)], r))
     jobs.check_cancel()
-    joiner.join(entries, FPS, audio_out, ex.out, ex.fmt, timeline.duration)
+    joiner.join(entries, FPS, audio_out, ex.out, ex.fmt, timeline.duration, jobs.check_cancel)
     report(99.0)
 
 

@@ -100,6 +100,7 @@ def test_feed_hands_every_chunk_over_and_closes_stdin() -> None:
     out = proc.popen.stdout.read()  # not communicate(): it would close stdin under the writer
     assert int(out) == 5_000_000
     assert proc.popen.wait(timeout=30) == 0
+    proc.popen.stdout.close()
 
 
 def test_feed_does_not_block_on_a_reader_that_died_or_on_an_error() -> None:
@@ -116,6 +117,8 @@ def test_feed_does_not_block_on_a_reader_that_died_or_on_an_error() -> None:
     worker.start()
     assert done.wait(30), "put() blocked on a reader that stopped reading"
     assert proc.popen.wait(timeout=30) == 3
+    assert proc.popen.stdout is not None
+    proc.popen.stdout.close()
     # leaving by an exception drops what is queued and still closes stdin
     alive = _reader("import sys; print(len(sys.stdin.buffer.read()))")
     with pytest.raises(RuntimeError), StdinFeed(alive, ahead=4) as feed:
@@ -123,4 +126,5 @@ def test_feed_does_not_block_on_a_reader_that_died_or_on_an_error() -> None:
         raise RuntimeError("cancelled")
     assert alive.popen.stdout is not None
     assert int(alive.popen.stdout.read()) <= 10  # ends: stdin was closed
-    alive.popen.wait(timeout=30)
+    assert alive.popen.wait(timeout=30) == 0
+    alive.popen.stdout.close()

@@ -33,6 +33,7 @@ PROMPT = "generate a calm lo-fi background track, 60-second"
 STILL_TARGET_S = 1.5
 CLIP_PROMPT = "generate a calm lo-fi background track for it"
 CLIP_TARGET_S = 4.0
+POLL_S = 0.05  # the render poll's interval: a client that wants the file soon polls often at first
 
 
 class Server:
@@ -105,13 +106,17 @@ def converse(base: str, out: Path, prompt: str = PROMPT, upload: Path | None = N
         draft = http.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=auth).json()["data"]["state"][
             "draft"
         ]
+        steps["state"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        posted = time.time()
         job = http.post("/api/render/proxy/lambda", json={"id": f"render_{uuid.uuid4().hex}", "sessionId": sid, "draft": draft,
                         "output": {"format": "mp4", "quality": "high"}}, headers=auth).json()  # fmt: skip
         while True:
             poll = http.get(f"/api/render/proxy/lambda/{job['id']}", headers=auth).json()
             if poll["status"] in ("completed", "failed", "cancelled"):
                 break
-            time.sleep(0.1)
+            time.sleep(POLL_S)
+        seen = time.time()
         if poll["status"] != "completed":
             raise RuntimeError(f"render {poll['status']}: {poll.get('error')}")
         steps["render"] = time.perf_counter() - mark
@@ -120,7 +125,31 @@ def converse(base: str, out: Path, prompt: str = PROMPT, upload: Path | None = N
             for chunk in resp.iter_bytes():
                 fh.write(chunk)
         steps["download"] = time.perf_counter() - mark
-    return {"seconds": time.perf_counter() - started, "draft": draft, "file": out, "steps": steps}
+    return {"seconds": time.perf_counter() - started, "draft": draft, "file": out, "steps": steps,
+            "render_id": job["id"], "posted": posted, "seen": seen}  # fmt: skip
+
+
+def render_timeline(data_dir: Path, result: dict[str, Any]) -> str:
+    """Where the render step's time went, from nemo_local's own record of the render (same wall clock):
+    request -> queued row, queued -> a worker claimed it, the worker's render (mix, encodes, join,
+    publish), done -> the client's poll saw it."""
+    from nemo_local.store import Store
+
+    store = Store(data_dir)
+    try:
+        row = store.db.one(
+            "SELECT created_at, started_at, completed_at FROM renders WHERE name=? OR id=?",
+            (result["render_id"], result["render_id"]),
+        )
+    finally:
+        store.close()
+    if row is None or None in tuple(row):
+        return "render row not found"
+    created, started, completed = tuple(row)
+    return (
+        f"request->queued {created - result['posted']:.3f} s, queue pickup {started - created:.3f} s, "
+        f"worker render {completed - started:.3f} s, done->poll seen {result['seen'] - completed:.3f} s"
+    )
 
 
 def engine_only(draft: dict[str, Any], data_dir: Path, work: Path, prompt: str = PROMPT) -> float:
@@ -193,6 +222,7 @@ def main() -> int:
             ok = value <= target and info.height == 1080 and abs(info.duration - 60) < 1.5
             shown = ", ".join(f"{k} {v:.2f} s" for k, v in result["steps"].items())
             print(f"{name}: steps: {shown}", file=sys.stderr)
+            print(f"{name}: render step: {render_timeline(tmpdir / 'data', result)}", file=sys.stderr)
             print(f"{name}: e2e {value:.2f} s (target {target} s), engine alone {engine_s:.2f} s, file "
                   f"{info.width}x{info.height} {info.duration:.2f} s, {size_mb:.1f} MB", file=sys.stderr)  # fmt: skip
             results.append({"bench": name, "value": round(value, 3), "unit": "s", "target": target,

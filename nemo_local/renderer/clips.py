@@ -19,12 +19,12 @@ from pathlib import Path
 from PIL import Image
 
 from nemo_local.renderer.errors import RenderError
-from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
-from nemo_local.renderer.runner import Jobs
+from nemo_local.renderer.export import Export
+from nemo_local.renderer.formats import FPS, audio_codec_args, muxer_args, video_codec_args
+from nemo_local.renderer.runner import concat_input
 from nemo_local.renderer.timeline import Timeline
 from nemo_local.renderer.visuals import TitleOverlays
 
-FPS = 30
 MAX_PIECES = 100  # clip pieces (ffmpeg inputs, one decoder each) in one export
 
 
@@ -145,21 +145,10 @@ def title_track(
     return listing
 
 
-def render_clips(
-    timeline: Timeline,
-    resolved: dict[str, Path],
-    pictures: set[str],
-    durations: dict[str, float],
-    audio_wav: Path,
-    out_path: Path,
-    fmt: Format,
-    quality: Quality,
-    work: Path,
-    jobs: Jobs,
-    report: Callable[[float], None],
-) -> None:
-    """Write ``out_path`` (a video format or GIF) from the clips, titles and the mixed audio."""
-    pieces = lay_out(timeline, resolved, pictures, durations)
+def render_clips(ex: Export, pieces: list[Piece], audio_wav: Path) -> None:
+    """Write the export (a video format or GIF) from the clips laid out as ``pieces`` (:func:`lay_out`),
+    the titles and the mixed audio."""
+    timeline, fmt, quality, work, jobs = ex.timeline, ex.fmt, ex.quality, ex.work, ex.jobs
     if len(pieces) > MAX_PIECES:
         raise RenderError(
             f"the video track cuts into {len(pieces)} pieces (clips and gaps); one export takes at most "
@@ -172,12 +161,12 @@ def render_clips(
     title_input: int | None = None
     if listing is not None:
         title_input = len(pieces)
-        args += ["-f", "concat", "-safe", "0", "-i", str(listing)]
+        args += concat_input(listing)
     audio_index = len(pieces) + (1 if listing is not None else 0)
     args += ["-i", str(audio_wav)]
     graph = build_graph(timeline, pieces, title_input, "vout")
     if fmt.kind == "gif":
-        width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
+        width = quality.gif_frame_width(timeline.width, timeline.height)
         graph = graph.replace(
             "null[vout]",
             f"fps={quality.gif_fps},scale={width}:-2:flags=lanczos,split[ga][gb];"
@@ -192,7 +181,7 @@ def render_clips(
             f"{timeline.duration:.3f}",
             "-f",
             "gif",
-            str(out_path),
+            str(ex.out),
         ]
     else:
         args += [
@@ -209,8 +198,6 @@ def render_clips(
             "-t",
             f"{timeline.duration:.3f}",
         ]
-        if fmt.muxer in ("mp4", "mov"):
-            args += ["-movflags", "+faststart"]
-        args += ["-f", str(fmt.muxer), str(out_path)]
+        args += [*muxer_args(fmt), "-f", str(fmt.muxer), str(ex.out)]
     proc = jobs.start("encoding the video", args, progress=True)
-    jobs.wait(lambda: report(5.0 + 93.0 * min(1.0, proc.out_time_s / max(timeline.duration, 1e-3))))
+    jobs.wait(lambda: ex.report(5.0 + 93.0 * ex.seconds_done(proc.out_time_s)))

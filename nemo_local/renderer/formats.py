@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from nemo_local.renderer.errors import RenderError
 
+FPS = 30  # the frame rate of every picture the renderer draws or re-times (clips, stills, titles)
+# containers whose index goes first so that playback starts before the download ends
+FASTSTART_MUXERS = ("mp4", "mov")
+
 
 @dataclass(frozen=True)
 class Quality:
@@ -15,6 +19,10 @@ class Quality:
     audio_kbps: int
     gif_width: int
     gif_fps: int
+
+    def gif_frame_width(self, width: int, height: int) -> int:
+        """A GIF's width for a ``width`` x ``height`` canvas: portrait GIFs are narrower (9:16)."""
+        return self.gif_width if width >= height else self.gif_width * 9 // 16
 
 
 QUALITIES: dict[str, Quality] = {
@@ -56,6 +64,11 @@ FORMATS: dict[str, Format] = {
     "m4a": Format("m4a", "audio", None, "aac", "ipod"),
     "aac": Format("aac", "audio", None, "aac", "adts"),
 }
+
+
+def muxer_args(fmt: Format) -> list[str]:
+    """ffmpeg's output options for ``fmt``'s container: the index first where the container has one."""
+    return ["-movflags", "+faststart"] if fmt.muxer in FASTSTART_MUXERS else []
 
 
 def get_format(name: str) -> Format:

@@ -37,9 +37,52 @@ def _check(cancel: threading.Event | None) -> None:
         raise RenderCancelled("render cancelled")
 
 
+_WAV_CHUNK = SAMPLE_RATE  # frames read at a time from a WAV file
+
+
+def _plain_wav(path: Path) -> bool:
+    """Whether ``path`` is a 16-bit PCM WAV at the mix's rate, mono or stereo."""
+    if path.suffix.lower() != ".wav":
+        return False
+    try:
+        with wave.open(str(path), "rb") as reader:
+            return (reader.getsampwidth(), reader.getframerate()) == (
+                2,
+                SAMPLE_RATE,
+            ) and reader.getnchannels() in (1, 2)
+    except (wave.Error, EOFError, OSError):
+        return False
+
+
+def _wav_chunks(
+    path: Path, start: float, cancel: threading.Event | None
+) -> Generator[np.ndarray, None, None]:
+    """What :func:`_decoded` yields, read straight from a plain WAV's samples: the composer's tracks are
+    16-bit WAVs at 44.1 kHz, and this is ~10x quicker than decoding and resampling them through PyAV (a
+    minute's mix is on the way to the still picture's cover, which shows its waveform). The values are
+    the same: PyAV's s16 -> float conversion is x / 32768 as well."""
+    with wave.open(str(path), "rb") as reader:
+        channels = reader.getnchannels()
+        first = round(start * SAMPLE_RATE)
+        if first >= reader.getnframes():
+            return
+        reader.setpos(first)
+        while True:
+            _check(cancel)
+            raw = reader.readframes(_WAV_CHUNK)
+            if not raw:
+                return
+            data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / np.float32(32768.0)
+            data = data.reshape(-1, channels)
+            yield np.repeat(data, 2, axis=1) if channels == 1 else data
+
+
 def _decoded(path: Path, start: float, cancel: threading.Event | None) -> Generator[np.ndarray, None, None]:
     """Stereo float32 chunks of ``path`` from ``start`` s to its end, contiguous and aligned so that the
     first sample yielded plays at ``start`` (zeros first if the stream begins later)."""
+    if _plain_wav(path):
+        yield from _wav_chunks(path, start, cancel)
+        return
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -242,19 +285,35 @@ class _Voice:
         got = got[: max(0, length - self.pos)]
         out = np.zeros((n, 2), dtype=np.float32)
         if len(got):
-            idx = np.arange(self.pos, self.pos + len(got))
-            env = np.ones(len(got), dtype=np.float32)
-            if self.fade_in > 0:
-                k = min(self.fade_in, length)
-                ramp = idx < k
-                env[ramp] = (idx[ramp] / max(1, k - 1)).astype(np.float32) if k > 1 else 0.0
+            # the envelope is worked out only where a fade is (most of a block has none): the same
+            # values as over the whole block, ~3x less work for the mix of a minute
+            head = max(0, min(len(got), min(self.fade_in, length) - self.pos)) if self.fade_in > 0 else 0
+            tail = len(got)
             if self.fade_out > 0:
-                k = min(self.fade_out, length)
-                tail = idx >= length - k
-                env[tail] *= ((length - 1 - idx[tail]) / max(1, k - 1)).astype(np.float32)
-            out[: len(got)] = got * (env * self.gain)[:, None]
+                tail = max(0, min(len(got), length - min(self.fade_out, length) - self.pos))
+            for a, b in ((0, head), (tail, len(got))) if head <= tail else ((0, len(got)),):
+                if b > a:
+                    out[a:b] = (
+                        got[a:b] * (self._envelope(self.pos + a, self.pos + b, length) * self.gain)[:, None]
+                    )
+            if tail > head:
+                out[head:tail] = got[head:tail] * self.gain
         self.pos += n
         return out
+
+    def _envelope(self, first: int, end: int, length: int) -> np.ndarray:
+        """The fade gains of clip samples [first, end) of a clip ``length`` samples long."""
+        idx = np.arange(first, end)
+        env = np.ones(end - first, dtype=np.float32)
+        if self.fade_in > 0:
+            k = min(self.fade_in, length)
+            ramp = idx < k
+            env[ramp] = (idx[ramp] / max(1, k - 1)).astype(np.float32) if k > 1 else 0.0
+        if self.fade_out > 0:
+            k = min(self.fade_out, length)
+            tail = idx >= length - k
+            env[tail] *= ((length - 1 - idx[tail]) / max(1, k - 1)).astype(np.float32)
+        return env
 
 
 def _limit(x: np.ndarray) -> np.ndarray:

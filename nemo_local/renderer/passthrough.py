@@ -23,10 +23,10 @@ from pathlib import Path
 import av
 
 from nemo_local.renderer import smart
-from nemo_local.renderer.clips import lay_out
-from nemo_local.renderer.formats import Format, Quality, audio_codec_args
+from nemo_local.renderer.clips import Piece
+from nemo_local.renderer.export import Export
+from nemo_local.renderer.formats import Format, audio_codec_args, muxer_args
 from nemo_local.renderer.mixdown import PCM_INPUT
-from nemo_local.renderer.runner import Jobs
 from nemo_local.renderer.smart import SmartPlan
 from nemo_local.renderer.timeline import Timeline
 
@@ -183,18 +183,12 @@ def _unfit(index: VideoIndex | None, timeline: Timeline) -> str | None:
     return None
 
 
-def decide(
-    timeline: Timeline,
-    resolved: dict[str, Path],
-    pictures: set[str],
-    durations: dict[str, float],
-    fmt: Format,
-) -> PassThrough | SmartPlan | str:
+def decide(timeline: Timeline, pieces: list[Piece], fmt: Format) -> PassThrough | SmartPlan | str:
     """A pass-through plan, a smart-rendering plan, or why the video is re-encoded (a sentence ending
-    the log line "re-encoded because …")."""
+    the log line "re-encoded because …"). ``pieces``: the video track laid out (:func:`clips.lay_out`),
+    which the re-encode uses too."""
     if fmt.video_codec != "h264" or fmt.muxer not in PASS_CONTAINERS:
         return f"{fmt.name} exports are encoded as {fmt.video_codec or fmt.kind}"
-    pieces = lay_out(timeline, resolved, pictures, durations)
     if any(p.path is None for p in pieces):
         return "the video track has gaps"
     if any(p.is_picture for p in pieces):
@@ -236,14 +230,7 @@ def decide(
 
 
 def render_passthrough(
-    plan: PassThrough,
-    timeline: Timeline,
-    mix: Callable[[Callable[[bytes], None]], object],
-    out_path: Path,
-    fmt: Format,
-    quality: Quality,
-    jobs: Jobs,
-    report: Callable[[float], None],
+    ex: Export, plan: PassThrough, mix: Callable[[Callable[[bytes], None]], object]
 ) -> None:
     """One ffmpeg pass: the clip's video packets copied, the mix encoded beside them. ``mix(sink)``
     produces the mix's PCM into ``sink``: it is piped to ffmpeg as it is made, so copying the video and
@@ -263,11 +250,9 @@ def render_passthrough(
     ]
     if plan.frames < plan.total_frames:
         args += ["-frames:v", str(plan.frames)]
-    args += [*audio_codec_args(fmt.audio_codec, quality), "-map_metadata", "-1"]
-    if fmt.muxer in ("mp4", "mov"):
-        args += ["-movflags", "+faststart"]
-    args += ["-f", str(fmt.muxer), str(out_path)]
-    proc = jobs.start("copying the video and encoding the audio", args, progress=True, stdin=True)
+    args += [*audio_codec_args(ex.fmt.audio_codec, ex.quality), "-map_metadata", "-1"]
+    args += [*muxer_args(ex.fmt), "-f", str(ex.fmt.muxer), str(ex.out)]
+    proc = ex.jobs.start("copying the video and encoding the audio", args, progress=True, stdin=True)
     stdin = proc.popen.stdin
     assert stdin is not None
 
@@ -281,4 +266,4 @@ def render_passthrough(
     finally:
         with contextlib.suppress(BrokenPipeError, OSError):
             stdin.close()
-    jobs.wait(lambda: report(5.0 + 93.0 * min(1.0, proc.out_time_s / max(timeline.duration, 1e-3))))
+    ex.jobs.wait(lambda: ex.report(5.0 + 93.0 * ex.seconds_done(proc.out_time_s)))

@@ -15,22 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.media import ProbeError, probe
 from nemo_local.renderer import mixdown, passthrough, smart
-from nemo_local.renderer.clips import render_clips
+from nemo_local.renderer.clips import lay_out, render_clips
 from nemo_local.renderer.errors import RenderError
-from nemo_local.renderer.formats import Format, Quality, audio_codec_args, get_format, get_quality
-from nemo_local.renderer.runner import Jobs
-from nemo_local.renderer.stills import FPS, render_gif_from_stills, render_stills, start_audio
+from nemo_local.renderer.export import Export
+from nemo_local.renderer.formats import FPS, Format, Quality, audio_codec_args, get_format, get_quality
+from nemo_local.renderer.runner import Jobs, StdinFeed
+from nemo_local.renderer.stills import render_gif_from_stills, render_stills, start_audio
 from nemo_local.renderer.timeline import Timeline, parse_draft
 from nemo_local.renderer.visuals import cover_card, fit_picture
 
 log = logging.getLogger("nemo_local.renderer")
 _PICTURE_CODECS = {"png", "mjpeg", "jpeg", "webp", "bmp", "tiff"}
 COVER_ID = "cover"
+STILL_VIDEO = "still pictures encoded once and repeated by stream copy"
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,16 @@ def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> di
     return resolved
 
 
+def _over_pixels(seg_id: str, what: str, shown: str, limits: Limits) -> RenderError:
+    """The one picture_pixels failure of the renderer, for a picture's header and a clip's frame alike."""
+    return RenderError(
+        str(LimitExceeded("picture_pixels", f"{what} of video segment {seg_id!r}", shown, limits))
+    )
+
+
 def _check_pixels(seg_id: str, what: str, width: int, height: int, limits: Limits) -> None:
     if width * height > limits.picture_pixels:
-        shown = f"{width}x{height} ({width * height / 1e6:.1f} megapixels)"
-        raise RenderError(
-            str(LimitExceeded("picture_pixels", f"{what} of video segment {seg_id!r}", shown, limits))
-        )
+        raise _over_pixels(seg_id, what, f"{width}x{height} ({width * height / 1e6:.1f} megapixels)", limits)
 
 
 def _picture_size(seg_id: str, path: Path, limits: Limits) -> tuple[int, int] | None:
@@ -94,9 +101,7 @@ def _picture_size(seg_id: str, path: Path, limits: Limits) -> tuple[int, int] | 
             return img.size
     except Image.DecompressionBombError as exc:  # Pillow's own ceiling (~179 MP) is far over ours
         shown = f"over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
-        raise RenderError(
-            str(LimitExceeded("picture_pixels", f"picture of video segment {seg_id!r}", shown, limits))
-        ) from exc
+        raise _over_pixels(seg_id, "picture", shown, limits) from exc
     except (OSError, ValueError):
         return None
 
@@ -163,14 +168,86 @@ class _Pictures(Mapping[str, Image.Image]):
         return 1 + len(self._resolved)
 
 
-def _encode_audio(
-    wav: Path, out: Path, fmt: Format, quality: Quality, jobs: Jobs, duration: float, report: _Progress
-) -> None:
-    if wav == out:  # a WAV export is the mix itself
+def _encode_audio(ex: Export, wav: Path) -> None:
+    if wav == ex.out:  # a WAV export is the mix itself
         return
-    args = ["-i", str(wav), *audio_codec_args(fmt.audio_codec, quality), "-f", str(fmt.muxer), str(out)]
-    proc = jobs.start("encoding the audio", args, progress=True)
-    jobs.wait(lambda: report(30.0 + 68.0 * min(1.0, proc.out_time_s / max(duration, 1e-3))))
+    fmt = ex.fmt
+    args = ["-i", str(wav), *audio_codec_args(fmt.audio_codec, ex.quality), "-f", str(fmt.muxer), str(ex.out)]
+    proc = ex.jobs.start("encoding the audio", args, progress=True)
+    ex.jobs.wait(lambda: ex.report(30.0 + 68.0 * ex.seconds_done(proc.out_time_s)))
+
+
+def _render_still(
+    ex: Export,
+    resolved: dict[str, Path],
+    pictures: set[str],
+    mix_into: Callable[[Callable[[bytes], None]], np.ndarray],
+) -> None:
+    """Video from the cover card and still pictures. The audio encoder starts before the mix and takes
+    its PCM as it is made (the mix runs ahead of it: see StdinFeed), so the audio, usually the longest
+    step, is done soon after the pictures; a GIF only needs the mix's peaks for its cover."""
+    timeline = ex.timeline
+    audio = start_audio(ex) if ex.fmt.kind != "gif" else None
+    if audio is None:
+        peaks = mix_into(lambda _: None)
+    else:
+        with StdinFeed(audio[0]) as feed:
+            peaks = mix_into(feed.put)
+    ex.report(5.0)
+    cover = cover_card(timeline.width, timeline.height, timeline.title, peaks)
+    only = {src: resolved[src] for src in pictures}
+    bases = _Pictures(cover, only, timeline.width, timeline.height)
+
+    def base_at(t: float) -> str:
+        for seg in reversed(timeline.video):
+            if seg.start <= t < seg.end:
+                assert seg.src is not None
+                return seg.src
+        return COVER_ID
+
+    if audio is None:
+        render_gif_from_stills(ex, bases, base_at)
+    else:
+        render_stills(ex, bases, base_at, audio)
+
+
+def _make(ex: Export, resolved: dict[str, Path], limits: Limits, cancel: threading.Event | None) -> str:
+    """Run the pipeline the draft needs; returns how the video was made (logged, and in RenderOutput)."""
+    timeline, spec, name = ex.timeline, ex.fmt, ex.out.name.removeprefix(".").removesuffix(".partial")
+
+    def mix_into(sink: Callable[[bytes], None]) -> np.ndarray:
+        return mixdown.mix_to_sink(
+            timeline, sink, lambda src: resolved[src], cancel, lambda f: ex.report(5.0 * f)
+        )
+
+    if spec.kind == "audio":
+        wav = ex.out if spec.audio_codec == "pcm" else ex.work / "mix.wav"
+        mixdown.mix_to_wav(timeline, wav, lambda src: resolved[src], cancel, lambda f: ex.report(5.0 * f))
+        ex.report(5.0)
+        _encode_audio(ex, wav)
+        return ""
+    pictures, moving, durations = _pictures_among(timeline, resolved, limits)
+    if not moving:
+        log.info("export %s: video from %s", name, STILL_VIDEO)
+        _render_still(ex, resolved, pictures, mix_into)
+        return STILL_VIDEO
+    pieces = lay_out(timeline, resolved, pictures, durations)  # once: the plan and the re-encode share it
+    plan = passthrough.decide(timeline, pieces, spec)
+    if isinstance(plan, passthrough.PassThrough):  # the mix is piped straight into the encoder
+        log.info("export %s: %s", name, plan.describe())
+        passthrough.render_passthrough(ex, plan, mix_into)
+        return plan.describe()
+    wav = ex.work / "mix.wav"
+    mixdown.mix_to_wav(timeline, wav, lambda src: resolved[src], cancel, lambda f: ex.report(5.0 * f))
+    ex.report(5.0)
+    if isinstance(plan, smart.SmartPlan):
+        log.info("export %s: %s", name, plan.describe())
+        smart.render_smart(ex, plan, start_audio(ex, wav))
+        return plan.describe()
+    video = f"re-encoded because {plan}"
+    log.info("export %s: video %s", name, video)
+    render_clips(ex, pieces, wav)
+    return video
 
 
 def _long_enough(timeline: Timeline, spec: Format, preset: Quality) -> None:
@@ -218,62 +295,9 @@ def render_draft(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         resolved = _resolve_all(timeline, resolve_media)
         jobs.check_cancel()
-        video_path = ""
-        plan: passthrough.PassThrough | smart.SmartPlan | str | None = None  # None: no moving video
-        pictures: set[str] = set()
-        durations: dict[str, float] = {}
-        if spec.kind != "audio":
-            pictures, moving, durations = _pictures_among(timeline, resolved, limits)
-            if moving:
-                plan = passthrough.decide(timeline, resolved, pictures, durations, spec)
-
-        def mix_into(sink: Callable[[bytes], None]) -> object:
-            return mixdown.mix_to_sink(
-                timeline, sink, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
-            )
-
-        if isinstance(plan, passthrough.PassThrough):  # the mix is piped straight into the encoder
-            video_path = plan.describe()
-            log.info("export %s: %s", out_path.name, video_path)
-            passthrough.render_passthrough(plan, timeline, mix_into, partial, spec, preset, jobs, report)
-        else:
-            wav = partial if spec.audio_codec == "pcm" and spec.kind == "audio" else work / "mix.wav"
-            peaks = mixdown.mix_to_wav(
-                timeline, wav, lambda src: resolved[src], cancel, lambda f: report(5.0 * f)
-            )
-            report(5.0)
-            if spec.kind == "audio":
-                _encode_audio(wav, partial, spec, preset, jobs, timeline.duration, report)
-            elif isinstance(plan, smart.SmartPlan):
-                video_path = plan.describe()
-                log.info("export %s: %s", out_path.name, video_path)
-                smart_audio = start_audio(wav, spec, preset, work, jobs)
-                smart.render_smart(plan, timeline, smart_audio, partial, spec, preset, work, jobs, report)
-            elif plan is not None:
-                video_path = f"re-encoded because {plan}"
-                log.info("export %s: video %s", out_path.name, video_path)
-                render_clips(
-                    timeline, resolved, pictures, durations, wav, partial, spec, preset, work, jobs, report
-                )
-            else:
-                audio = start_audio(wav, spec, preset, work, jobs) if spec.kind != "gif" else None
-                cover = cover_card(timeline.width, timeline.height, timeline.title, peaks)
-                only = {src: resolved[src] for src in pictures}
-                bases = _Pictures(cover, only, timeline.width, timeline.height)
-
-                def base_at(t: float) -> str:
-                    for seg in reversed(timeline.video):
-                        if seg.start <= t < seg.end:
-                            assert seg.src is not None
-                            return seg.src
-                    return COVER_ID
-
-                video_path = "still pictures encoded once and repeated by stream copy"
-                log.info("export %s: video from %s", out_path.name, video_path)
-                if audio is None:
-                    render_gif_from_stills(timeline, bases, base_at, partial, preset, work, jobs, report)
-                else:
-                    render_stills(timeline, bases, base_at, audio, partial, spec, preset, work, jobs, report)
+        video_path = _make(
+            Export(timeline, partial, spec, preset, work, jobs, report), resolved, limits, cancel
+        )
         jobs.check_cancel()
         os.replace(partial, out_path)
     except BaseException:  # cancelled, failed or interrupted: no ffmpeg left running, no partial file left

@@ -8,10 +8,13 @@ parallel on two cores); :class:`Jobs` waits for all of them while watching the c
 from __future__ import annotations
 
 import contextlib
+import queue
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 
 from nemo_local.media import children, ffmpeg_exe
 from nemo_local.renderer.errors import RenderCancelled, RenderError
@@ -21,6 +24,11 @@ _POLL_S = 0.05
 
 def base_cmd() -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+
+
+def concat_input(listing: Path) -> list[str]:
+    """ffmpeg input options reading a concat-demuxer listing of files in the work folder."""
+    return ["-f", "concat", "-safe", "0", "-i", str(listing)]
 
 
 @dataclass
@@ -131,6 +139,55 @@ class Jobs:
                 if proc.popen.poll() is not None:
                     self._reaped(proc)
             self.procs = [p for p in self.procs if p.popen.poll() is None]
+
+
+class StdinFeed:
+    """Writes chunks to a running process's stdin from a thread, holding up to ``ahead`` chunks.
+
+    Why: the still-picture export pipes the mix into the audio encoder while the mix is made, but the
+    pictures can only be drawn once the whole mix is known (the cover shows its waveform). Writing from
+    the mixing thread would make the mix wait on the encoder; a bounded queue lets the mix run ahead
+    (a minute of PCM is 10 MB) and keeps memory flat for long exports. Leaving the ``with`` block closes
+    stdin; leaving it by an exception drops what is still queued. A process that stopped reading (it
+    failed) only makes the writes stop: :meth:`Jobs.wait` says why it failed."""
+
+    def __init__(self, proc: Proc, ahead: int = 12) -> None:
+        assert proc.popen.stdin is not None
+        self._stdin = proc.popen.stdin
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=ahead)
+        self._abandon = threading.Event()
+        self._thread = threading.Thread(target=self._write, name="stdin-feed", daemon=True)
+
+    def __enter__(self) -> StdinFeed:
+        self._thread.start()
+        return self
+
+    def put(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def _write(self) -> None:
+        broken = False
+        while (chunk := self._chunks.get()) is not None:
+            if broken or self._abandon.is_set():
+                continue  # keep draining so that put() never blocks on a dead reader
+            try:
+                self._stdin.write(chunk)
+            except (OSError, ValueError):  # a broken pipe, or stdin closed under us
+                broken = True
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.close()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self._abandon.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._chunks.get_nowait()
+        self._chunks.put(None)
+        # the writer finishes in its own time: Jobs.wait() waits for the process, which ends only after
+        # stdin is closed; a killed process breaks the pipe and the writer drains and stops
 
 
 def run(name: str, args: Sequence[str], cancel: threading.Event | None) -> None:

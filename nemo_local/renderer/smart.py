@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING
 import av
 
 from nemo_local.renderer.clips import Piece, title_track
-from nemo_local.renderer.formats import Format, Quality, video_codec_args
-from nemo_local.renderer.runner import Jobs, Proc
+from nemo_local.renderer.export import Export
+from nemo_local.renderer.formats import muxer_args, video_codec_args
+from nemo_local.renderer.runner import Proc, concat_input
 from nemo_local.renderer.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -148,25 +148,25 @@ def _copy_span(span: Span, index: VideoIndex, out: Path) -> None:
             dst.mux(packet)
 
 
-def _encode_args(
-    span: Span, plan_: SmartPlan, timeline: Timeline, work: Path, quality: Quality, check: Callable[[], None]
-) -> list[str]:
+def _encode_args(ex: Export, span: Span, plan_: SmartPlan) -> list[str]:
     index = plan_.indexes[span.source]
     rate = plan_.rate
     start_s = float(index.pts[span.src_start] * index.time_base) - index.container_start
     seek = max(0.0, start_s - 0.25 / float(rate))
     args = ["-ss", f"{seek:.6f}", "-i", str(span.source)]
-    window = dataclasses.replace(timeline, width=plan_.width, height=plan_.height)
+    window = dataclasses.replace(ex.timeline, width=plan_.width, height=plan_.height)
     t0 = span.out_start / rate
     t1 = (span.out_start + span.frames) / rate
-    listing = title_track(window, work, check, float(t0), float(t1), tag=f"span{span.out_start}")
+    listing = title_track(
+        window, ex.work, ex.jobs.check_cancel, float(t0), float(t1), tag=f"span{span.out_start}"
+    )
     graph = f"[0:v]setpts=PTS-STARTPTS,fps={rate},format=yuv420p[v]"
     if listing is not None:
-        args += ["-f", "concat", "-safe", "0", "-i", str(listing)]
+        args += concat_input(listing)
         graph += ";[v][1:v]overlay=x=0:y=0:eof_action=repeat:format=yuv420[v2];[v2]null[vout]"
     else:
         graph += ";[v]null[vout]"
-    out = work / f"span_{span.out_start:07d}.mp4"
+    out = ex.work / f"span_{span.out_start:07d}.mp4"
     return [
         *args,
         "-filter_complex",
@@ -175,7 +175,7 @@ def _encode_args(
         "[vout]",
         "-frames:v",
         str(span.frames),
-        *video_codec_args("h264", quality, gop=span.frames),
+        *video_codec_args("h264", ex.quality, gop=span.frames),
         "-r",
         str(rate),
         "-video_track_timescale",
@@ -185,18 +185,9 @@ def _encode_args(
     ]
 
 
-def render_smart(
-    plan_: SmartPlan,
-    timeline: Timeline,
-    audio: tuple[Proc, Path],
-    out_path: Path,
-    fmt: Format,
-    quality: Quality,
-    work: Path,
-    jobs: Jobs,
-    report: Callable[[float], None],
-) -> None:
+def render_smart(ex: Export, plan_: SmartPlan, audio: tuple[Proc, Path]) -> None:
     """Encode the touched spans (one ffmpeg at a time, beside the audio encode), remux the others, join."""
+    work, jobs, report = ex.work, ex.jobs, ex.report
     _, audio_out = audio
     segments: list[Path] = []
     done = [0]
@@ -214,7 +205,7 @@ def render_smart(
             seg = work / f"span_{span.out_start:07d}.mp4"
             _copy_span(span, plan_.indexes[span.source], seg)
         else:
-            args = _encode_args(span, plan_, timeline, work, quality, jobs.check_cancel)
+            args = _encode_args(ex, span, plan_)
             seg = Path(args[-1])
             current[:] = [jobs.start("re-encoding the touched pictures", args, progress=True)]
             jobs.wait(tick, only=current)
@@ -227,11 +218,8 @@ def render_smart(
         lines += [f"file '{seg.name}'", f"duration {float(Fraction(span.frames) / plan_.rate):.9f}"]
     listing = work / "spans.txt"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    mux = ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio_out)]
-    mux += ["-map", "0:v", "-map", "1:a", "-c", "copy"]
-    if fmt.muxer in ("mp4", "mov"):
-        mux += ["-movflags", "+faststart"]
-    mux += ["-f", str(fmt.muxer), str(out_path)]
+    mux = [*concat_input(listing), "-i", str(audio_out), "-map", "0:v", "-map", "1:a", "-c", "copy"]
+    mux += [*muxer_args(ex.fmt), "-f", str(ex.fmt.muxer), str(ex.out)]
     jobs.start("joining the video", mux)
     jobs.wait()
     report(99.0)

@@ -1,9 +1,10 @@
 """Video from still pictures (cover card, uploaded images, titles) without encoding every frame.
 
 The timeline is cut into scenes (ranges with the same picture and the same titles). Each distinct
-picture is encoded once as a 2 s closed-GOP segment (plus one short remainder segment per scene), and
-the scenes are joined by stream copy with ffmpeg's concat demuxer; the audio is encoded in parallel and
-muxed in at the end. A minute of 1080p costs a few segment encodes instead of 1800 frame encodes.
+picture is encoded once as a 1 s closed-GOP unit (plus one short remainder segment per scene), and the
+units are repeated by packet copy (:mod:`~nemo_local.renderer.joiner`) together with the audio, which is
+encoded in parallel from the moment the mix starts. A minute of 1080p costs a few segment encodes
+instead of 1800 frame encodes.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from pathlib import Path
 
 from PIL import Image
 
+from nemo_local.renderer import joiner
 from nemo_local.renderer.errors import RenderError
-from nemo_local.renderer.formats import Format, Quality, audio_codec_args, video_codec_args
-from nemo_local.renderer.runner import Jobs, Proc
+from nemo_local.renderer.export import Export
+from nemo_local.renderer.formats import FPS, Format, audio_codec_args, video_codec_args
+from nemo_local.renderer.mixdown import PCM_INPUT
+from nemo_local.renderer.runner import Proc, concat_input
 from nemo_local.renderer.timeline import Timeline
 from nemo_local.renderer.visuals import TitleOverlays, compose_frame
 
-FPS = 30
 # 1 s closed-GOP units: x264 still analyses every repeated frame (~10-15 ms at 1080p), so the unit is kept
 # short; a keyframe per second of a flat picture costs only a few kB.
 UNIT_FRAMES = FPS
-BLOCK_UNITS = 10
 STILL_BATCH = 16  # distinct pictures drawn (as raw frames) and encoded at a time
 
 
@@ -83,36 +85,35 @@ def plan_scenes(timeline: Timeline, base_at: Callable[[float], str]) -> list[Sce
 
 
 def _segment_ext(fmt: Format) -> str:
-    return ".webm" if fmt.video_codec == "vp9" else ".mp4"
+    """A segment container whose packets the export's muxer takes as they are: AVI wants H.264 with
+    start codes (MP4 segments carry length-prefixed NAL units), WebM wants VP9 from WebM."""
+    if fmt.video_codec == "vp9":
+        return ".webm"
+    return ".avi" if fmt.muxer == "avi" else ".mp4"
 
 
-def start_audio(audio_wav: Path, fmt: Format, quality: Quality, work: Path, jobs: Jobs) -> tuple[Proc, Path]:
+def start_audio(ex: Export, audio_wav: Path | None = None) -> tuple[Proc, Path]:
     """Start encoding the mix at once: it runs on the second core while the pictures are drawn and
-    encoded, and is usually the longest single step of a still export."""
-    audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(fmt.audio_codec or "", ".mka")
-    audio_out = work / f"audio{audio_ext}"
-    proc = jobs.start(
+    encoded, and is usually the longest single step of a still export. ``audio_wav`` None: the mix's
+    PCM comes on the process's stdin (see :class:`~nemo_local.renderer.runner.StdinFeed`) as it is made."""
+    audio_ext = {"aac": ".m4a", "opus": ".ogg", "mp3": ".mp3"}.get(ex.fmt.audio_codec or "", ".mka")
+    audio_out = ex.work / f"audio{audio_ext}"
+    source = ["-i", str(audio_wav)] if audio_wav is not None else [*PCM_INPUT, "-i", "pipe:0"]
+    proc = ex.jobs.start(
         "encoding the audio",
-        ["-i", str(audio_wav), *audio_codec_args(fmt.audio_codec, quality), str(audio_out)],
+        [*source, *audio_codec_args(ex.fmt.audio_codec, ex.quality), str(audio_out)],
         progress=True,
+        stdin=audio_wav is None,
     )
     return proc, audio_out
 
 
 def render_stills(
-    timeline: Timeline,
-    bases: Mapping[str, Image.Image],
-    base_at: Callable[[float], str],
-    audio: tuple[Proc, Path],
-    out_path: Path,
-    fmt: Format,
-    quality: Quality,
-    work: Path,
-    jobs: Jobs,
-    report: Callable[[float], None],
+    ex: Export, bases: Mapping[str, Image.Image], base_at: Callable[[float], str], audio: tuple[Proc, Path]
 ) -> None:
-    """Write ``out_path`` (a video format) from pictures + titles + the mixed audio, whose encode
+    """Write the export (a video format) from pictures + titles + the mixed audio, whose encode
     ``audio`` (from :func:`start_audio`) is already running."""
+    timeline, fmt, quality, work, jobs, report = ex.timeline, ex.fmt, ex.quality, ex.work, ex.jobs, ex.report
     audio_proc, audio_out = audio
     scenes = plan_scenes(timeline, base_at)
     overlays = TitleOverlays(timeline.text, timeline.width, timeline.height, jobs.check_cancel)
@@ -130,7 +131,7 @@ def render_stills(
     def tick() -> None:
         running = current[0].out_time_s if current else 0.0
         video_part = min(1.0, (encoded[0] + running) / max(total_encoded, 1e-3))
-        audio_part = min(1.0, audio_proc.out_time_s / max(timeline.duration, 1e-3))
+        audio_part = ex.seconds_done(audio_proc.out_time_s)
         report(8.0 + 80.0 * (0.5 * video_part + 0.5 * audio_part))
 
     # Distinct pictures are drawn and encoded a batch at a time and their raw frames deleted after, so
@@ -188,77 +189,28 @@ def render_stills(
         for path in raw.values():
             path.unlink(missing_ok=True)
 
-    # each concat entry costs ~6 ms at the final join: long scenes use 10 s blocks of their unit,
-    # joined once by stream copy while the audio is still encoding
-    blocks: dict[tuple[str, tuple[str, ...]], Path] = {}
-    block_args: list[str] = []
-    for scene in scenes:
-        if scene.frames // UNIT_FRAMES >= BLOCK_UNITS and scene.key not in blocks:
-            unit = needed[(scene.key, UNIT_FRAMES)]
-            listing = work / f"block_{len(blocks):03d}.txt"
-            listing.write_text(f"file '{unit.name}'\n" * BLOCK_UNITS, encoding="utf-8")
-            blocks[scene.key] = work / f"block_{len(blocks):03d}{_segment_ext(fmt)}"
-            block_args += ["-f", "concat", "-safe", "0", "-i", str(listing)]
-    if blocks:
-        for i, path in enumerate(blocks.values()):
-            block_args += ["-map", f"{i}:v", "-c", "copy", str(path)]
-        block_proc = jobs.start("joining picture blocks", block_args)
-        jobs.wait(tick, only=[block_proc])
-    jobs.wait(tick)
+    jobs.wait(tick)  # the audio
     report(88.0)
-
-    concat = work / "scenes.txt"
-    lines: list[str] = []
+    entries: list[tuple[Path, int]] = []
     for scene in scenes:
         q, r = divmod(scene.frames, UNIT_FRAMES)
-        if scene.key in blocks:
-            tens, q = divmod(q, BLOCK_UNITS)
-            lines += [f"file '{blocks[scene.key].name}'"] * tens
         if q:
-            lines += [f"file '{needed[(scene.key, UNIT_FRAMES)].name}'"] * q
+            entries += [(needed[(scene.key, UNIT_FRAMES)], UNIT_FRAMES)] * q
         if r:
-            lines.append(f"file '{needed[(scene.key, r)].name}'")
-    concat.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    mux = [
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        str(concat),
-        "-i",
-        str(audio_out),
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-c",
-        "copy",
-        "-t",
-        f"{timeline.duration:.3f}",
-    ]
-    if fmt.muxer in ("mp4", "mov"):
-        mux += ["-movflags", "+faststart"]
-    mux += ["-f", str(fmt.muxer), str(out_path)]
-    jobs.start("joining the segments", mux)
-    jobs.wait()
+            entries.append((needed[(scene.key, r)], r))
+    jobs.check_cancel()
+    joiner.join(entries, FPS, audio_out, ex.out, ex.fmt, timeline.duration, jobs.check_cancel)
     report(99.0)
 
 
 def render_gif_from_stills(
-    timeline: Timeline,
-    bases: Mapping[str, Image.Image],
-    base_at: Callable[[float], str],
-    out_path: Path,
-    quality: Quality,
-    work: Path,
-    jobs: Jobs,
-    report: Callable[[float], None],
+    ex: Export, bases: Mapping[str, Image.Image], base_at: Callable[[float], str]
 ) -> None:
     """An animated GIF of the scenes: each picture decoded once (concat of images with durations)."""
+    timeline, quality, work, jobs = ex.timeline, ex.quality, ex.work, ex.jobs
     scenes = plan_scenes(timeline, base_at)
     overlays = TitleOverlays(timeline.text, timeline.width, timeline.height, jobs.check_cancel)
-    width = quality.gif_width if timeline.width >= timeline.height else quality.gif_width * 9 // 16
+    width = quality.gif_frame_width(timeline.width, timeline.height)
     height = max(2, round(timeline.height * width / timeline.width / 2) * 2)
     lines: list[str] = []
     made: dict[tuple[str, tuple[str, ...]], Path] = {}
@@ -274,7 +226,7 @@ def render_gif_from_stills(
     lines.append(f"file '{made[scenes[-1].key].name}'")  # the concat demuxer needs the last file repeated
     listing = work / "gif.txt"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report(20.0)
+    ex.report(20.0)
     graph = (
         f"fps={quality.gif_fps},split[a][b];"
         "[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4"
@@ -282,20 +234,15 @@ def render_gif_from_stills(
     proc = jobs.start(
         "encoding the GIF",
         [
-            "-f",
-            "concat",
-            "-safe",
-            "0",
-            "-i",
-            str(listing),
+            *concat_input(listing),
             "-filter_complex",
             graph,
             "-t",
             f"{timeline.duration:.3f}",
             "-f",
             "gif",
-            str(out_path),
+            str(ex.out),
         ],
         progress=True,
     )
-    jobs.wait(lambda: report(20.0 + 78.0 * min(1.0, proc.out_time_s / max(timeline.duration, 1e-3))))
+    jobs.wait(lambda: ex.report(20.0 + 78.0 * ex.seconds_done(proc.out_time_s)))

@@ -139,3 +139,42 @@ def test_wav_of_an_hour_is_written_in_flat_memory(tmp_path: Path) -> None:
     # which an exec'd child inherits from pytest.) The whole mix as one array would be 1.27 GB.
     assert int(maxrss_kb) < 400 * 1024, f"max RSS {int(maxrss_kb) // 1024} MB"
     (tmp_path / "o.wav").unlink()
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_plain_wav_is_read_directly_with_the_samples_pyav_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, channels: int
+) -> None:
+    """The quick WAV reader gives exactly what PyAV's decode + resample gives, from any offset; other
+    WAVs (here 48 kHz) still go through PyAV."""
+    from nemo_local.renderer import mixdown
+
+    rng = np.random.default_rng(3)
+    src = tmp_path / "n.wav"
+    with wave.open(str(src), "wb") as fh:
+        fh.setnchannels(channels)
+        fh.setsampwidth(2)
+        fh.setframerate(SAMPLE_RATE)
+        fh.writeframes(
+            rng.integers(-32768, 32767, size=int(2.5 * SAMPLE_RATE) * channels, dtype="<i2").tobytes()
+        )
+    assert mixdown._plain_wav(src)
+    for start in (0.0, 0.37, 1.9, 3.0):
+        quick = list(mixdown._decoded(src, start, None))
+        with monkeypatch.context() as m:
+            m.setattr(mixdown, "_plain_wav", lambda _path: False)
+            slow = list(mixdown._decoded(src, start, None))
+        a = np.concatenate(quick) if quick else np.zeros((0, 2), np.float32)
+        b = np.concatenate(slow) if slow else np.zeros((0, 2), np.float32)
+        assert a.shape == b.shape and a.dtype == b.dtype == np.float32
+        assert np.array_equal(a, b)
+    other = tmp_path / "k.wav"
+    with wave.open(str(other), "wb") as fh:
+        fh.setnchannels(2)
+        fh.setsampwidth(2)
+        fh.setframerate(48000)
+        fh.writeframes(b"\0\0\0\0" * 4800)
+    assert not mixdown._plain_wav(other)
+    assert sum(len(c) for c in mixdown._decoded(other, 0.0, None)) == pytest.approx(
+        SAMPLE_RATE / 10, abs=64
+    )  # resampled (its filter's tail aside)

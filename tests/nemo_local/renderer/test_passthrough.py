@@ -234,3 +234,24 @@ def test_what_cannot_pass_is_re_encoded_with_the_reason(
     count, video_end, _ = _decoded(out.path)
     assert count == round(seconds * 30)
     assert abs(video_end - seconds) <= 1 / 30 + 1e-6
+
+
+def test_the_video_track_is_laid_out_once(
+    tmp_path: Path, clips: dict[str, Path], resolve: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision and the re-encode it falls back to share one layout of the video track."""
+    from nemo_local.renderer import clips as clips_module
+    from nemo_local.renderer import render as render_module
+
+    calls: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return clips_module.lay_out(*args, **kwargs)
+
+    monkeypatch.setattr(render_module, "lay_out", counted)
+    out = render_draft(
+        _draft("hevc", 2.0), tmp_path / "o.mp4", quality="low", resolve_media=_resolver(clips, resolve)
+    )
+    assert out.video.startswith("re-encoded because"), out.video
+    assert len(calls) == 1

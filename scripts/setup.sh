@@ -20,10 +20,11 @@ export VIRTUAL_ENV="$PWD/$VENV"
 # `import airflow.sdk` costs twice as long (docs/airflow-notes in the team's shared material).
 # The provider supports apache-airflow>=3.1.0 and pins none of Airflow's packages; the versions the
 # suite runs on are in constraints/airflow-<version>.txt (AIRFLOW_VERSION picks one, default the newest).
-AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
+. scripts/airflow-versions.sh
+AIRFLOW_VERSION="${AIRFLOW_VERSION:-$PINNED_AIRFLOW}"
 CONSTRAINTS="constraints/airflow-${AIRFLOW_VERSION}.txt"
 if [ ! -f "$CONSTRAINTS" ]; then
-  echo "no $CONSTRAINTS: tested versions are $(ls constraints/ | sed -n 's/^airflow-\(.*\)\.txt$/\1/p' | tr '\n' ' ')" >&2
+  echo "no $CONSTRAINTS: tested versions are $TESTED_AIRFLOWS" >&2
   exit 2
 fi
 # Two distributions from this checkout, both editable: the provider and the offline backend (nemo-local).

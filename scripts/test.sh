@@ -6,12 +6,13 @@
 #
 #   bash scripts/test.sh                      everything (what CI runs)
 #   bash scripts/test.sh tests/client -x      the pinned Airflow only, with these pytest arguments
-#   bash scripts/test.sh --airflow 3.1.8      only the provider subset on that Airflow (3.3.2: full suite)
+#   bash scripts/test.sh --airflow 3.1.8      only the provider subset on that Airflow (the newest: full suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PINNED_AIRFLOW="3.3.2"
-OTHER_AIRFLOWS="3.1.8 3.2.2"  # newest patch of each other supported minor (constraints/airflow-*.txt)
+# PINNED_AIRFLOW (the newest: full suite) and OTHER_AIRFLOWS (the newest patch of each other
+# supported minor: the provider subset), read from constraints/airflow-*.txt
+. scripts/airflow-versions.sh
 # The provider's unit tests and one end-to-end example DAG: what the other minors must pass.
 PROVIDER_TESTS=(
   tests/client tests/hooks tests/operators tests/sensors tests/triggers tests/test_get_provider_info.py

@@ -124,7 +124,7 @@ class RenderJob:
     def plan(self) -> str:
         """Pick the render id and record it: everything but starting the render."""
         # the client's one id scheme (render_<digits>); a rename on a duplicate id comes from it too
-        from nemo_provider.client._requests import new_render_id
+        from nemo_provider.client import new_render_id
 
         planned = new_render_id()
         self.store.save(

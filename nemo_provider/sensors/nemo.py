@@ -9,9 +9,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException
 
-from nemo_provider._compat import AirflowFailException, conf
+from nemo_provider._compat import AirflowException, AirflowFailException, conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

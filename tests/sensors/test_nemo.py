@@ -5,9 +5,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import AirflowException
 
-from nemo_provider._compat import AirflowFailException, AirflowSensorTimeout, TaskDeferred
+from nemo_provider._compat import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
 from nemo_provider.client.models import RenderStatus
 from nemo_provider.hooks.nemo import NemoHook
 from nemo_provider.sensors.nemo import NemoRenderSensor

@@ -13,10 +13,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,30 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.airflow_env import airflow_env, free_port, wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "nemo_generate_from_ui"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(what: str, check: Any, timeout: float, interval: float = 1.0) -> Any:
-    """Poll `check()` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, KeyError, ValueError) as err:
-            last_error = err
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
 
 
 class Standalone:
@@ -93,23 +72,13 @@ def standalone(nemo_server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     for d in (home, dags, out):
         d.mkdir()
     shutil.copy(REPO / "example_dags" / f"{DAG_ID}.py", dags)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    port = free_port()
+    env = airflow_env(home, dags, port, f"sqlite:///{home / 'airflow.db'}")
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            # workers reach the execution API on the port chosen above, not the default :8080
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps({"conn_type": "nemo", "host": nemo_server.base_url}),
             "NEMO_EXPORT_DIR": str(out),
         }
@@ -125,12 +94,12 @@ def standalone(nemo_server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def _api(server: Standalone) -> httpx.Client:
     """An authenticated REST client, once the api-server answers and the DAG is parsed."""
     http = httpx.Client(base_url=server.base, timeout=10)
-    _wait_for(
+    wait_for(
         "the api-server's health endpoint", lambda: http.get("/api/v2/monitor/health").status_code == 200, 150
     )
     token = http.get("/auth/token").json()["access_token"]  # all-admins mode: a token without credentials
     http.headers["Authorization"] = f"Bearer {token}"
-    _wait_for(f"{DAG_ID} to be parsed", lambda: http.get(f"/api/v2/dags/{DAG_ID}").status_code == 200, 120)
+    wait_for(f"{DAG_ID} to be parsed", lambda: http.get(f"/api/v2/dags/{DAG_ID}").status_code == 200, 120)
     return http
 
 
@@ -151,7 +120,7 @@ def test_ui_dag_runs_through_the_triggerer(standalone: tuple[Standalone, Path]) 
         state = http.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
         return state if state in ("success", "failed") else None
 
-    state = _wait_for("the DAG run to finish", finished, 240, interval=2)
+    state = wait_for("the DAG run to finish", finished, 240, interval=2)
     ti_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances"
     assert state == "success", json.dumps(http.get(ti_url).json(), indent=1)[:3000] + server.log()[-4000:]
 
@@ -199,7 +168,7 @@ def test_killing_a_deferred_export_cancels_its_render(
     try:
         run_id = _trigger_run(http, out)
         ti_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/export"
-        _wait_for("the export to defer", lambda: http.get(ti_url).json()["state"] == "deferred", 240, 2)
+        wait_for("the export to defer", lambda: http.get(ti_url).json()["state"] == "deferred", 240, 2)
         render_id = http.get(f"{ti_url}/xcomEntries/render_id", params={"deserialize": True}).json()["value"]
         # `deferred` only means the trigger row exists; kill once the triggerer really runs the trigger
         # (a kill before the triggerer picks it up never reaches it: docs/retries-timeouts-cancellation.md).
@@ -209,7 +178,7 @@ def test_killing_a_deferred_export_cancels_its_render(
             logs = task_logs.glob("attempt=1.log.trigger.*.log")
             return any("Waiting for render" in log.read_text() for log in logs)
 
-        _wait_for("the triggerer to run the export's trigger", trigger_running, 120)
+        wait_for("the triggerer to run the export's trigger", trigger_running, 120)
 
         # The hook's derived client id: the same anonymous user as the task, so the render is visible.
         client_id = str(
@@ -225,7 +194,7 @@ def test_killing_a_deferred_export_cancels_its_render(
                 status = nemo.render_status(render_id).status
                 return status if status != "processing" else None
 
-            final = _wait_for(f"render {render_id} to leave `processing`", render_ended, 90)
+            final = wait_for(f"render {render_id} to leave `processing`", render_ended, 90)
         assert final == "cancelled", server.log()[-4000:]
         assert http.get(ti_url).json()["state"] == "failed"
     finally:

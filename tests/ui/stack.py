@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_standalone import _free_port, _wait_for
+from tests.e2e.airflow_env import airflow_env, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -118,7 +118,7 @@ class Stack:
                 state = http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
             return state if state in ("success", "failed") else None
 
-        return str(_wait_for(f"{dag_id} run {run_id} to finish", finished, timeout, interval=2))
+        return str(wait_for(f"{dag_id} run {run_id} to finish", finished, timeout, interval=2))
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
         with self.api() as http:
@@ -142,26 +142,17 @@ def airflow_stack(nemo_base_url: str, root: Path, nemo_token: str | None = None)
         shutil.copy(REPO / "example_dags" / f"{name}.py", dags)
     passwords = home / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    port = free_port()
+    env = airflow_env(home, dags, port, f"sqlite:///{home / 'airflow.db'}")
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__CORE__AUTH_MANAGER": "nemo_test_auth.RestrictedAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             # one signing key for every component (standalone writes one into airflow.cfg)
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
             "AIRFLOW_CONN_NEMO_DEFAULT": json.dumps(
@@ -181,10 +172,10 @@ def airflow_stack(nemo_base_url: str, root: Path, nemo_token: str | None = None)
     try:
         stack = Stack(server, exports)
         http = httpx.Client(base_url=server.base, timeout=10)
-        _wait_for("the api-server", lambda: http.get("/api/v2/monitor/health").status_code == 200, 150)
+        wait_for("the api-server", lambda: http.get("/api/v2/monitor/health").status_code == 200, 150)
         with stack.api() as api:
             for dag_id in DAGS:
-                _wait_for(
+                wait_for(
                     f"{dag_id} to be parsed",
                     lambda d=dag_id: api.get(f"/api/v2/dags/{d}").status_code == 200,
                     120,

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_standalone import _wait_for
+from tests.e2e.airflow_env import wait_for
 from tests.ui.stack import PASSWORDS, REPO, Stack, airflow_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -234,8 +234,8 @@ def _wait_review(stack: Stack, run_id: str, task_id: str) -> dict[str, Any]:
         return None if body.get("response_received") else body
 
     try:
-        detail = dict(_wait_for(f"{task_id} to ask for a review", pending, 240, interval=2))
-    except AssertionError as err:
+        detail = dict(wait_for(f"{task_id} to ask for a review", pending, 240, interval=2))
+    except (AssertionError, TimeoutError) as err:
         with stack.api() as api:
             tis = api.get(f"/api/v2/dags/{REVIEW_DAG}/dagRuns/{run_id}/taskInstances").json()[
                 "task_instances"
@@ -251,7 +251,7 @@ def _wait_review(stack: Stack, run_id: str, task_id: str) -> dict[str, Any]:
         "Received executor event with state success for task instance TaskInstanceKey("
         f"dag_id='{REVIEW_DAG}', task_id='{task_id}', run_id='{run_id}'"
     )
-    _wait_for(f"the scheduler to see {task_id} parked", lambda: parked in stack.server.log(), 60)
+    wait_for(f"the scheduler to see {task_id} parked", lambda: parked in stack.server.log(), 60)
     return detail
 
 

@@ -30,12 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from ..airflow_env import airflow_env, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 FAULT_DAGS = Path(__file__).resolve().parent / "dags"
@@ -46,27 +48,6 @@ WORKERS = ("worker-a", "worker-b")
 #: The pool every Nemo call of the fault DAGs runs in (docs/deployment.md).
 NEMO_POOL = "nemo_api"
 NEMO_POOL_SLOTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll ``check()`` until it returns something truthy; raise with ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (httpx.HTTPError, OSError, KeyError, ValueError, sqlite3.Error) as err:
-            last = err
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last!r})")
 
 
 def _pg_bin(name: str) -> str:
@@ -160,16 +141,13 @@ class Deployment:
 
     def env(self) -> dict[str, str]:
         """The configuration every Airflow component shares (the same as an ``airflow.cfg`` would be)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "NEMO_"))}
+        env = airflow_env(self.home, self.dags, self.api_port, self.db_url, strip=("AIRFLOW", "NEMO_"))
         conns = {
             account: {"conn_type": "nemo", "host": self.nemo_url, "password": token}
             for account, token in self.tokens.items()
         }
         env.update(
             {
-                "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 # paused until a test unpauses its DAG (the weekly example's schedule would start a run at once)
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__CORE__EXECUTOR": "airflow.providers.celery.executors.celery_executor.CeleryExecutor",
@@ -177,23 +155,18 @@ class Deployment:
                 "AIRFLOW__CORE__FERNET_KEY": self._fernet,
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "socket.gethostname",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
                 "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                 # SQLAlchemy 2.1: a bare postgresql:// means psycopg 3; name the driver.
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://airflow@127.0.0.1:{self.pg_port}/airflow",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
-                "AIRFLOW__API__HOST": "127.0.0.1",
-                "AIRFLOW__API__PORT": str(self.api_port),
-                "AIRFLOW__API__BASE_URL": self.api,
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__API__SECRET_KEY": self._secret,
                 "AIRFLOW__API_AUTH__JWT_SECRET": self._secret,
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs),
-                # measured here: a killed worker is noticed within ~30 s with 25 s (default 300 s)
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "25",
+                # a killed worker is noticed within ~65 s (default 300 s); 25 s failed live tasks whose
+                # heartbeats were late on a machine at load 50 (8 tasks "without heartbeat" at once)
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 # the one connection, shared by every component through the environment (a secrets
                 # backend does the same in production): nemo_default plus one per test account

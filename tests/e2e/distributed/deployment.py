@@ -163,8 +163,9 @@ class Deployment:
                 "AIRFLOW__API__SECRET_KEY": self._secret,
                 "AIRFLOW__API_AUTH__JWT_SECRET": self._secret,
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs),
-                # measured here: a killed worker is noticed within ~30 s with 25 s (default 300 s)
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "25",
+                # a killed worker is noticed within ~65 s (default 300 s); 25 s failed live tasks whose
+                # heartbeats were late on a machine at load 50 (8 tasks "without heartbeat" at once)
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 # the one connection, shared by every component through the environment (a secrets

@@ -31,22 +31,4 @@ fi
 $UV pip install --quiet --compile-bytecode -e ".[dev]" -e ./packages/nemo-local \
   "apache-airflow==${AIRFLOW_VERSION}" -c "$CONSTRAINTS"
 bash scripts/install-fonts.sh "$VIRTUAL_ENV/bin/python"  # a CJK font for Chinese titles (apt-get, once)
-# librosa's numba functions write their compiled code beside the package on first use. Compile them once
-# here, so the processes of a run (two Celery workers measuring exports at the same moment) read that
-# cache instead of all writing it at once (seen to hang two export tasks for minutes in a fresh venv).
-"$VIRTUAL_ENV/bin/python" - <<'PY'
-import math, os, struct, tempfile, wave
-try:
-    from nemo_provider.quality import measure
-    import librosa  # noqa: F401  (the quality extra)
-except ImportError:
-    raise SystemExit(0)
-with tempfile.TemporaryDirectory() as tmp:
-    path = os.path.join(tmp, "warm.wav")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(2); w.setsampwidth(2); w.setframerate(44100)
-        w.writeframes(b"".join(struct.pack("<hh", v, v) for v in
-                               (int(8000 * math.sin(2 * math.pi * 440 * i / 44100)) for i in range(3 * 44100))))
-    measure(path)
-PY
 echo "environment ready: $VIRTUAL_ENV (apache-airflow ${AIRFLOW_VERSION})"

@@ -67,6 +67,7 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
         v_end = 0
         v_frames = 0
         v_pts: list[int] = []
+        a_first: float | None = None  # the first audio frame's time: < 0 is priming a player never presents
         streams = [s for s in (astream, vstream) if s is not None]
         for packet in container.demux(*streams):
             if packet.stream is vstream:
@@ -78,6 +79,9 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
                 v_end = max(v_end, packet.pts + (packet.duration or 0))
             elif astream is not None:
                 for frame in packet.decode():
+                    pts, time_base = getattr(frame, "pts", None), getattr(frame, "time_base", None)
+                    if a_first is None and pts is not None and time_base:
+                        a_first = float(pts * time_base)
                     _planar_float(frame, resampler, chunks)
         if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
             for f in resampler.resample(None):
@@ -90,6 +94,10 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             for ch, parts in enumerate(chunks):
                 if parts:
                     np.concatenate(parts, out=audio[:, ch])
+            if a_first is not None and a_first < 0:
+                # Matroska keeps an AAC encoder's priming at negative times (MP4 hides it in an edit
+                # list, which FFmpeg applies while decoding): presentation starts at 0, so does the audio
+                audio = audio[min(len(audio), round(-a_first * astream.rate)) :]
         fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
         v_duration = 0.0
         if vstream is not None and v_frames:

@@ -64,7 +64,7 @@ def test_safety_limit_leaves_quiet_audio_alone() -> None:
 
 def _reference_mix(timeline_draft: dict, src: Path) -> np.ndarray:
     """The mix computed the old way: whole sources in memory, tiled, faded, summed, limited at once."""
-    from nemo_local.renderer.mixdown import decode_audio
+    from nemo_local.renderer.sources import decode_audio
 
     tl = parse_draft(timeline_draft)
     n = round(tl.duration * SAMPLE_RATE)
@@ -147,7 +147,7 @@ def test_plain_wav_is_read_directly_with_the_samples_pyav_decodes(
 ) -> None:
     """The quick WAV reader gives exactly what PyAV's decode + resample gives, from any offset; other
     WAVs (here 48 kHz) still go through PyAV."""
-    from nemo_local.renderer import mixdown
+    from nemo_local.renderer import sources
 
     rng = np.random.default_rng(3)
     src = tmp_path / "n.wav"
@@ -158,12 +158,12 @@ def test_plain_wav_is_read_directly_with_the_samples_pyav_decodes(
         fh.writeframes(
             rng.integers(-32768, 32767, size=int(2.5 * SAMPLE_RATE) * channels, dtype="<i2").tobytes()
         )
-    assert mixdown._plain_wav(src)
+    assert sources.plain_wav(src)
     for start in (0.0, 0.37, 1.9, 3.0):
-        quick = list(mixdown._decoded(src, start, None))
+        quick = list(sources.decoded(src, start, None))
         with monkeypatch.context() as m:
-            m.setattr(mixdown, "_plain_wav", lambda _path: False)
-            slow = list(mixdown._decoded(src, start, None))
+            m.setattr(sources, "plain_wav", lambda _path: False)
+            slow = list(sources.decoded(src, start, None))
         a = np.concatenate(quick) if quick else np.zeros((0, 2), np.float32)
         b = np.concatenate(slow) if slow else np.zeros((0, 2), np.float32)
         assert a.shape == b.shape and a.dtype == b.dtype == np.float32
@@ -174,7 +174,7 @@ def test_plain_wav_is_read_directly_with_the_samples_pyav_decodes(
         fh.setsampwidth(2)
         fh.setframerate(48000)
         fh.writeframes(b"\0\0\0\0" * 4800)
-    assert not mixdown._plain_wav(other)
-    assert sum(len(c) for c in mixdown._decoded(other, 0.0, None)) == pytest.approx(
+    assert not sources.plain_wav(other)
+    assert sum(len(c) for c in sources.decoded(other, 0.0, None)) == pytest.approx(
         SAMPLE_RATE / 10, abs=64
     )  # resampled (its filter's tail aside)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.renderer.timeline import shown  # light: the renderer's pipelines load only to render
 
 MAX_DEPTH = 32  # a real draft nests 5 levels (draft > t > track > sg > segment > m)
 MAX_SIDE = 16384
@@ -43,7 +44,7 @@ def _first(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | No
 
 def _number(field: str, value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DraftInvalid(field, f"must be a number, not {_shown(value)}")
+        raise DraftInvalid(field, f"must be a number, not {shown(value)}")
     number = float(value)
     if not math.isfinite(number):
         raise DraftInvalid(field, f"must be a finite number, not {value!r}")
@@ -52,15 +53,10 @@ def _number(field: str, value: Any, low: float, high: float) -> float:
     return number
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
 def _no_surrogate(value: str) -> None:
     if not value.isascii() and _SURROGATE.search(value):
         raise DraftInvalid(
-            "draft", f"has a text with a lone UTF-16 surrogate, not valid Unicode: {_shown(value)}"
+            "draft", f"has a text with a lone UTF-16 surrogate, not valid Unicode: {shown(value)}"
         )
 
 
@@ -85,7 +81,7 @@ def _depth_ok(draft: Any) -> None:
 
 def _string(field: str, value: Any, limit: int) -> None:
     if not isinstance(value, str):
-        raise DraftInvalid(field, f"must be a string, not {_shown(value)}")
+        raise DraftInvalid(field, f"must be a string, not {shown(value)}")
     if len(value) > limit:
         raise DraftInvalid(field, f"is {len(value)} characters long (at most {limit})")
 
@@ -151,7 +147,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
         kind = _first(track, KEYS["type"])
         if kind is not None and (isinstance(kind[1], bool) or not isinstance(kind[1], int | str)):
             raise DraftInvalid(
-                f"{tfield}.{kind[0]}", f"must be a track type code or name, not {_shown(kind[1])}"
+                f"{tfield}.{kind[0]}", f"must be a track type code or name, not {shown(kind[1])}"
             )
         titled = kind is not None and track_kind(kind[1]) == TEXT
         found = _first(track, KEYS["segments"])
@@ -177,7 +173,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
         field = f"draft.{declared[0]}"
         value = declared[1]
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
-            raise DraftInvalid(field, f"must be a finite number of milliseconds, not {_shown(value)}")
+            raise DraftInvalid(field, f"must be a finite number of milliseconds, not {shown(value)}")
         if value < 0:
             raise DraftInvalid(field, f"must not be negative, not {value!r}")
         if value > max_ms:

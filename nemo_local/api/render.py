@@ -18,11 +18,13 @@ from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.limits import Busy
 from nemo_local.quota import check_free_disk, check_storage
+from nemo_local.renderer import formats as renderer_formats
 from nemo_local.store import ActiveRendersFull, DuplicateRenderId, RenderRow, paths
 
 router = APIRouter(responses=error_responses(401, 402, 404, 409, 413, 422, 429, 507), tags=["render"])
-FORMATS = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
-QUALITIES = ("low", "medium", "high")
+# the renderer's own table (a light module: the pipelines load only when a render runs)
+FORMATS = tuple(renderer_formats.FORMATS)
+QUALITIES = tuple(renderer_formats.QUALITIES)
 
 
 class OutputSpec(BaseModel):

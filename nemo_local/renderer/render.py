@@ -20,6 +20,7 @@ from PIL import Image
 
 from nemo_local.limits import LimitExceeded, Limits
 from nemo_local.media import ProbeError, probe
+from nemo_local.media.pictures import header_size
 from nemo_local.renderer import mixdown, passthrough, smart
 from nemo_local.renderer.clips import lay_out, render_clips
 from nemo_local.renderer.errors import RenderError
@@ -94,18 +95,6 @@ def _check_pixels(seg_id: str, what: str, width: int, height: int, limits: Limit
         raise _over_pixels(seg_id, what, f"{width}x{height} ({width * height / 1e6:.1f} megapixels)", limits)
 
 
-def _picture_size(seg_id: str, path: Path, limits: Limits) -> tuple[int, int] | None:
-    """Width and height from the picture's header (nothing decoded), or None if Pillow can't read it."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except Image.DecompressionBombError as exc:  # Pillow's own ceiling (~179 MP) is far over ours
-        shown = f"over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
-        raise _over_pixels(seg_id, "picture", shown, limits) from exc
-    except (OSError, ValueError):
-        return None
-
-
 def _pictures_among(
     timeline: Timeline, resolved: dict[str, Path], limits: Limits
 ) -> tuple[set[str], bool, dict[str, float]]:
@@ -118,7 +107,7 @@ def _pictures_among(
     moving = False
     for seg in timeline.video:
         assert seg.src is not None
-        size = _picture_size(seg.id, resolved[seg.src], limits)
+        size = header_size(resolved[seg.src])  # None: not a picture Pillow reads (a clip)
         if size is not None:
             _check_pixels(seg.id, "picture", *size, limits)
         try:

@@ -94,13 +94,15 @@ def _number(value: Any, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise RenderError(f"draft has a non-numeric {what}: {_shown(value)}") from exc
+        raise RenderError(f"draft has a non-numeric {what}: {shown(value)}") from exc
     if not math.isfinite(number):
-        raise RenderError(f"draft has an invalid {what}: {_shown(value)} (not a finite number)")
+        raise RenderError(f"draft has an invalid {what}: {shown(value)} (not a finite number)")
     return number
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut at 40 characters (the renderer's and the
+    server's draft checks both quote this way)."""
     text = repr(value)
     return text if len(text) <= 40 else text[:40] + "…"
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
@@ -107,38 +104,21 @@ def test_block_wise_mix_equals_the_whole_mix(tmp_path: Path, monkeypatch: pytest
 def test_wav_of_an_hour_is_written_in_flat_memory(tmp_path: Path) -> None:
     """A one-hour WAV export streams its mix: the process stays below the 1.27 GB the mix alone would take
     as one array (measured in a child process, so this test's own memory does not count)."""
-    script = tmp_path / "hour.py"
-    script.write_text(
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from nemo_local.renderer import render_draft\n"
-        "d = Path(sys.argv[1])\n"
-        "draft = {'t': [{'tt': 1, 'sg': [{'id': 'm', 's': 0, 'd': 3600000, 'src': 'x', 'fo': 3000}]}],"
-        " 'd': 3600000}\n"
-        "out = render_draft(draft, d / 'o.wav', fmt='wav', resolve_media=lambda s: d / 'a.wav',"
-        " work_dir=d / 'w')\n"
-        # VmHWM: this process's own peak; ru_maxrss survives execve and would count pytest's memory too
-        "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]\n"
-        "print(out.size, out.duration_s, hwm)\n",
-        encoding="utf-8",
-    )
+    from tests.nemo_local.peak_memory import render_peak
+
     _tone(tmp_path / "a.wav", 5.0)
-    env = {**os.environ, "NEMO_LOCAL_MAX_EXPORT_SECONDS": "3600"}  # over the default limit, by choice
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        env=env,
-    )
-    size, duration, maxrss_kb = done.stdout.split()
-    assert abs(float(duration) - 3600.0) < 0.01
-    assert int(size) == 3600 * SAMPLE_RATE * 4 + 44
+    draft = {
+        "t": [{"tt": 1, "sg": [{"id": "m", "s": 0, "d": 3600000, "src": "a.wav", "fo": 3000}]}],
+        "d": 3600000,
+    }
+    env = {"NEMO_LOCAL_MAX_EXPORT_SECONDS": "3600"}  # over the default limit, by choice
+    peak = render_peak(draft, tmp_path, fmt="wav", env=env)
+    assert abs(peak.duration - 3600.0) < 0.01
+    assert peak.size == 3600 * SAMPLE_RATE * 4 + 44
     # the child's own peak (VmHWM): ~120 MB. (The 468 MB once seen in the full suite was ru_maxrss,
     # which an exec'd child inherits from pytest.) The whole mix as one array would be 1.27 GB.
-    assert int(maxrss_kb) < 400 * 1024, f"max RSS {int(maxrss_kb) // 1024} MB"
-    (tmp_path / "o.wav").unlink()
+    assert peak.rss_mb < 400, f"max RSS {peak.rss_mb} MB"
+    (tmp_path / "out.wav").unlink()  # 635 MB: not left for the rest of the run
 
 
 @pytest.mark.parametrize("channels", [1, 2])

@@ -231,6 +231,18 @@ class LimitExceeded(Exception):
         return {"field": self.field, "limit": self.limit, "value": self.value, "switch": self.switch}
 
 
+def check_pixels(width: int, height: int, field: str, limits: Limits, message: str | None = None) -> None:
+    """The one picture_pixels rule (an upload, a picture on the timeline, a clip's frame): more than
+    ``--max-picture-mp`` raises LimitExceeded naming the size and its megapixels."""
+    if width * height > limits.picture_pixels:
+        size = f"{width}x{height}"
+        text = message or (
+            f"{field} is over the limit: {size} = {width * height / 1e6:.1f} megapixels "
+            f"(limit {limits.shown('picture_pixels')})"
+        )
+        raise LimitExceeded("picture_pixels", field, size, limits, text)
+
+
 class Busy(LimitExceeded):
     """Too much of one user's work is running: 429 with Retry-After, nothing was started or charged."""
 

@@ -28,7 +28,7 @@ from nemo_local.ingest.receive import (
     too_many_files,
 )
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
-from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.limits import LimitExceeded, Limits, check_pixels
 from nemo_local.media.content_types import content_type
 from nemo_local.quota import Room, check_free_disk, check_storage, storage_room
 from nemo_local.store import SessionRow, UploadRow
@@ -52,15 +52,14 @@ def _check_pixels(f: ReceivedFile, index: int, info: dict[str, Any], limits: Lim
     """A picture (or a video's frame) larger than the pixel limit is refused here, at upload, rather
     than failing the render later with an out-of-memory 'internal error'."""
     width, height = info.get("width") or 0, info.get("height") or 0
-    if width * height > limits.picture_pixels:
-        raise LimitExceeded(
-            "picture_pixels",
-            f"files[{index}]",
-            f"{width}x{height}",
-            limits,
-            f"{f.filename} is {width}x{height} = {width * height / 1e6:.1f} megapixels "
-            f"(limit {limits.shown('picture_pixels')}); scale it down",
-        )
+    check_pixels(
+        width,
+        height,
+        f"files[{index}]",
+        limits,
+        f"{f.filename} is {width}x{height} = {width * height / 1e6:.1f} megapixels "
+        f"(limit {limits.shown('picture_pixels')}); scale it down",
+    )
 
 
 def _describe(f: ReceivedFile, index: int, limits: Limits) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.limits import LimitExceeded, Limits, check_pixels
 from nemo_local.media import ProbeError, probe
 from nemo_local.media.pictures import header_size
 from nemo_local.renderer import mixdown, passthrough, smart
@@ -83,16 +83,12 @@ def _resolve_all(timeline: Timeline, resolve_media: Callable[[str], Path]) -> di
     return resolved
 
 
-def _over_pixels(seg_id: str, what: str, shown: str, limits: Limits) -> RenderError:
-    """The one picture_pixels failure of the renderer, for a picture's header and a clip's frame alike."""
-    return RenderError(
-        str(LimitExceeded("picture_pixels", f"{what} of video segment {seg_id!r}", shown, limits))
-    )
-
-
 def _check_pixels(seg_id: str, what: str, width: int, height: int, limits: Limits) -> None:
-    if width * height > limits.picture_pixels:
-        raise _over_pixels(seg_id, what, f"{width}x{height} ({width * height / 1e6:.1f} megapixels)", limits)
+    """The limit's rule (limits.check_pixels) as a render failure, for a picture's header and a clip's frame."""
+    try:
+        check_pixels(width, height, f"{what} of video segment {seg_id!r}", limits)
+    except LimitExceeded as exc:
+        raise RenderError(str(exc)) from exc
 
 
 def _pictures_among(

@@ -55,8 +55,8 @@ class Format:
 FORMATS: dict[str, Format] = {
     "mp4": Format("mp4", "video", "h264", "aac", "mp4"),
     "mov": Format("mov", "video", "h264", "aac", "mov"),
-    "mkv": Format("mkv", "video", "h264", "aac", "matroska"),
     "webm": Format("webm", "video", "vp9", "opus", "webm"),
+    "mkv": Format("mkv", "video", "h264", "aac", "matroska"),
     "avi": Format("avi", "video", "h264", "mp3", "avi"),
     "gif": Format("gif", "gif", None, None, "gif"),
     "mp3": Format("mp3", "audio", None, "mp3", "mp3"),

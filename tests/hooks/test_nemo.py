@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from airflow.sdk._shared.secrets_masker import redact
 
 from nemo_provider.hooks import _pool
 from nemo_provider.hooks.nemo import DEFAULT_BASE_URL, NemoHook, settings_from_connection
+
+ANON_SHARED = "nmv_usr_" + secrets.token_hex(6)  # made per run: no token-like literal committed
 
 
 def conn(**kw: Any) -> Connection:
@@ -88,7 +91,7 @@ def test_default_client_id_is_stable_per_connection() -> None:
 
 
 def test_token_is_masked_and_never_in_repr() -> None:
-    token = "nmv_usr_hook_test_token_4711"
+    token = "nmv_usr_" + secrets.token_hex(8)
     s = settings_from_connection(conn(password=token))
     assert s.token == token
     assert token not in repr(s)
@@ -179,7 +182,7 @@ def test_triggers_share_one_anonymous_token_request(monkeypatch: pytest.MonkeyPa
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
         assert request.url.path == "/api/auth/anonymous-token"
-        data = {"token": "nmv_usr_anon_shared_99", "user_id": "u-1", "expires_at": None, "credits": 100}
+        data = {"token": ANON_SHARED, "user_id": "u-1", "expires_at": None, "credits": 100}
         return httpx.Response(200, json={"code": 0, "data": data})
 
     monkeypatch.setenv(
@@ -196,9 +199,9 @@ def test_triggers_share_one_anonymous_token_request(monkeypatch: pytest.MonkeyPa
 
     clients = asyncio.run(main())
     assert calls == ["/api/auth/anonymous-token"], "five triggers, one token request"
-    assert {c.token for c in clients} == {"nmv_usr_anon_shared_99"}
+    assert {c.token for c in clients} == {ANON_SHARED}
     assert all(c.token_is_anonymous for c in clients)
-    assert "nmv_usr_anon_shared_99" not in redact("token nmv_usr_anon_shared_99")
+    assert ANON_SHARED not in redact(f"token {ANON_SHARED}")
 
 
 def test_shared_pools_close_when_their_loop_shuts_down_and_free_the_loop() -> None:

@@ -7,6 +7,7 @@ session: the same request definitions, parser and recoveries as any AsyncNemoCli
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -21,11 +22,19 @@ from nemo_provider.hooks.nemo import NemoHook
 pytestmark = pytest.mark.timeout(60)
 
 
+def fake_token(label: str) -> str:
+    """A token of the service's shape, made per run: nothing token-like is committed."""
+    return f"nmv_usr_{label}_{secrets.token_hex(4)}"
+
+
+FIRST, SECOND = fake_token("first"), fake_token("second")
+
+
 @pytest_asyncio.fixture
 async def service(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A scripted service: the first status read refuses the anonymous token (1001)."""
     log: list[tuple[str, str | None, int]] = []  # (what, auth or client id, client port)
-    state = {"token": "nmv_usr_first_7f3a", "expire_next": True}
+    state = {"token": FIRST, "expire_next": True}
 
     def port(request: web.Request) -> int:
         peer = request.transport.get_extra_info("peername") if request.transport else None
@@ -39,7 +48,7 @@ async def service(monkeypatch: pytest.MonkeyPatch) -> Any:
     async def status(request: web.Request) -> web.Response:
         log.append(("status", request.headers.get("Authorization"), port(request)))
         if state["expire_next"]:
-            state["expire_next"], state["token"] = False, "nmv_usr_second_9c1d"
+            state["expire_next"], state["token"] = False, SECOND
             return web.json_response({"code": 1001, "message": "token expired"}, status=401)
         rid = request.match_info["rid"]
         if rid == "render_missing":
@@ -84,10 +93,12 @@ async def test_every_request_of_many_triggers_goes_out_on_one_pool(service, capl
     assert kinds[:4] == ["token", "status", "token", "status"], "one token for three triggers, renewed once"
     assert kinds.count("token") == 2 and kinds[-1] == "cancel"
     assert ("token", "cid-pool-1") in [(k, who) for k, who, _ in log]
-    assert log[3][1] == "Bearer nmv_usr_second_9c1d", "the refused read is repeated with the new token"
+    assert log[3][1] == f"Bearer {SECOND}", "the refused read is repeated with the new token"
     ports = {p for _, _, p in log}
     assert len(ports) <= _pool.MAX_CONNECTIONS and len(ports) < len(log), "keep-alive: connections reused"
-    assert not any("nmv_usr_" in r.getMessage() for r in caplog.records), "no token in any log line"
+    assert not any(t in r.getMessage() for r in caplog.records for t in (FIRST, SECOND)), (
+        "no token in any log line"
+    )
     assert _pool.shared_session_count() == 1
 
 
@@ -104,7 +115,7 @@ async def test_api_errors_are_the_clients_own(service) -> None:
 async def test_a_network_failure_is_a_connection_error_without_the_token(
     unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token = "nmv_usr_configured_secret_42"
+    token = fake_token("configured")
     conn = {"conn_type": "nemo", "host": f"http://127.0.0.1:{unused_tcp_port}", "password": token}
     monkeypatch.setenv("AIRFLOW_CONN_NEMO_DOWN", json.dumps(conn))
     client = await NemoHook("nemo_down").get_async_client(shared=True)

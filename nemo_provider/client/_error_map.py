@@ -20,6 +20,7 @@ from nemo_provider.client.errors import (
     NemoError,
     NemoFileTooLargeError,
     NemoInsufficientCreditsError,
+    NemoInsufficientStorageError,
     NemoMissingClientIdError,
     NemoPlanRestrictedError,
     NemoRateLimitError,
@@ -122,6 +123,32 @@ def file_too_large(
     )
 
 
+def _byte_count(data: Any, key: str) -> int | None:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def insufficient_storage(
+    data: Any, http_status: int | None, detail: str = ""
+) -> NemoInsufficientStorageError:
+    """507, naming the server's free-space floor (and what it had free) from the envelope's data."""
+    limit, free = _byte_count(data, "limit"), _byte_count(data, "value")
+    switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
+    floor = f"it keeps at least {_mb(limit)} free" if limit is not None else "it keeps a free-space floor"
+    had = f" and has only {_mb(free)}" if free is not None else ""
+    setting = f" (or lower {switch})" if switch else ""
+    extra = f" Server said: {detail}." if detail else ""
+    return NemoInsufficientStorageError(
+        f"The Nemo server's disk is nearly full (code 507): {floor}{had}, so it refused this request "
+        f"before storing or charging anything.{extra} Its operator must free disk space{setting}; "
+        "retrying within seconds will not help. Retry the task once space has been freed.",
+        http_status=http_status,
+        limit=limit,
+        free=free,
+        switch=switch,
+    )
+
+
 def error_for(
     code: int | None,
     http_status: int,
@@ -203,6 +230,8 @@ def error_for(
             http_status=http_status,
             retry_after=retry_after,
         )
+    if key == 507:  # before the 5xx rule: the server's own condition, not a failure a backoff rides out
+        return insufficient_storage(data, http_status, detail)
     if "duplicate" in lowered or "already exists" in lowered or (code is None and http_status == 409):
         return NemoDuplicateRenderIdError(
             "The render id is already in use." + said, code=code, http_status=http_status

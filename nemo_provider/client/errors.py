@@ -124,6 +124,31 @@ class NemoRateLimitError(NemoError):
         self.retry_after = retry_after
 
 
+class NemoInsufficientStorageError(NemoError):
+    """507: the server's disk is under its free-space floor, so it refused the upload or render before
+    storing or charging anything.
+
+    Not a 5xx to ride out: the server's operator must free space (or lower the floor), which takes far
+    longer than a backoff, so the client never repeats it and pollers do not count it as transient. It
+    was refused before accept, so a later task retry sends the request again safely. `limit` is the
+    floor and `free` what the disk had, in bytes, when the server said; `switch` the server's setting.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int | str | None = 507,
+        http_status: int | None = None,
+        limit: int | None = None,
+        free: int | None = None,
+        switch: str | None = None,
+    ) -> None:
+        super().__init__(message, code, http_status)
+        self.limit = limit
+        self.free = free
+        self.switch = switch
+
+
 class NemoServerError(NemoError):
     """5xx: the service failed."""
 
@@ -203,7 +228,7 @@ def refused_before_accept(err: BaseException) -> bool:
 
     The one answer to "may this be sent again" for requests that are not idempotent (a chat message,
     an upload): the service refused them before doing anything (bad token, gone session, no credits,
-    missing client id, plan limit, rate limit), so repeating cannot do the work twice. Anything else
+    missing client id, plan limit, rate limit, a full server disk), so repeating cannot do the work twice. Anything else
     (a broken stream, a 5xx, a timeout) may have been acted on and must not be repeated blindly.
     """
     return isinstance(err, _REFUSED_BEFORE_ACCEPT)
@@ -255,4 +280,5 @@ _REFUSED_BEFORE_ACCEPT: tuple[type[NemoError], ...] = (
     NemoMissingClientIdError,
     NemoPlanRestrictedError,
     NemoRateLimitError,
+    NemoInsufficientStorageError,
 )

@@ -53,6 +53,28 @@ def test_other_statuses() -> None:
     assert type(other) is e.NemoAPIError and other.code == 9999 and "odd" in str(other)
 
 
+MIB = 1024 * 1024
+DISK = {"field": "free disk space", "limit": 500 * MIB, "value": 12 * MIB, "switch": "--min-free-disk-mb"}
+
+
+@pytest.mark.parametrize(("code", "status"), [(507, 507), (None, 507), (507, 200)])
+def test_507_is_a_full_server_disk_not_a_server_failure(code: int | None, status: int) -> None:
+    err = m.error_for(code, status, "disk nearly full", CTX, data=DISK)
+    assert type(err) is e.NemoInsufficientStorageError and not isinstance(err, e.NemoServerError)
+    assert err.code == 507 and err.http_status == status
+    assert (err.limit, err.free, err.switch) == (500 * MIB, 12 * MIB, "--min-free-disk-mb")
+    text = str(err)
+    assert "500.0 MB free" in text and "12.0 MB" in text and "--min-free-disk-mb" in text
+    assert "operator" in text and "Retry the task once space has been freed" in text
+
+
+def test_507_without_data_still_says_what_to_do() -> None:
+    err = m.error_for(None, 507, "", CTX, data={"limit": "lots", "value": True})
+    assert isinstance(err, e.NemoInsufficientStorageError)
+    assert err.limit is None and err.free is None and err.switch is None
+    assert "free-space floor" in str(err) and "operator must free disk space" in str(err)
+
+
 def test_insufficient_credits_anonymous_has_balance_and_register_link() -> None:
     err = m.error_for(2001, 200, "no credits", ANON, data={"available": 3})
     assert isinstance(err, e.NemoInsufficientCreditsError)
@@ -109,6 +131,10 @@ def test_server_text_is_scrubbed_of_tokens() -> None:
         (TimeoutError(), True),
         (e.NemoAuthError("bad token", code=1001), False),
         (e.NemoRenderError("failed"), False),
+        (
+            e.NemoInsufficientStorageError("disk full", http_status=507),
+            False,
+        ),  # an operator's fix, not a poll's
         (ValueError("bug"), False),
     ],
 )
@@ -148,6 +174,7 @@ def test_transient_error_budget_rides_out_a_run_then_gives_up() -> None:
         (e.NemoSessionNotFoundError("gone"), True),
         (e.NemoInsufficientCreditsError("no credits"), True),
         (e.NemoRateLimitError("slow down"), True),
+        (e.NemoInsufficientStorageError("disk full"), True),  # nothing was stored or charged
         (e.NemoStreamError("cut"), False),  # the message may have been taken before the stream broke
         (e.NemoServerError("500"), False),
         (e.NemoConnectionError("reset"), False),
@@ -173,6 +200,7 @@ def test_is_missing_render_only_for_a_404() -> None:
         (e.NemoAuthError("bad token"), False, True),  # refused before acting: any call, a message too
         (e.NemoRateLimitError("slow down"), False, True),
         (e.NemoSessionNotFoundError("gone"), False, True),
+        (e.NemoInsufficientStorageError("disk full"), False, True),  # safe, but no remedy: not repeated
         (e.NemoConnectionError("reset"), True, True),  # may pass, and repeating a read is harmless
         (e.NemoServerError("502", http_status=502), True, True),
         (e.NemoConnectionError("reset"), False, False),  # a message or render may have been taken

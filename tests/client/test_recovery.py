@@ -19,6 +19,7 @@ from nemo_provider.client import (
     NemoError,
     NemoFileTooLargeError,
     NemoInsufficientCreditsError,
+    NemoInsufficientStorageError,
     NemoMissingClientIdError,
     NemoPlanRestrictedError,
     NemoRateLimitError,
@@ -180,6 +181,22 @@ def test_5xx_persisting_raises_after_max_retries(fake: FakeNemo, sleeps: Sleeps)
     ):
         c.credits()
     assert len(fake.requests) == 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize("envelope", [True, False])
+def test_507_a_full_server_disk_is_not_backed_off_like_a_5xx(
+    fake: FakeNemo, sleeps: Sleeps, envelope: bool
+) -> None:
+    """Even on a call the 5xx policy repeats (a read): the server's operator must free space first."""
+    mib = 1024 * 1024
+    data = {"field": "free disk space", "limit": 500 * mib, "value": 3 * mib, "switch": "--min-free-disk-mb"}
+    body = {"code": 507, "message": "disk nearly full", "data": data} if envelope else {"detail": "full"}
+    fake.script("GET /api/credits/balance/simple", httpx.Response(507, json=body), times=4)
+    with make(fake, sleeps, token="t0ken-abc") as c, pytest.raises(NemoInsufficientStorageError) as info:
+        c.credits()
+    assert len(fake.requests) == 1 and sleeps == []
+    assert info.value.code == 507 and info.value.http_status == 507
+    assert ("500.0 MB" in str(info.value)) is envelope and "free disk space" in str(info.value)
 
 
 def test_5xx_on_session_create_is_not_repeated(fake: FakeNemo, sleeps: Sleeps) -> None:

@@ -6,17 +6,22 @@ sends through the real client."""
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from nemo_local.api.errors import HTTP_STATUS
+from nemo_local.limits import MB
+from nemo_local.quota import DISK_CODE
 from nemo_provider.client import NemoClient
 from nemo_provider.client import errors as client_errors
 from nemo_provider.client._error_map import ErrorContext, error_for
-from tests.conftest import NemoServer
+from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
 
-from .conftest import contract_text
+from .conftest import Recorder, contract_text
 
 #: The client's exception for each code of the contract's table.
 NAMED = {
@@ -67,3 +72,45 @@ def test_the_codes_a_real_nemo_local_sends_arrive_as_the_named_errors(nemo_serve
         with pytest.raises(client_errors.NemoSessionNotFoundError) as missing:
             anonymous.state("1234567890123456789")
         assert missing.value.code == 1002 and missing.value.http_status == HTTP_STATUS[1002]
+
+
+FLOOR_MB = 10**9  # far above any disk's free space: the server sees its disk as full
+
+
+@pytest.fixture(scope="module")
+def full_disk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NemoServer]:
+    root = tmp_path_factory.mktemp("contract-full-disk")
+    server = start_nemo_server(root / "data", "--min-free-disk-mb", str(FLOOR_MB))
+    try:
+        yield server
+    finally:
+        stop_nemo_server(server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_nemo_locals_full_disk_arrives_named_with_its_floor_and_is_sent_once(
+    full_disk_server: NemoServer, tmp_path: Path
+) -> None:
+    """nemo_local's own code 507 (not the contract's): refused before accept, so never repeated by the
+    client's 5xx backoff (upload and render create alike), and the message names the server's floor."""
+    from PIL import Image
+
+    picture = tmp_path / "small.png"
+    Image.new("RGB", (8, 8), (0, 90, 200)).save(picture, "PNG")
+    recorder = Recorder()
+    with NemoClient(full_disk_server.base_url, client_id=str(uuid.uuid4()), transport=recorder) as c:
+        sid = c.create_session().session_id
+        balance = c.credits().available
+        with pytest.raises(client_errors.NemoInsufficientStorageError) as upload:
+            c.upload(sid, [picture])
+        draft = {"t": [{"tt": 7, "sg": [{"s": 0, "d": 1000, "txt": "hello"}]}]}
+        with pytest.raises(client_errors.NemoInsufficientStorageError) as render:
+            c.create_render(sid, draft, format="mp4", quality="low")
+        assert c.credits().available == balance
+    for caught in (upload.value, render.value):
+        assert caught.code == DISK_CODE and caught.http_status == DISK_CODE
+        assert caught.limit == FLOOR_MB * MB and caught.switch == "--min-free-disk-mb"
+        assert f"{FLOOR_MB:.1f} MB free" in str(caught) and "operator" in str(caught)
+    assert not client_errors.is_transient(upload.value) and client_errors.refused_before_accept(upload.value)
+    assert len(recorder.sent("POST", f"/api/upload-video/nemo_agent/me/{sid}")) == 1
+    assert len(recorder.sent("POST", "/api/render/proxy/lambda")) == 1

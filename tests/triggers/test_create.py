@@ -190,6 +190,29 @@ async def test_a_refused_create_is_an_error_event(service: FakeService) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_full_server_disk_fails_the_start_at_once_instead_of_riding_it_out(
+    service: FakeService,
+) -> None:
+    """507 is the server operator's to fix: the trigger's transient budget must not spend itself on it."""
+    from nemo_provider.client._error_map import ErrorContext, error_for
+
+    full = {
+        "field": "free disk space",
+        "limit": 500 * 1024 * 1024,
+        "value": 0,
+        "switch": "--min-free-disk-mb",
+    }
+    service.create_errors = [
+        error_for(507, 507, "disk nearly full", ErrorContext("http://n"), data=full) for _ in range(3)
+    ]
+    payload = await first_event(trigger(max_consecutive_errors=3))
+    assert payload["status"] == "error"
+    assert "could not be started" in payload["message"] and "500.0 MB free" in payload["message"]
+    assert len(service.create_errors) == 2, "one create, not a retry per tolerated error"
+    assert service.created == []
+
+
+@pytest.mark.asyncio
 async def test_on_kill_after_the_start_cancels_the_render(service: FakeService) -> None:
     service.script = ["processing"]
     t = trigger()

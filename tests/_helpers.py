@@ -1,10 +1,19 @@
-"""Helpers shared by test folders (not fixtures): the one loop that waits for a nemo_local render."""
+"""Helpers shared by test folders (not fixtures): the one loop that waits for a nemo_local render, and
+tokens of the service's shape made per run."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
+
+
+def fake_token(label: str) -> str:
+    """A token of the service's shape (``nmv_usr_...``), made per run: no token-like literal is committed
+    (a fixed one reads as a leaked credential to secret scanners and reviewers alike)."""
+    return f"nmv_usr_{label}_{secrets.token_hex(4)}"
+
 
 #: A render's statuses after which it never changes.
 TERMINAL = ("completed", "failed", "cancelled")

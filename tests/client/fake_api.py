@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests._helpers import fake_token
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "adk-sse"
 
 Responder = Callable[[httpx.Request], httpx.Response]
@@ -34,6 +36,11 @@ class FakeNemo:
         self.sse_body: bytes = recorded("text_plain.sse")
         self.render_shape = "A"
         self.files: dict[str, bytes] = {}
+        self._anon_prefix = fake_token("anon")  # tokens of the service's shape, made per run
+
+    def anon_token(self, n: int) -> str:
+        """The n-th anonymous token this fake hands out (1-based)."""
+        return f"{self._anon_prefix}{n}"
 
     # -- scripting ----------------------------------------------------------------------------------
     def script(self, key: str, *responders: Responder | httpx.Response, times: int = 1) -> None:
@@ -77,7 +84,7 @@ class FakeNemo:
             self.tokens_issued += 1
             return self.ok(
                 {
-                    "token": f"nmv_usr_fake-anon{self.tokens_issued}xyz",
+                    "token": self.anon_token(self.tokens_issued),
                     "user_id": "user-7",
                     "expires_at": 1,
                     "credits": 100,

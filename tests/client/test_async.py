@@ -21,6 +21,7 @@ from nemo_provider.client import (
     NemoSessionNotFoundError,
     NemoStreamError,
 )
+from tests._helpers import fake_token
 
 from .conftest import BASE
 from .fake_api import BrokenStream, FakeNemo, recorded
@@ -122,7 +123,7 @@ async def test_failures_raise_the_named_errors() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     fake.script("POST /run_sse", refuse)
-    async with make(fake, sleeps, token="nmv_usr_fake-mine", max_retries=2) as c:
+    async with make(fake, sleeps, token=fake_token("mine"), max_retries=2) as c:
         with pytest.raises(NemoServerError):
             await c.credits()
         assert len(sleeps) == 2  # backoff between the three attempts
@@ -200,7 +201,7 @@ async def test_ceiling_cancels_a_silent_stream() -> None:
 
 @pytest.mark.asyncio
 async def test_no_token_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
-    secret = "nmv_usr_fake-ASYNCSECRET"
+    secret = fake_token("ASYNCSECRET")
     fake = FakeNemo()
     fake.script(
         "GET /api/credits/balance/simple", httpx.Response(500, json={"detail": f"bad {secret}"}), times=5

@@ -30,6 +30,7 @@ from nemo_provider.client.errors import (
     NemoServerError,
     NemoSessionNotFoundError,
 )
+from tests._helpers import fake_token
 
 BASE = "https://mega-api-prod.nemovideo.ai"
 LOG = logging.getLogger("test.drive")
@@ -88,7 +89,7 @@ MODES = pytest.mark.parametrize("mode", ["sync", "async"])
 
 
 def core() -> ClientCore:
-    return ClientCore(BASE, "nmv_usr_fixed", "cid")
+    return ClientCore(BASE, fake_token("fixed"), "cid")
 
 
 # -- the policy --------------------------------------------------------------------------------------

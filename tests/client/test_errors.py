@@ -7,8 +7,9 @@ import pytest
 from nemo_provider.client import _error_map as m
 from nemo_provider.client import errors as e
 from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS
+from tests._helpers import fake_token
 
-CTX = m.ErrorContext(base_url="https://mega-api-prod.nemovideo.ai", secrets=("nmv_usr_abc123",))
+CTX = m.ErrorContext(base_url="https://mega-api-prod.nemovideo.ai", secrets=(fake_token("ctx"),))
 ANON = m.ErrorContext(
     base_url="https://mega-api-prod.nemovideo.ai", token_is_anonymous=True, user_id="user-42"
 )
@@ -115,9 +116,10 @@ def test_configured_token_error_names_the_source() -> None:
 
 def test_server_text_is_scrubbed_of_tokens() -> None:
     ctx = m.ErrorContext(base_url="https://x.y", secrets=("plainsecret42",))
-    err = m.error_for(None, 500, "token nmv_usr_abc123 and Bearer xyz.987 rejected; plainsecret42", ctx)
+    shaped = fake_token("echoed")  # not among ctx.secrets: scrubbed by its shape alone
+    err = m.error_for(None, 500, f"token {shaped} and Bearer xyz.987 rejected; plainsecret42", ctx)
     text = str(err) + repr(err)
-    assert "abc123" not in text and "xyz.987" not in text and "plainsecret42" not in text
+    assert "echoed" not in text and "xyz.987" not in text and "plainsecret42" not in text
     assert m.scrub("plain text") == "plain text"
 
 

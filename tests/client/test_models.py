@@ -11,14 +11,16 @@ from nemo_provider.client.models import (
     SessionState,
     UploadResult,
 )
+from tests._helpers import fake_token
 
 
 def test_token_never_shows_in_repr_or_dump() -> None:
-    tok = AnonymousToken.model_validate({"token": "nmv_usr_fake-topsecret", "user_id": "u1", "credits": 100})
+    secret = fake_token("topsecret")
+    tok = AnonymousToken.model_validate({"token": secret, "user_id": "u1", "credits": 100})
     assert "topsecret" not in repr(tok)
     assert "topsecret" not in str(tok)
     assert "topsecret" not in tok.model_dump_json()
-    assert tok.token.get_secret_value() == "nmv_usr_fake-topsecret"
+    assert tok.token.get_secret_value() == secret
 
 
 def test_extra_fields_tolerated_and_numeric_ids_become_strings() -> None:

@@ -20,8 +20,12 @@ from nemo_provider.client.errors import (
     NemoSessionNotFoundError,
 )
 from nemo_provider.client.models import AnonymousToken
+from tests._helpers import fake_token
 
 pytestmark = pytest.mark.timeout(30)
+
+
+STALE, FRESH, FIXED = fake_token("stale"), fake_token("fresh"), fake_token("fixed")
 
 
 @pytest_asyncio.fixture
@@ -31,7 +35,7 @@ async def server() -> Any:
 
     async def token(request: web.Request) -> web.Response:
         seen.append(("token", request.headers.get("X-Client-Id")))
-        return web.json_response({"code": 0, "data": {"token": "nmv_usr_fresh", "user_id": "u9"}})
+        return web.json_response({"code": 0, "data": {"token": FRESH, "user_id": "u9"}})
 
     async def status(request: web.Request) -> web.Response:
         seen.append(("status", request.headers.get("Authorization")))
@@ -60,24 +64,24 @@ async def server() -> Any:
 async def test_adopted_anonymous_token_is_renewed_like_the_clients_own(server) -> None:
     base, seen = server
     client = AsyncNemoClient(base_url=base, client_id="cid-7")
-    client.set_anonymous_token(AnonymousToken(token="nmv_usr_stale", user_id="u1"))
+    client.set_anonymous_token(AnonymousToken(token=STALE, user_id="u1"))
     assert client.token_is_anonymous and client.user_id == "u1"
     async with aiohttp.ClientSession() as session:
         status = await poll_render_status(client, session, "render_3")
     await client.aclose()
     assert (status.id, status.status, status.progress) == ("render_3", "processing", 17)
     assert seen == [
-        ("status", "Bearer nmv_usr_stale"),
+        ("status", f"Bearer {STALE}"),
         ("token", "cid-7"),
-        ("status", "Bearer nmv_usr_fresh"),
+        ("status", f"Bearer {FRESH}"),
     ]
-    assert client.token == "nmv_usr_fresh"
+    assert client.token == FRESH
 
 
 @pytest.mark.asyncio
 async def test_api_errors_are_the_clients_errors(server) -> None:
     base, _ = server
-    client = AsyncNemoClient(base_url=base, token="nmv_usr_fixed")
+    client = AsyncNemoClient(base_url=base, token=FIXED)
     async with aiohttp.ClientSession() as session:
         with pytest.raises(NemoAuthError):  # a refused configured token is not renewed
             await poll_render_status(client, session, "render_3")
@@ -89,7 +93,7 @@ async def test_api_errors_are_the_clients_errors(server) -> None:
 @pytest.mark.asyncio
 async def test_a_5xx_is_raised_at_once_the_poller_polls_again_itself(server) -> None:
     base, seen = server
-    client = AsyncNemoClient(base_url=base, token="nmv_usr_fixed")
+    client = AsyncNemoClient(base_url=base, token=FIXED)
     async with aiohttp.ClientSession() as session:
         with pytest.raises(NemoAuthError):
             await poll_render_status(client, session, "render_3")  # the server's scripted 1001 first
@@ -97,17 +101,18 @@ async def test_a_5xx_is_raised_at_once_the_poller_polls_again_itself(server) -> 
         with pytest.raises(NemoServerError):
             await poll_render_status(client, session, "render_busy")
     await client.aclose()
-    assert seen == [("status", "Bearer nmv_usr_fixed")], "sent once: no backoff inside a poll"
+    assert seen == [("status", f"Bearer {FIXED}")], "sent once: no backoff inside a poll"
 
 
 @pytest.mark.asyncio
 async def test_network_failure_is_a_connection_error_without_the_token(unused_tcp_port: int) -> None:
-    client = AsyncNemoClient(base_url=f"http://127.0.0.1:{unused_tcp_port}", token="nmv_usr_secret")
+    secret = fake_token("secret")
+    client = AsyncNemoClient(base_url=f"http://127.0.0.1:{unused_tcp_port}", token=secret)
     async with aiohttp.ClientSession() as session:
         with pytest.raises(NemoConnectionError) as caught:
             await poll_render_status(client, session, "render_1")
     await client.aclose()
-    assert "nmv_usr_secret" not in str(caught.value)
+    assert secret not in str(caught.value)
 
 
 def test_plain_client_use_does_not_import_aiohttp() -> None:

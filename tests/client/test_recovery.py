@@ -27,6 +27,7 @@ from nemo_provider.client import (
     NemoSessionNotFoundError,
     NemoUnsupportedFileTypeError,
 )
+from tests._helpers import fake_token
 
 from .conftest import Sleeps
 from .fake_api import FakeNemo
@@ -55,7 +56,7 @@ def test_every_error_code_both_ways(
     fake.script(
         f"GET /api/state/nemo_agent/me/{SID}/latest", fake.error(code, status, message, mode), times=3
     )
-    with make(fake, token="nmv_usr_fake-configured") as c, pytest.raises(cls) as info:
+    with make(fake, token=fake_token("configured")) as c, pytest.raises(cls) as info:
         c.state(SID)
     assert type(info.value) is cls
     assert info.value.http_status == (200 if mode == "envelope" else status)
@@ -82,7 +83,7 @@ def test_1001_with_anonymous_token_acquires_again_and_repeats(
     assert client.credits().available == 90
     assert fake.tokens_issued == 2
     auths = [r.headers["Authorization"] for r in fake.requests_to("GET", "/api/credits")]
-    assert auths == ["Bearer nmv_usr_fake-anon1xyz", "Bearer nmv_usr_fake-anon2xyz"]
+    assert auths == [f"Bearer {fake.anon_token(1)}", f"Bearer {fake.anon_token(2)}"]
 
 
 def test_1001_twice_with_anonymous_token_fails(client: NemoClient, fake: FakeNemo) -> None:
@@ -95,7 +96,7 @@ def test_1001_twice_with_anonymous_token_fails(client: NemoClient, fake: FakeNem
 def test_1001_with_configured_token_names_it_and_does_not_go_anonymous(fake: FakeNemo) -> None:
     fake.script("GET /api/credits/balance/simple", fake.error(1001, 401))
     with (
-        make(fake, token="nmv_usr_fake-mine", token_source="connection 'nemo_default'") as c,
+        make(fake, token=fake_token("mine"), token_source="connection 'nemo_default'") as c,
         pytest.raises(NemoAuthError) as info,
     ):
         c.credits()

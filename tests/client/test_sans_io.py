@@ -19,6 +19,7 @@ from nemo_provider.client.errors import (
     NemoInsufficientCreditsError,
     NemoRateLimitError,
 )
+from tests._helpers import fake_token
 
 BASE = "https://mega-api-prod.nemovideo.ai"
 SPEC = RequestSpec(name="thing", method="GET", path="/x")
@@ -81,9 +82,10 @@ def test_retry_after_seconds_and_http_date() -> None:
 
 
 def test_token_and_attribution_only_for_the_api_origin() -> None:
-    core = ClientCore(BASE, "nmv_usr_x", "cid", platform="airflow")
+    token = fake_token("x")
+    core = ClientCore(BASE, token, "cid", platform="airflow")
     own = core.headers_for(RequestSpec(name="a", method="GET", path="/api/x"))
-    assert own["Authorization"] == "Bearer nmv_usr_x" and own["X-Client-Id"] == "cid"
+    assert own["Authorization"] == f"Bearer {token}" and own["X-Client-Id"] == "cid"
     for foreign_url in (
         "https://cdn.nemovideo.ai/f.mp4",
         "http://mega-api-prod.nemovideo.ai/x",
@@ -92,7 +94,7 @@ def test_token_and_attribution_only_for_the_api_origin() -> None:
         foreign = core.headers_for(RequestSpec(name="d", method="GET", path=foreign_url))
         assert "Authorization" not in foreign and "X-Skill-Source" not in foreign
     assert core.headers_for(RequestSpec(name="d", method="GET", path=f"{BASE}:443/x"))["Authorization"]
-    assert "nmv_usr_x" not in repr(core)
+    assert token not in repr(core)
 
 
 def test_render_ids_strictly_increase() -> None:
@@ -118,7 +120,8 @@ def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatc
     flow = _call.credits(core)
     op = next(flow)
     assert isinstance(op, Send) and op.spec.path == "/api/auth/anonymous-token" and not op.spec.authenticated
-    op = flow.send(raw({"code": 0, "data": {"token": "nmv_usr_1", "user_id": "u"}}))
+    first, second = fake_token("1"), fake_token("2")
+    op = flow.send(raw({"code": 0, "data": {"token": first, "user_id": "u"}}))
     assert isinstance(op, Send) and op.spec.path == "/api/credits/balance/simple"
     op = flow.send(raw({}, 429))
     assert op == Sleep(30.0) and op.why == "rate limit"
@@ -126,8 +129,8 @@ def test_a_flow_driven_by_hand_shows_the_protocol(monkeypatch: pytest.MonkeyPatc
     assert isinstance(op, Send) and op.spec.path == "/api/credits/balance/simple"
     op = flow.send(raw({"code": 1001}))
     assert isinstance(op, Send) and op.spec.path == "/api/auth/anonymous-token"
-    op = flow.send(raw({"code": 0, "data": {"token": "nmv_usr_2", "user_id": "u"}}))
-    assert core.token == "nmv_usr_2"
+    op = flow.send(raw({"code": 0, "data": {"token": second, "user_id": "u"}}))
+    assert core.token == second
     with pytest.raises(StopIteration) as done:
         flow.send(raw({"code": 0, "data": {"available": 5, "frozen": 0, "total": 5}}))
     assert done.value.value.available == 5

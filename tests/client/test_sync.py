@@ -29,6 +29,7 @@ from nemo_provider.client import (
     NemoStreamError,
     NemoUnsupportedFileTypeError,
 )
+from tests._helpers import fake_token
 
 from .conftest import BASE, Sleeps
 from .fake_api import BrokenStream, FakeNemo, recorded
@@ -55,19 +56,20 @@ def test_every_request_carries_attribution_and_the_bearer(client: NemoClient, fa
         assert req.headers["X-Skill-Source"] == "airflow-provider-nemo"
         assert req.headers["X-Skill-Version"] == nemo_provider.__version__
         assert req.headers["X-Skill-Platform"] == "airflow"
-    assert [r.headers["Authorization"] for r in rest] == ["Bearer nmv_usr_fake-anon1xyz"] * 2
+    assert [r.headers["Authorization"] for r in rest] == [f"Bearer {fake.anon_token(1)}"] * 2
     assert client.token_is_anonymous and client.user_id == "user-7"
 
 
 def test_explicit_token_wins_over_env_and_anonymous(fake: FakeNemo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEMO_TOKEN", "nmv_usr_fake-fromenv")
-    with make(fake, token="nmv_usr_fake-explicit", platform="custom") as c:
+    from_env, explicit = fake_token("fromenv"), fake_token("explicit")
+    monkeypatch.setenv("NEMO_TOKEN", from_env)
+    with make(fake, token=explicit, platform="custom") as c:
         c.credits()
     with make(fake) as c2:
         c2.credits()
     assert [r.headers["Authorization"] for r in fake.requests] == [
-        "Bearer nmv_usr_fake-explicit",
-        "Bearer nmv_usr_fake-fromenv",
+        f"Bearer {explicit}",
+        f"Bearer {from_env}",
     ]
     assert fake.requests[0].headers["X-Skill-Platform"] == "custom"
     assert fake.tokens_issued == 0
@@ -361,7 +363,7 @@ def test_download_api_relative_url_gets_the_token(client: NemoClient, fake: Fake
 def test_token_never_leaks_into_reprs_errors_logs_or_urls(
     fake: FakeNemo, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    secret = "nmv_usr_fake-SUPERSECRET123"
+    secret = fake_token("SUPERSECRET")
     fake.script(
         "GET /api/credits/balance/simple",
         httpx.Response(500, json={"detail": f"bad token {secret}"}),

@@ -11,6 +11,7 @@ import pytest
 
 from nemo_provider.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
 from nemo_provider.hooks.nemo import NemoHook, user_connection_id
+from tests._helpers import fake_token
 
 
 def test_provider_info_declares_the_form() -> None:
@@ -96,7 +97,7 @@ def test_bad_token_failure_names_the_users_connection(
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
-    token = "nmv_usr_" + "0" * 12 + "bad"
+    token = fake_token("bad")
     stored = Connection(conn_id="my_nemo", conn_type="nemo", host=nemo_server.base_url, password=token)
     with create_session() as session:
         session.add(stored)

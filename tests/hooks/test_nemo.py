@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from typing import Any
 
 import pytest
@@ -11,8 +10,9 @@ from airflow.sdk._shared.secrets_masker import redact
 
 from nemo_provider.hooks import _pool
 from nemo_provider.hooks.nemo import DEFAULT_BASE_URL, NemoHook, settings_from_connection
+from tests._helpers import fake_token
 
-ANON_SHARED = "nmv_usr_" + secrets.token_hex(6)  # made per run: no token-like literal committed
+ANON_SHARED = fake_token("shared")
 
 
 def conn(**kw: Any) -> Connection:
@@ -91,7 +91,7 @@ def test_default_client_id_is_stable_per_connection() -> None:
 
 
 def test_token_is_masked_and_never_in_repr() -> None:
-    token = "nmv_usr_" + secrets.token_hex(8)
+    token = fake_token("masked")
     s = settings_from_connection(conn(password=token))
     assert s.token == token
     assert token not in repr(s)
@@ -109,13 +109,15 @@ def test_async_settings_use_the_async_lookup(monkeypatch: pytest.MonkeyPatch) ->
     def sync_lookup(cls: type, conn_id: str) -> Connection:
         raise AssertionError("sync get_connection called from the async path")
 
+    token = fake_token("async")
+
     async def async_lookup(cls: type, conn_id: str) -> Connection:
-        return conn(conn_id=conn_id, host="http://127.0.0.1:9", password="nmv_usr_async")
+        return conn(conn_id=conn_id, host="http://127.0.0.1:9", password=token)
 
     monkeypatch.setattr(NemoHook, "get_connection", classmethod(sync_lookup))
     monkeypatch.setattr(NemoHook, "aget_connection", classmethod(async_lookup))
     s = asyncio.run(NemoHook("nemo_async").aget_settings())
-    assert s.base_url == "http://127.0.0.1:9" and s.token == "nmv_usr_async"
+    assert s.base_url == "http://127.0.0.1:9" and s.token == token
 
 
 def test_env_connection_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,4 +229,4 @@ def test_shared_pools_close_when_their_loop_shuts_down_and_free_the_loop() -> No
 
 
 async def _an_anonymous_token() -> str:
-    return "nmv_usr_not_real"
+    return fake_token("not-real")

@@ -7,7 +7,6 @@ session: the same request definitions, parser and recoveries as any AsyncNemoCli
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 import pytest
@@ -18,13 +17,9 @@ from aiohttp.test_utils import TestServer
 from nemo_provider.client.errors import NemoConnectionError, is_missing_render
 from nemo_provider.hooks import _pool
 from nemo_provider.hooks.nemo import NemoHook
+from tests._helpers import fake_token
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def fake_token(label: str) -> str:
-    """A token of the service's shape, made per run: nothing token-like is committed."""
-    return f"nmv_usr_{label}_{secrets.token_hex(4)}"
 
 
 FIRST, SECOND = fake_token("first"), fake_token("second")

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._helpers import fake_token
 from tests.e2e.airflow_env import wait_for
 from tests.ui.stack import PASSWORDS, REPO, Stack, airflow_stack
 
@@ -350,7 +351,7 @@ def test_connection_form_and_test_button(admin: Any, stack: Stack, nemo_server: 
 
     with stack.api() as api:
         bad = {"connection_id": "nemo_bad_token", "conn_type": "nemo", "host": nemo_server.base_url,
-               "password": "nmv_usr_" + "0" * 12 + "bad"}  # fmt: skip
+               "password": fake_token("bad")}  # fmt: skip
         assert api.post("/api/v2/connections", json=bad).status_code == 201
     failed = _test_result(admin, "nemo_bad_token")
     assert failed["status"] == 200 and failed["body"]["status"] is False, failed

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from tests._helpers import fake_token
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
 
 
@@ -64,7 +65,7 @@ def test_per_ip_limit_answers_429_but_returning_clients_still_get_theirs(tmp_pat
 
 def test_bad_or_missing_bearer_answers_1001(nemo_server: NemoServer) -> None:
     url = f"{nemo_server.base_url}/api/credits/balance/simple"
-    for headers in ({}, {"Authorization": "Bearer nmv_usr_nope"}, {"Authorization": "Basic abc"}):
+    for headers in ({}, {"Authorization": f"Bearer {fake_token('nope')}"}, {"Authorization": "Basic abc"}):
         resp = httpx.get(url, headers=headers)
         assert resp.status_code == 401
         assert resp.json()["code"] == 1001

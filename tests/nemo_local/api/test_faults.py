@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._helpers import fake_token
 from tests.conftest import start_nemo_server, stop_nemo_server
 from tests.nemo_local.conftest import Api, User
 
@@ -57,7 +58,8 @@ def test_slow_responses(fault_api: Api) -> None:
 
 def test_errors_in_200_keep_the_envelope_code(fault_api: Api) -> None:
     fault_api.faults(errors_in_200=True)
-    resp = fault_api.http.get("/api/credits/balance/simple", headers={"Authorization": "Bearer nmv_usr_bad"})
+    bad = {"Authorization": f"Bearer {fake_token('bad')}"}
+    resp = fault_api.http.get("/api/credits/balance/simple", headers=bad)
     assert resp.status_code == 200 and resp.json()["code"] == 1001
     user = fault_api.user()
     sse = user.say("1111111111111111111", "hello")

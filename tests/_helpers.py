@@ -15,6 +15,18 @@ def fake_token(label: str) -> str:
     return f"nmv_usr_{label}_{secrets.token_hex(4)}"
 
 
+def attributes(obj: object) -> dict[str, Any]:
+    """Every attribute an object holds, in its ``__dict__`` and in the slots of its classes (``vars()``
+    sees only the first, and a slotted object has none)."""
+    found = dict(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                found[name] = getattr(obj, name)
+    return found
+
+
 #: A render's statuses after which it never changes.
 TERMINAL = ("completed", "failed", "cancelled")
 

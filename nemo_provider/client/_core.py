@@ -37,6 +37,20 @@ def new_render_id() -> str:
 class ClientCore:
     """Token, client id and user id of one client, plus the headers and URLs derived from them."""
 
+    # Slotted: one per client, and a triggerer keeps a client per deferred task for the whole deferral.
+    __slots__ = (
+        "_last_render_ms",
+        "_token",
+        "base_url",
+        "client_id",
+        "clock",
+        "language",
+        "platform",
+        "token_is_anonymous",
+        "token_source",
+        "user_id",
+    )
+
     def __init__(
         self,
         base_url: str | None,

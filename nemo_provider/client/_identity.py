@@ -13,6 +13,8 @@ from nemo_provider.client.models import AnonymousToken
 class ClientIdentity:
     """Read-only identity of a client; never shows the token in a repr."""
 
+    __slots__ = ()  # so a runner may be slotted (the async client lives as long as its trigger)
+
     _core: ClientCore
 
     @property

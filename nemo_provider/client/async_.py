@@ -51,6 +51,19 @@ _LOG = logging.getLogger("nemo_provider.client")
 class AsyncNemoClient(ClientIdentity):
     """Asynchronous Nemo API client: the same methods as `NemoClient`, awaited."""
 
+    # Slotted: a triggerer keeps one client per deferred task for the whole deferral.
+    __slots__ = (
+        "_core",
+        "_http",
+        "_log",
+        "_owns_http",
+        "_session",
+        "_sleep",
+        "max_retries",
+        "retry_wait_cap",
+        "timeout",
+    )
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -191,6 +204,8 @@ class AsyncNemoClient(ClientIdentity):
 
 class _Awaiting:
     """The async client's I/O on its ``httpx.AsyncClient``."""
+
+    __slots__ = ("_client",)
 
     def __init__(self, client: AsyncNemoClient) -> None:
         self._client = client

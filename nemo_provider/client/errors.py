@@ -256,6 +256,8 @@ class TransientErrorBudget:
     fails a task after the same number of polls whichever mode waits for the render.
     """
 
+    __slots__ = ("count", "limit")  # one per waiting trigger, for its whole deferral
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.count = 0

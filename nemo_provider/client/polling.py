@@ -48,6 +48,8 @@ async def poll_render_status(
 class OnSession:
     """Plain requests on an aiohttp session (a trigger's calls); streamed or multipart bodies are refused."""
 
+    __slots__ = ("_core", "_session", "_timeout")  # one per call of every trigger
+
     def __init__(self, core: ClientCore, session: aiohttp.ClientSession, timeout: float) -> None:
         self._core = core
         self._session = session

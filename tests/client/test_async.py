@@ -21,7 +21,7 @@ from nemo_provider.client import (
     NemoSessionNotFoundError,
     NemoStreamError,
 )
-from tests._helpers import fake_token
+from tests._helpers import attributes, fake_token
 
 from .conftest import BASE
 from .fake_api import BrokenStream, FakeNemo, recorded
@@ -210,6 +210,19 @@ async def test_no_token_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> N
     async with make(fake, token=secret, max_retries=1) as c:
         with pytest.raises(NemoError) as info:
             await c.credits()
-        seen = [repr(c), str(info.value), repr(info.value), str(vars(c))]
+        seen = [repr(c), str(info.value), repr(info.value), str(attributes(c))]
     seen += [r.getMessage() for r in caplog.records]
     assert not any("ASYNCSECRET" in s for s in seen)
+
+
+def test_what_a_deferred_trigger_holds_keeps_its_state_in_slots() -> None:
+    """A triggerer keeps one client (with its core) and one error budget per deferred task for the whole
+    deferral, a thousand at a time (bench/trigger_density.py): none of them carries a __dict__."""
+    from nemo_provider.client.errors import TransientErrorBudget
+
+    c = AsyncNemoClient(BASE, token=fake_token("slots"), session=object())  # type: ignore[arg-type]
+    for obj in (c, c._core, TransientErrorBudget(3)):
+        assert not hasattr(obj, "__dict__"), type(obj).__name__
+    with pytest.raises(AttributeError):
+        c.stray = 1  # type: ignore[attr-defined]
+    assert attributes(c)["timeout"] == 30.0 and attributes(c._core)["client_id"] is None

@@ -89,6 +89,17 @@ class NemoRenderTrigger(BaseTrigger):
         self._finished = False
         self._cancel_sent = False
 
+    @property
+    def log(self) -> Any:
+        """One logger for every trigger of this class, not one per trigger.
+
+        Airflow's ``LoggingMixin`` builds and keeps a structlog logger per instance, about 1 KB each in
+        a triggerer holding a thousand (bench/trigger_density.py). A triggerer routes each trigger's lines
+        to its task's log by the context it binds around that trigger's run (``trigger_id``), not by the
+        logger object, so the class's one logger lands in the same files.
+        """
+        return type(self).logger()
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain JSON values only: Airflow 3.2+ serializes trigger kwargs with serde, which rejects others."""
         return (

@@ -85,6 +85,20 @@ def test_serialize_round_trip_is_plain_json() -> None:
 
 
 @pytest.mark.asyncio
+async def test_every_trigger_logs_through_the_classs_one_logger(
+    client_with, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a structlog logger kept per trigger (about 1 KB each, a thousand in one triggerer)."""
+    client_with(["processing", "completed"])
+    first, second = trigger(), trigger()
+    assert first.log is second.log is NemoRenderTrigger.logger()
+    assert "_log" not in vars(first) and "_log" not in vars(second)
+    assert (await first_event(first))["status"] == "success"
+    assert "_log" not in vars(first)
+    assert "Waiting for render render_1" in capsys.readouterr().out
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("final", "expected"), [("completed", "success"), ("failed", "failed"), ("cancelled", "cancelled")]
 )

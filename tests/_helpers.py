@@ -1,5 +1,5 @@
-"""Helpers shared by test folders (not fixtures): the one loop that waits for a nemo_local render, and
-tokens of the service's shape made per run."""
+"""Helpers shared by test folders (not fixtures): the one loop that waits for a nemo_local render, tokens
+of the service's shape made per run, and a transport that records what a client sends."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import secrets
 import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
+
+import httpx
 
 
 def fake_token(label: str) -> str:
@@ -25,6 +27,23 @@ def attributes(obj: object) -> dict[str, Any]:
             if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
                 found[name] = getattr(obj, name)
     return found
+
+
+class Recorder(httpx.HTTPTransport):
+    """A real transport that keeps each request (body read) on its way to the server: a client built
+    with ``transport=Recorder()`` shows what a path really costs the service."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return super().handle_request(request)
+
+    def sent(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and r.url.path == path]
 
 
 #: A render's statuses after which it never changes.

@@ -1,7 +1,8 @@
 """The chat message flow: one ``/run_sse`` turn, read as it streams, never sent twice.
 
-The state is read before sending so a silent turn (no text at all, ~30 % of edits) can still be
-reported; a stream that breaks is reported with what arrived and the timeline read afterwards.
+The state is read before sending (unless the caller hands in the state it has just read) so a silent
+turn (no text at all, ~30 % of edits) can still be reported; a stream that breaks is reported with what
+arrived and the timeline read afterwards.
 """
 
 from __future__ import annotations
@@ -64,15 +65,23 @@ def send_message(
     streaming: bool = True,
     timeout: float = MESSAGE_CEILING_S,
     logger: LoggerLike | None = None,
+    before: SessionState | None = None,
 ) -> Flow[MessageResult]:
     """Send one message and read the reply; never sends it twice.
 
     The state is read before sending so a silent turn (no text at all, ~30 % of edits) can still be
-    reported: the state is read again and the draft compared. A stream that breaks is reported as a
-    `NemoStreamError` carrying what arrived and the timeline read afterwards.
+    reported: the state is read again and the draft compared. ``before`` is that state when the caller
+    has just read it (an operator reads it anyway, for its own record): then it is not read twice. A
+    stream that breaks is reported as a `NemoStreamError` carrying what arrived and the timeline read
+    afterwards.
     """
     started = core.clock()
-    before = yield from state(core, session_id)  # also: 1002 surfaces here, before anything is sent
+    if before is None:
+        before = yield from state(core, session_id)  # also: 1002 surfaces here, before anything is sent
+    elif before.session_id not in (None, session_id):
+        raise ValueError(
+            f"send_message(before=...) holds the state of session {before.session_id}, not {session_id}"
+        )
     # The ceiling is enforced by the runners (a watchdog / a cancel scope); the read timeout is a backstop.
     raw = yield from open_message_stream(
         core, session_id, text, streaming=streaming, read_timeout=timeout + READ_TIMEOUT_GRACE_S

@@ -136,6 +136,7 @@ class AsyncNemoClient(ClientIdentity):
         on_progress: Callable[[str], None] | None = None,
         streaming: bool = True,
         timeout: float = MESSAGE_CEILING_S,  # noqa: ASYNC109 - the ceiling is enforced inside, with anyio
+        before: SessionState | None = None,
     ) -> MessageResult:
         return await self._run(
             send_message(
@@ -147,6 +148,7 @@ class AsyncNemoClient(ClientIdentity):
                 streaming=streaming,
                 timeout=timeout,
                 logger=self._log,
+                before=before,
             )
         )
 

@@ -108,8 +108,13 @@ class NemoClient(ClientIdentity):
         on_progress: Callable[[str], None] | None = None,
         streaming: bool = True,
         timeout: float = MESSAGE_CEILING_S,
+        before: SessionState | None = None,
     ) -> MessageResult:
-        """Send one message; never re-sent, since a repeat is charged twice."""
+        """Send one message; never re-sent, since a repeat is charged twice.
+
+        ``before``: the session's state the caller has just read, so the client does not read it again
+        (it compares the draft against it after a turn without text).
+        """
         return self._run(
             send_message(
                 self._core,
@@ -120,6 +125,7 @@ class NemoClient(ClientIdentity):
                 streaming=streaming,
                 timeout=timeout,
                 logger=self._log,
+                before=before,
             )
         )
 

@@ -42,7 +42,7 @@ def generate(
         log.info("Created Nemo session %s.", created)
         return created
 
-    def send(sid: str) -> Any:
+    def send(sid: str, before: Any) -> Any:
         hook.register_acquired_token(client)
         log.info("Sending the message to session %s.", sid)
         agent_log = AgentLog(log)  # whole sentences in Airflow's words, not 24-character fragments
@@ -53,6 +53,7 @@ def generate(
                 on_text=agent_log.feed,
                 on_progress=lambda note: log.info("%s", note),
                 timeout=options.message_timeout,
+                before=before,  # the state the record was made from: not read a second time
             )
         finally:
             agent_log.close()

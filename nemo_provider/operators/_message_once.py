@@ -4,7 +4,8 @@ A message the service accepted is charged, and the agent works on it even if the
 retry must not send it again. The transitions (docs/retries-timeouts-cancellation.md):
 
 * **fresh**: read the session once (media ids, draft hash) and the balance once, record that with the
-  prompt's hash, send, read the session and the balance once more for the result, erase the record;
+  prompt's hash, send (handing the client that read, so it does not read the session again), read the
+  session and the balance once more for the result, erase the record;
 * **refused**: the send failed with an error that proves the service never took it
   (``refused_before_accept``): erase the record, so the retry sends normally;
 * **recover**: a retry finds a record for the same prompt and does not send; it reads the session every
@@ -76,9 +77,10 @@ class MessageOnce:
         session_id: str | None,
         *,
         open_session: Callable[[], str],
-        send: Callable[[str], Any],
+        send: Callable[[str, Any], Any],
     ) -> dict[str, Any]:
-        """The result dict of NemoGenerateOperator; ``send(session_id)`` sends the message (and logs it)."""
+        """The result dict of NemoGenerateOperator; ``send(session_id, before)`` sends the message (and
+        logs it), ``before`` being the session's state read for the record just now."""
         sha = prompt_sha(prompt)
         record = self.store.load()
         if record and record.get("prompt_sha") == sha:
@@ -88,10 +90,12 @@ class MessageOnce:
                 return recovered
         elif record:
             self.log.info("Ignoring a record for a different prompt from try %s.", record.get("try_number"))
-        baseline = self.baseline(session_id or open_session(), sha)
+        session_id = session_id or open_session()
+        before = self.client.state(session_id)
+        baseline = self.baseline(session_id, sha, before)
         self.store.save(baseline)  # before sending: a crash from here on must not lead to a second send
         try:
-            message = send(baseline["session_id"])
+            message = send(session_id, before)
         except Exception as err:
             from nemo_provider.client.errors import refused_before_accept
 
@@ -102,9 +106,11 @@ class MessageOnce:
         self.store.clear()
         return result
 
-    def baseline(self, session_id: str, sha: str) -> dict[str, Any]:
-        """The record kept while the message is out: what the session looked like before it."""
-        state = self.client.state(session_id)
+    def baseline(self, session_id: str, sha: str, state: Any = None) -> dict[str, Any]:
+        """The record kept while the message is out: what the session looked like before it (``state``,
+        read here unless given)."""
+        if state is None:
+            state = self.client.state(session_id)
         return {
             "session_id": session_id,
             "prompt_sha": sha,

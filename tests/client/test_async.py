@@ -215,6 +215,15 @@ async def test_no_token_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> N
     assert not any("ASYNCSECRET" in s for s in seen)
 
 
+@pytest.mark.asyncio
+async def test_send_message_takes_the_state_the_caller_holds() -> None:
+    fake = FakeNemo()
+    async with make(fake) as c:
+        before = await c.state(SID)
+        result = await c.send_message(SID, "hello", before=before)
+    assert result.texts and len(fake.requests_to("GET", "/api/state")) == 1, "only the caller's own read"
+
+
 def test_what_a_deferred_trigger_holds_keeps_its_state_in_slots() -> None:
     """A triggerer keeps one client (with its core) and one error budget per deferred task for the whole
     deferral, a thousand at a time (bench/trigger_density.py): none of them carries a __dict__."""

@@ -277,6 +277,30 @@ def test_silent_turn_reports_the_timeline_change(client: NemoClient, fake: FakeN
     assert len(fake.requests_to("GET", "/api/state")) == 2
 
 
+def test_a_state_the_caller_holds_is_not_read_again_and_still_decides_draft_changed(
+    client: NemoClient, fake: FakeNemo
+) -> None:
+    fake.sse_body = recorded("tool_only_silent.sse")
+    before = client.state(SID)
+    fake.draft_after_message = before.draft.to_wire() if before.draft is not None else None
+    reads = len(fake.requests_to("GET", "/api/state"))
+    result = client.send_message(SID, "silent: nothing to change", before=before)
+    assert len(fake.requests_to("GET", "/api/state")) == reads + 1, "only the read after the silent turn"
+    assert result.texts == [] and result.draft_changed is False
+    # against a different "before" the same turn is a change: the caller's state is what is compared
+    emptier = before.model_copy(update={"draft": None})
+    assert client.send_message(SID, "silent again", before=emptier).draft_changed is True
+
+
+def test_a_state_of_another_session_is_refused_before_anything_is_sent(
+    client: NemoClient, fake: FakeNemo
+) -> None:
+    other = client.state("1111111111111111111")
+    with pytest.raises(ValueError, match="1111111111111111111"):
+        client.send_message(SID, "hi", before=other)
+    assert fake.requests_to("POST", "/run_sse") == []
+
+
 def test_silent_turn_without_change(client: NemoClient, fake: FakeNemo) -> None:
     fake.sse_body = recorded("probe_06_tool_only_nonstreaming.sse")
     result = client.send_message(SID, "toolonly chill piano", streaming=False)

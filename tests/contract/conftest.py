@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from nemo_provider.client import NemoClient
+from tests._helpers import Recorder
 from tests.conftest import NemoServer
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "api-contract.md"
@@ -28,22 +28,6 @@ def contract_list(pattern: str) -> list[str]:
     found = re.search(pattern, contract_text())
     assert found, f"the contract no longer says {pattern!r}"
     return [name.strip() for name in found.group(1).split(",")]
-
-
-class Recorder(httpx.HTTPTransport):
-    """A real transport that keeps each request (body read) on its way to the server."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        return super().handle_request(request)
-
-    def sent(self, method: str, path: str) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == method and r.url.path == path]
 
 
 @pytest.fixture

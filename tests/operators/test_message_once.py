@@ -82,7 +82,7 @@ def test_fresh_records_before_sending_and_reads_state_and_credits_once_each_side
     client, store = FakeNemoClient(), Store()
     seen_at_send: list[dict[str, Any] | None] = []
 
-    def send(sid: str) -> Any:
+    def send(sid: str, before: Any) -> Any:
         seen_at_send.append(store.record)
         return client.send_message(sid, "calm")
 
@@ -99,7 +99,7 @@ def test_fresh_records_before_sending_and_reads_state_and_credits_once_each_side
 def test_fresh_without_a_session_opens_one_first() -> None:
     client, store = FakeNemoClient(), Store()
     out = machine(client, store).run(
-        "calm", None, open_session=lambda: "s-new", send=lambda sid: client.send_message(sid, "calm")
+        "calm", None, open_session=lambda: "s-new", send=lambda sid, before: client.send_message(sid, "calm")
     )
     assert out["session_id"] == "s-new"
     assert client.calls[0] == ("state", "s-new")
@@ -111,7 +111,7 @@ def test_fresh_without_a_session_opens_one_first() -> None:
 def test_refused_erases_the_record_so_the_retry_sends(refusal: Exception) -> None:
     client, store = FakeNemoClient(), Store()
 
-    def send(sid: str) -> Any:
+    def send(sid: str, before: Any) -> Any:
         raise refusal
 
     with pytest.raises(type(refusal)):
@@ -122,7 +122,7 @@ def test_refused_erases_the_record_so_the_retry_sends(refusal: Exception) -> Non
 def test_a_broken_stream_keeps_the_record() -> None:
     client, store = FakeNemoClient(), Store()
 
-    def send(sid: str) -> Any:
+    def send(sid: str, before: Any) -> Any:
         raise NemoStreamError("stream broke")
 
     with pytest.raises(NemoStreamError):
@@ -135,7 +135,9 @@ def test_recover_returns_the_visible_effect_without_sending() -> None:
     store = Store(record_of(client))
     client.media.append(GeneratedMedia(id="m-accepted", kind="music"))
     client.credits_available -= 10
-    out = machine(client, store).run("calm", SID, open_session=str, send=lambda sid: pytest.fail("re-sent"))
+    out = machine(client, store).run(
+        "calm", SID, open_session=str, send=lambda sid, before: pytest.fail("re-sent")
+    )
     assert [m["id"] for m in out["generated_media"]] == ["m-accepted"]
     assert out["credits_spent"] == 10 and out["texts"] == []
     assert client.names() == ["state", "credits"], "the read that showed the effect is the result's"
@@ -154,7 +156,7 @@ def test_recover_watches_every_poll_interval_until_the_effect_shows() -> None:
 
     client.state = state  # type: ignore[method-assign]
     out = machine(client, store, clock, settle_timeout=60, poll_interval=5).run(
-        "calm", SID, open_session=str, send=lambda sid: pytest.fail("re-sent")
+        "calm", SID, open_session=str, send=lambda sid, before: pytest.fail("re-sent")
     )
     assert [m["id"] for m in out["generated_media"]] == ["m-late"]
     assert clock.slept == [5, 5] and client.names().count("state") == 3
@@ -165,7 +167,7 @@ def test_recover_without_effect_fails_at_the_settle_timeout_and_keeps_the_record
     store = Store(record_of(client))
     with pytest.raises(NotResending, match="no change after 12s"):
         machine(client, store, clock, settle_timeout=12, poll_interval=5).run(
-            "calm", SID, open_session=str, send=lambda sid: pytest.fail("re-sent")
+            "calm", SID, open_session=str, send=lambda sid, before: pytest.fail("re-sent")
         )
     assert clock.slept == [5, 5, 2], "never sleeps past the deadline"
     assert store.record is not None and "send_message" not in client.names()
@@ -175,7 +177,7 @@ def test_recover_without_effect_resends_when_asked() -> None:
     client = FakeNemoClient()
     store = Store(record_of(client))
     out = machine(client, store, settle_timeout=0, resend_unconfirmed=True).run(
-        "calm", SID, open_session=str, send=lambda sid: client.send_message(sid, "calm")
+        "calm", SID, open_session=str, send=lambda sid, before: client.send_message(sid, "calm")
     )
     assert client.names().count("send_message") == 1 and out["credits_spent"] == 10
     assert store.history == ["save", "clear"]
@@ -185,7 +187,7 @@ def test_a_record_for_another_prompt_is_ignored() -> None:
     client = FakeNemoClient()
     store = Store(record_of(client, prompt="something else"))
     machine(client, store).run(
-        "calm", SID, open_session=str, send=lambda sid: client.send_message(sid, "calm")
+        "calm", SID, open_session=str, send=lambda sid, before: client.send_message(sid, "calm")
     )
     assert client.names() == ["state", "credits", "send_message", "state", "credits"]
 
@@ -198,6 +200,6 @@ def test_an_unreadable_balance_leaves_credits_spent_empty() -> None:
 
     client.credits = no_credits  # type: ignore[method-assign]
     out = machine(client, store).run(
-        "calm", SID, open_session=str, send=lambda sid: client.send_message(sid, "calm")
+        "calm", SID, open_session=str, send=lambda sid, before: client.send_message(sid, "calm")
     )
     assert out["credits_spent"] is None and [m["id"] for m in out["generated_media"]] == ["m1"]

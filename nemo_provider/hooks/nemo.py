@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from nemo_provider.client import AsyncNemoClient, NemoClient
 
 DEFAULT_TIMEOUT = 30.0
+#: The one logger per hook class (and logger name) that pooled clients log through; see get_async_client.
+_POOLED_CLIENT_LOGGERS: dict[tuple[type, str | None], Any] = {}
 DEFAULT_LANGUAGE = "en"
 DEFAULT_PLATFORM = "airflow"
 
@@ -252,10 +254,26 @@ class NemoHook(BaseHook):
 
         s = await self.aget_settings()
         session = shared_session(s.base_url) if shared and http_client is None else None
-        client = AsyncNemoClient(**self._client_kwargs(s), http_client=http_client, session=session)
+        kwargs = self._client_kwargs(s)
+        if session is not None:
+            kwargs["logger"] = self._pooled_client_log()
+        client = AsyncNemoClient(**kwargs, http_client=http_client, session=session)
         if shared and not s.token and not os.environ.get("NEMO_TOKEN"):
             await self._adopt_shared_anonymous_token(client, s)
         return client
+
+    def _pooled_client_log(self) -> Any:
+        """The hook's logger, kept once per class for the clients on the pool.
+
+        A trigger keeps its client, and so the logger it was given, for the whole deferral: the hook's
+        own logger per trigger is ~350 B each in a triggerer holding a thousand. The first hook's logger
+        has the same name as every later one's (the name depends on the class), so lines land alike.
+        """
+        key = (type(self), getattr(self, "_logger_name", None))
+        log = _POOLED_CLIENT_LOGGERS.get(key)
+        if log is None:
+            log = _POOLED_CLIENT_LOGGERS[key] = self.log
+        return log
 
     @staticmethod
     async def _adopt_shared_anonymous_token(client: AsyncNemoClient, s: NemoClientSettings) -> None:

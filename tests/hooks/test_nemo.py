@@ -145,6 +145,29 @@ def test_shared_pool_is_one_session_per_base_url_and_loop() -> None:
     assert d is not a, "a new event loop gets its own session (aiohttp sessions are loop-bound)"
 
 
+def test_pooled_clients_log_through_one_logger_not_one_per_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trigger keeps its client for the whole deferral: the hook's logger must not be kept per trigger."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NEMO_LOGS",
+        json.dumps({"conn_type": "nemo", "host": "http://127.0.0.1:9", "password": fake_token("logs")}),
+    )
+
+    async def main() -> tuple[list[Any], Any]:
+        pooled = [await NemoHook("nemo_logs").get_async_client(shared=True) for _ in range(3)]
+        own_hook = NemoHook("nemo_logs")
+        unpooled = await own_hook.get_async_client()
+        await unpooled.aclose()
+        await _pool.aclose_shared_sessions()
+        return pooled, (unpooled, own_hook)
+
+    pooled, (unpooled, own_hook) = asyncio.run(main())
+    logs = {id(c._log) for c in pooled}
+    assert len(logs) == 1, "three pooled clients, one logger"
+    assert unpooled._log is own_hook.log, "a client of its own logs through its own hook, as before"
+    # the same name (structlog's lazy proxy keeps it): the lines land where the hook's own would
+    assert pooled[0]._log._logger_factory_args == own_hook.log._logger_factory_args
+
+
 class _FakeCreditsClient:
     token_is_anonymous = True
 

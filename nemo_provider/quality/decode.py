@@ -23,7 +23,7 @@ FRAME_INDEXED = frozenset({"avi"})
 class Decoded:
     container: str
     duration_s: float  # the container's own claim (headers); 0 when it has none
-    audio: np.ndarray | None  # float32 (n, channels)
+    audio: np.ndarray | None  # float32 (n, channels), each channel contiguous (a transposed (channels, n))
     audio_codec: str | None
     sample_rate: int
     channels: int
@@ -79,9 +79,10 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
                 v_end = max(v_end, packet.pts + (packet.duration or 0))
             elif astream is not None:
                 for frame in packet.decode():
-                    pts, time_base = getattr(frame, "pts", None), getattr(frame, "time_base", None)
-                    if a_first is None and pts is not None and time_base:
-                        a_first = float(pts * time_base)
+                    if a_first is None:  # (getattr: packet.decode() is typed as any stream's frames)
+                        pts, time_base = getattr(frame, "pts", None), getattr(frame, "time_base", None)
+                        if pts is not None and time_base:
+                            a_first = float(pts * time_base)
                     _planar_float(frame, resampler, chunks)
         if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
             for f in resampler.resample(None):
@@ -90,14 +91,16 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
         audio = None
         if astream is not None:
             channels = astream.codec_context.layout.nb_channels
-            audio = np.zeros((sum(map(len, chunks[0])) if chunks else 0, channels), np.float32)
+            # channel-major: every per-channel pass (filtering, peaks, clipping) then reads contiguously
+            planar = np.zeros((channels, sum(map(len, chunks[0])) if chunks else 0), np.float32)
             for ch, parts in enumerate(chunks):
                 if parts:
-                    np.concatenate(parts, out=audio[:, ch])
+                    np.concatenate(parts, out=planar[ch])
             if a_first is not None and a_first < 0:
                 # Matroska keeps an AAC encoder's priming at negative times (MP4 hides it in an edit
                 # list, which FFmpeg applies while decoding): presentation starts at 0, so does the audio
-                audio = audio[min(len(audio), round(-a_first * astream.rate)) :]
+                planar = planar[:, min(planar.shape[1], round(-a_first * astream.rate)) :]
+            audio = planar.T
         fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
         v_duration = 0.0
         if vstream is not None and v_frames:

@@ -1,9 +1,9 @@
 """Loudness (ITU-R BS.1770-4 integrated, gated), true peak (4x oversampled) and a loudness curve.
 
 numpy only (no scipy import: it cost a fresh task process ~0.6 s of the check). The K-weighting is the
-standard's two biquads (libebur128's bilinear design, the standard's coefficients at 48 kHz) applied
-in the frequency domain by ``spectra.Spectra``; the gating is the standard's, with pyloudnorm's block
-bounds, vectorised. Tests hold both to pyloudnorm and to FFmpeg's ebur128 filter.
+standard's two biquads (libebur128's bilinear design, the standard's coefficients at 48 kHz), applied
+as their truncated impulse response by ``filtering.Blocks``; the gating is the standard's, with
+pyloudnorm's block bounds, vectorised. Tests hold both to pyloudnorm and to FFmpeg's ebur128 filter.
 """
 
 from __future__ import annotations
@@ -39,19 +39,6 @@ def k_weighting(rate: int) -> list[tuple[list[float], list[float]]]:
     return [shelf, highpass]
 
 
-def k_response(rate: int, n_fft: int) -> np.ndarray:
-    """The K-weighting's frequency response at the ``n_fft`` real-FFT bins (complex64: the spectra's)."""
-    w = np.arange(n_fft // 2 + 1) * (2 * np.pi / n_fft)
-    z1 = (np.cos(w) - 1j * np.sin(w)).astype(np.complex64)
-    z2 = z1 * z1
-    h = np.ones_like(z1)
-    for b, a in k_weighting(rate):
-        h *= (np.float32(b[0]) + np.float32(b[1]) * z1 + np.float32(b[2]) * z2) / (
-            np.float32(a[0]) + np.float32(a[1]) * z1 + np.float32(a[2]) * z2
-        )
-    return h
-
-
 def _weights(channels: int) -> np.ndarray:
     """BS.1770 channel weights: 1 for L, R, C; 1.41 for the surrounds; 0 for a 5.1 file's LFE."""
     if channels == 6:  # FFmpeg's 5.1 order: L R C LFE Ls Rs
@@ -65,12 +52,14 @@ def gated_lufs(weighted: np.ndarray, rate: int) -> float:
     if n < int(_GATE_S * rate):
         return -math.inf
     blocks = int(np.round((n / rate - _GATE_S) / (_GATE_S * _STEP))) + 1
-    j = np.arange(blocks)
-    lo = (_GATE_S * (j * _STEP) * rate).astype(np.int64)  # pyloudnorm's bounds, to the sample
-    hi = np.minimum((_GATE_S * (j * _STEP + 1) * rate).astype(np.int64), n)
-    csum = np.zeros((n + 1, weighted.shape[1]))
-    np.cumsum(np.square(weighted, dtype=np.float64), axis=0, out=csum[1:])
-    z = (csum[hi] - csum[lo]) / (_GATE_S * rate)  # (blocks, channels) mean squares
+    # pyloudnorm's block bounds, to the sample: block j is [edge j, edge j + 4) of these 100 ms edges
+    edges = np.minimum((_GATE_S * (np.arange(blocks + 4) * _STEP) * rate).astype(np.int64), n)
+    starts = np.unique(edges[edges < n])
+    prefix = np.zeros((len(starts) + 1, weighted.shape[1]))
+    # squares summed per 100 ms (in float64), not a float64 cumulative sum of every sample
+    np.cumsum(np.add.reduceat(np.square(weighted), starts, axis=0, dtype=np.float64), axis=0, out=prefix[1:])
+    at = np.searchsorted(starts, edges)  # an edge's prefix: the sum of every sample before it
+    z = (prefix[at[4:]] - prefix[at[:-4]]) / (_GATE_S * rate)  # (blocks, channels) mean squares
     g = _weights(weighted.shape[1])
     with np.errstate(divide="ignore"):
         block_lufs = -0.691 + 10 * np.log10(z @ g)
@@ -111,26 +100,27 @@ def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     phases = _phase_matrix(taps)
     gain = float(np.abs(phases).sum(axis=0).max())
     reach = len(phases) - 1
-    xp = np.zeros((n + 2 * reach, channels), np.float32)
-    xp[reach : reach + n] = x
+    planar = x.T  # channel-major: each channel's samples contiguous (decode's layout)
+    xp = np.zeros((channels, n + 2 * reach), np.float32)
+    xp[:, reach : reach + n] = planar
     outputs = n + reach  # output group m (4 values) for m in [0, n + 11): the filter's tail included
     cells = -(-outputs // _CELL)
     mag = np.zeros(cells * _CELL, np.float32)
-    np.abs(x[:, 0], out=mag[:n])
-    for ch in range(1, channels):  # channel by channel: numpy reduces a 2-wide axis slowly
-        np.maximum(mag[:n], np.abs(x[:, ch]), out=mag[:n])
+    np.abs(planar[0], out=mag[:n])
+    for ch in range(1, channels):
+        np.maximum(mag[:n], np.abs(planar[ch]), out=mag[:n])
     peaks = mag.reshape(cells, _CELL).max(axis=1)
     sample_peak = float(peaks.max())
     if sample_peak <= 0:
         return -math.inf, -math.inf
     bound = gain * np.maximum(peaks, np.r_[0.0, peaks[:-1]])
-    windows = np.lib.stride_tricks.sliding_window_view(xp, len(phases), axis=0)  # (outputs, ch, 12)
+    windows = np.lib.stride_tricks.sliding_window_view(xp, len(phases), axis=1)  # (ch, outputs, 12)
 
     def oversampled_peak(chosen: np.ndarray) -> float:
         best = 0.0
         for part in range(0, len(chosen), 2048):
             m = (chosen[part : part + 2048, None] * _CELL + np.arange(_CELL)).ravel()
-            picked = windows[m[m < outputs]].reshape(-1, len(phases))  # one GEMM, not a stack of tiny ones
+            picked = windows[:, m[m < outputs]].reshape(-1, len(phases))  # one GEMM, not many tiny ones
             best = max(best, float(np.abs(picked @ phases).max()))
         return best
 

@@ -27,9 +27,7 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
 
     ``music=False`` skips tempo and key (the slowest part), e.g. for a speech or a video-only check.
     """
-    from nemo_provider.quality import levels, loudness, seam
     from nemo_provider.quality.decode import decode
-    from nemo_provider.quality.spectra import Spectra
 
     timings: dict[str, float] = {}
 
@@ -58,23 +56,7 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
             frame_s=dec.audio_frame_s,
         )
         if len(x):
-            spectra = timed("spectrum", Spectra, x, sr)
-            weighted = timed("loudness", spectra.filtered, loudness.k_response(sr, spectra.n_fft))
-            audio_report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
-            del weighted
-            audio_report.true_peak_dbtp, audio_report.sample_peak_dbfs = timed(
-                "true_peak", loudness.true_peak_dbtp, x
-            )
-            window_db = timed("silence", levels.window_levels_db, x, sr)
-            lead, trail, dropouts = levels.silence(window_db)
-            audio_report.leading_silence_s, audio_report.trailing_silence_s = lead, trail
-            audio_report.dropouts = dropouts
-            audio_report.clipped_runs = timed("clipping", levels.clipped_runs, x)
-            audio_report.level_curve_dbfs = loudness.level_curve(x)
-            half = timed("seam", spectra.mono, _HALF)
-            audio_report.seam = timed("seam", seam.seam, half, sr // _HALF)
-            if music:
-                _music(audio_report, half, sr // _HALF, timed)
+            _measure_audio(audio_report, x, sr, music, timed)
 
     video_report = None
     if dec.video_codec is not None:
@@ -101,10 +83,60 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
     )
 
 
-def _music(report: AudioReport, mono: np.ndarray, sr: int, timed: Callable[..., Any]) -> None:
+def _workers() -> int:
+    try:
+        return max(1, min(2, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not Linux
+        return max(1, min(2, os.cpu_count() or 1))
+
+
+def _measure_audio(
+    report: AudioReport, x: np.ndarray, sr: int, music: bool, timed: Callable[..., Any]
+) -> None:
+    """Every audio measurement, the independent ones on two threads.
+
+    numpy's FFTs, products and reductions release the GIL, so on two cores the peaks, levels, seam,
+    tempo and key run beside the loudness filter; the critical path is decode -> block spectra -> mono
+    -> tempo. On one core this is the serial order, no slower.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nemo_provider.quality import levels, loudness, seam
+    from nemo_provider.quality.filtering import Blocks, k_response
+
+    def ends_and_levels() -> None:
+        window_db = timed("silence", levels.window_levels_db, x, sr)
+        report.leading_silence_s, report.trailing_silence_s, report.dropouts = levels.silence(window_db)
+        report.clipped_runs = timed("clipping", levels.clipped_runs, x)
+        report.level_curve_dbfs = timed("silence", loudness.level_curve, x)
+
+    with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nemo-quality") as pool:
+        jobs = [pool.submit(timed, "true_peak", loudness.true_peak_dbtp, x), pool.submit(ends_and_levels)]
+        blocks = timed("spectrum", Blocks, x, sr)
+        half = timed("mono", blocks.mono, _HALF)
+        if music:
+            jobs.append(pool.submit(_tempo, report, half, sr // _HALF, timed))
+            jobs.append(pool.submit(timed, "key", _key, report, half, sr // _HALF))
+        jobs.append(pool.submit(timed, "seam", seam.seam, half, sr // _HALF))
+        weighted = timed("loudness", blocks.filtered, k_response(sr))
+        del blocks
+        report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
+        del weighted
+        report.true_peak_dbtp, report.sample_peak_dbfs = jobs[0].result()
+        for job in jobs[1:]:
+            job.result()  # raises what the job raised
+        report.seam = jobs[-1].result()
+
+
+def _tempo(report: AudioReport, mono: np.ndarray, sr: int, timed: Callable[..., Any]) -> None:
     from nemo_provider.quality import music
 
     env = timed("tempo", music.onset_envelope, mono, sr)
     report.tempo_bpm, report.tempo_confidence = timed("tempo", music.tempo, env, sr)
     report.onset_curve = [float(c.mean()) if c.size else 0.0 for c in np.array_split(env, 10)]
-    report.key, report.key_confidence = timed("key", music.key, mono, sr)
+
+
+def _key(report: AudioReport, mono: np.ndarray, sr: int) -> None:
+    from nemo_provider.quality import music
+
+    report.key, report.key_confidence = music.key(mono, sr)

@@ -12,7 +12,9 @@ cache, and a whole-file transform can only apply a brick-wall band limit, never 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,9 @@ _HOP = N_FFT - TAPS + 1
 _PAD = 1024  # zeros after the signal: room for the low-pass's delay at any decimation up to 8
 _LOWPASS_BETA = 8.6  # Kaiser window: ~ -90 dB stop band
 _LOWPASS_EDGE = 0.94  # the low-pass's -6 dB point, as a fraction of the new Nyquist frequency
+
+
+Map = Callable[[Callable[[int], Any], Iterable[int]], Iterator[Any]]
 
 
 @lru_cache(maxsize=8)
@@ -59,23 +64,32 @@ def lowpass_delay(decimation: int) -> int:
 class Blocks:
     """The block spectra of float32 ``x`` (n, channels) at ``rate``: one forward FFT per block and channel."""
 
-    def __init__(self, x: np.ndarray, rate: int) -> None:
+    def __init__(self, x: np.ndarray, rate: int, map: Map = map) -> None:
         self.n, channels = x.shape
         self.rate = rate
+        self.map = map  # a thread pool's map runs the channels side by side (numpy's FFT drops the GIL)
         self.blocks = max(1, math.ceil((self.n + _PAD) / _HOP))
-        padded = np.zeros((channels, TAPS - 1 + self.blocks * _HOP), np.float32)
-        for ch in range(channels):  # channel by channel: a transposed copy of (n, 2) is strided and slow
-            padded[ch, TAPS - 1 : TAPS - 1 + self.n] = x[:, ch]
-        frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=1)[:, ::_HOP][:, : self.blocks]
-        self.spec = np.fft.rfft(frames, axis=2)  # (channels, blocks, bins) complex64
+        self.spec = np.empty((channels, self.blocks, N_FFT // 2 + 1), np.complex64)
+
+        def transform(ch: int) -> None:
+            padded = np.zeros(TAPS - 1 + self.blocks * _HOP, np.float32)
+            padded[TAPS - 1 : TAPS - 1 + self.n] = x[:, ch]
+            frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::_HOP][: self.blocks]
+            self.spec[ch] = np.fft.rfft(frames, axis=1)
+
+        list(self.map(transform, range(channels)))
 
     def filtered(self, response: np.ndarray) -> np.ndarray:
-        """Each channel through the FIR of ``response`` (``k_response``): (n, channels), contiguous."""
-        y = np.fft.irfft(self.spec * response, n=N_FFT, axis=2)[:, :, TAPS - 1 :]
-        out = np.empty((self.n, len(y)), np.float32)
-        for ch in range(len(y)):
-            out[:, ch] = y[ch].reshape(-1)[: self.n]
-        return out
+        """Each channel through the FIR of ``response`` (``k_response``): (n, channels), channel-major
+        (each channel contiguous, as decode's samples)."""
+        out = np.empty((len(self.spec), self.n), np.float32)
+
+        def inverse(ch: int) -> None:
+            y = np.fft.irfft(self.spec[ch] * response, n=N_FFT, axis=1)[:, TAPS - 1 :]
+            out[ch] = y.reshape(-1)[: self.n]
+
+        list(self.map(inverse, range(len(self.spec))))
+        return out.T
 
     def mono(self, decimation: int) -> np.ndarray:
         """The channels' mean, low-passed and sampled at ``rate / decimation`` (delay removed)."""

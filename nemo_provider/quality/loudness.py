@@ -83,13 +83,22 @@ def _phase_matrix(taps: np.ndarray) -> np.ndarray:
     return np.stack([taps[p::_UP][::-1] for p in range(_UP)], axis=1).astype(np.float32)
 
 
+def _cell_matrix(phases: np.ndarray) -> np.ndarray:
+    """(16 + 11, 16 * 4): a cell's samples times this are its 16 output groups' 4 interpolated values."""
+    reach = len(phases) - 1
+    banded = np.zeros((_CELL + reach, _CELL * _UP), np.float32)
+    for o in range(_CELL):
+        banded[o : o + reach + 1, o * _UP : (o + 1) * _UP] = phases
+    return banded
+
+
 def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     """(true peak dBTP, sample peak dBFS): 4x oversampled with a 48-tap interpolator (BS.1770-4).
 
     Exact (the same value as oversampling the whole file, ``scipy.signal.upfirdn(taps, x, 4)``), yet
     only the loudest stretches are oversampled: the 4 interpolated values after sample m are 12-tap sums
     of x[m-11..m], so none exceeds ``gain`` (the largest phase's sum of |taps|, 1.84) times the peak of
-    the 32-sample cell holding m and the cell before it. The loudest cells are oversampled first; every
+    the 16-sample cell holding m and the cell before it. The loudest cells are oversampled first; every
     other cell whose bound can still beat the true peak found so far is then oversampled too, and the
     rest cannot hold the true peak.
     """
@@ -101,8 +110,6 @@ def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     gain = float(np.abs(phases).sum(axis=0).max())
     reach = len(phases) - 1
     planar = x.T  # channel-major: each channel's samples contiguous (decode's layout)
-    xp = np.zeros((channels, n + 2 * reach), np.float32)
-    xp[:, reach : reach + n] = planar
     outputs = n + reach  # output group m (4 values) for m in [0, n + 11): the filter's tail included
     cells = -(-outputs // _CELL)
     mag = np.zeros(cells * _CELL, np.float32)
@@ -114,14 +121,17 @@ def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     if sample_peak <= 0:
         return -math.inf, -math.inf
     bound = gain * np.maximum(peaks, np.r_[0.0, peaks[:-1]])
-    windows = np.lib.stride_tricks.sliding_window_view(xp, len(phases), axis=1)  # (ch, outputs, 12)
+    span = _CELL + reach  # the samples one cell's 16 output groups read
+    xp = np.zeros((channels, cells * _CELL + reach), np.float32)
+    xp[:, reach : reach + n] = planar
+    segments = np.lib.stride_tricks.sliding_window_view(xp, span, axis=1)[:, ::_CELL]  # (ch, cells, 27)
+    banded = _cell_matrix(phases)
 
     def oversampled_peak(chosen: np.ndarray) -> float:
         best = 0.0
-        for part in range(0, len(chosen), 2048):
-            m = (chosen[part : part + 2048, None] * _CELL + np.arange(_CELL)).ravel()
-            picked = windows[:, m[m < outputs]].reshape(-1, len(phases))  # one GEMM, not many tiny ones
-            best = max(best, float(np.abs(picked @ phases).max()))
+        for part in range(0, len(chosen), 4096):
+            picked = segments[:, chosen[part : part + 4096]].reshape(-1, span)  # 27 samples a cell, not 16x12
+            best = max(best, float(np.abs(picked @ banded).max()))  # every cell's 64 values in one GEMM
         return best
 
     first = np.argpartition(-bound, min(64, cells - 1))[:64]
@@ -136,6 +146,7 @@ def level_curve(x: np.ndarray, parts: int = 10) -> list[float]:
     """RMS level (dBFS) of each tenth of the track: shows a build-up or a fade at a glance."""
     out: list[float] = []
     for chunk in np.array_split(x, parts):
-        power = float(np.mean(chunk.astype(np.float64) ** 2)) if chunk.size else 0.0
+        power = sum(float(np.square(chunk[:, ch]).sum(dtype=np.float64)) for ch in range(chunk.shape[1]))
+        power = power / chunk.size if chunk.size else 0.0
         out.append(10 * math.log10(power) if power > 0 else -math.inf)
     return out

@@ -208,22 +208,25 @@ def key(y: np.ndarray, sr: int) -> tuple[str | None, float]:
 def _tuning(power: np.ndarray, sr: int, n_fft: int) -> float:
     """librosa's ``estimate_tuning`` (as ``chroma_stft`` runs it): the most common deviation, in
     semitones, of the spectrum's peaks (150 Hz to 4 kHz, parabolically interpolated) from A440's grid."""
-    s = power
-    shift = np.zeros_like(s)
-    if len(s) > 2:
-        a = s[2:] + s[:-2] - 2 * s[1:-1]
-        b = (s[2:] - s[:-2]) / 2
-        safe = np.abs(b) < np.abs(a)
-        shift[1:-1] = np.where(safe, -b / np.where(safe, a, 1), 0)
-    freqs = np.arange(len(s)) * sr / n_fft
-    in_range = (freqs >= 150.0) & (freqs < min(4000.0, sr / 2))
-    t = s * (s > 0.1 * s.max(axis=0, keepdims=True))
-    peak = np.zeros_like(t, dtype=bool)
-    peak[1:-1] = (t[1:-1] > t[:-2]) & (t[1:-1] >= t[2:])
-    peak[-1] = t[-1] > t[-2]
-    rows, cols = np.nonzero(in_range[:, None] & peak)
-    pitches = (rows + shift[rows, cols]) * sr / n_fft
-    mags = s[rows, cols] + 0.5 * np.gradient(s, axis=0)[rows, cols] * shift[rows, cols]
+    freqs = np.arange(len(power)) * sr / n_fft
+    rows_in = np.nonzero((freqs >= 150.0) & (freqs < min(4000.0, sr / 2)))[0]
+    if rows_in.size == 0 or len(power) < 3:
+        return 0.0
+    # only the rows in range and their neighbours are read (a third of the spectrum): the frame's
+    # threshold is still taken over every bin, as librosa's
+    lo, hi = max(1, int(rows_in[0])), min(len(power) - 2, int(rows_in[-1]))
+    s = power[lo - 1 : hi + 2]
+    below, mid, above = s[:-2], s[1:-1], s[2:]
+    a = above + below - 2 * mid
+    b = (above - below) / 2
+    safe = np.abs(b) < np.abs(a)
+    shift = np.where(safe, -b / np.where(safe, a, 1), 0)
+    floor = 0.1 * power.max(axis=0, keepdims=True)
+    t = s * (s > floor)
+    peak = (t[1:-1] > t[:-2]) & (t[1:-1] >= t[2:])
+    rows, cols = np.nonzero(peak)
+    pitches = (lo + rows + shift[rows, cols]) * sr / n_fft
+    mags = mid[rows, cols] + 0.5 * b[rows, cols] * shift[rows, cols]  # b is np.gradient inside the range
     keep = pitches > 0
     if not keep.any():
         return 0.0

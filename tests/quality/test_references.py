@@ -17,6 +17,7 @@ import pytest
 from nemo_provider.quality import filtering, loudness, music, seam
 from nemo_provider.quality.decode import decode
 from nemo_provider.quality.filtering import N_FFT, TAPS, Blocks, k_response
+from nemo_provider.quality.measuring import _DECIMATION as MUSIC_DECIMATION
 
 SR = 44100
 
@@ -140,6 +141,14 @@ def test_maximum_filter_equals_scipys() -> None:
         assert np.array_equal(seam.maximum_filter1d(x, size), maximum_filter1d(x, size=size))
 
 
+def test_percentile_by_partition_equals_numpys() -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 999, 100_003):
+        x = np.abs(rng.normal(size=n))
+        for q in (0.0, 50.0, 99.9, 100.0):
+            assert seam._percentile(x, q) == pytest.approx(float(np.percentile(x, q)), rel=1e-12, abs=1e-15)
+
+
 def test_mono_at_a_lower_rate_is_the_band_limited_mix() -> None:
     t = np.arange(SR * 2) / SR
     x = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 9000 * t)], axis=1).astype(np.float32)
@@ -155,41 +164,50 @@ def test_mono_at_a_lower_rate_is_the_band_limited_mix() -> None:
     assert np.abs(half[middle] - want[middle]).max() < 1e-3
 
 
-def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks) -> None:
+@pytest.mark.parametrize("decimation", sorted({2, 4, MUSIC_DECIMATION}))
+def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks, decimation: int) -> None:
+    """At half and a quarter of the rate (measure() uses the first), on the mono mix librosa is given."""
     import librosa
 
+    rate = SR // decimation
+    n_fft, hop = music._scaled(2048, rate), music._scaled(256, rate)
     for name, x in tracks.items():
-        half = Blocks(x, SR).mono(2)
-        ours_bpm, _ = music.tempo(music.onset_envelope(half, SR // 2), SR // 2)
-        ref_y = librosa.resample(x.mean(axis=1), orig_sr=SR, target_sr=SR // 2)
-        ref_env = librosa.onset.onset_strength(y=ref_y, sr=SR // 2, hop_length=256)
-        ref_bpm, _ = _librosa_tempo(ref_env, SR // 2)
+        mono = Blocks(x, SR).mono(decimation)
+        ours_env = music.onset_envelope(mono, rate)
+        ours_bpm, _ = music.tempo(ours_env, rate)
+        ref_y = librosa.resample(x.mean(axis=1), orig_sr=SR, target_sr=rate)
+        ref_env = librosa.onset.onset_strength(y=ref_y, sr=rate, n_fft=n_fft, hop_length=hop)
+        ref_bpm, _ = _librosa_tempo(ref_env, rate)
         assert ours_bpm == pytest.approx(ref_bpm, rel=0.01), name
-        ours_env = music.onset_envelope(half, SR // 2)
         n = min(len(ours_env), len(ref_env))
         assert np.corrcoef(ours_env[:n], ref_env[:n])[0, 1] >= 0.95, name
-        chroma = librosa.feature.chroma_stft(y=ref_y, sr=SR // 2, n_fft=4096, hop_length=2048)
-        ours_key, _ = music.key(half, SR // 2)
+        key_fft = music._scaled(4096, rate)
+        chroma = librosa.feature.chroma_stft(y=ref_y, sr=rate, n_fft=key_fft, hop_length=key_fft // 2)
+        ours_key, _ = music.key(mono, rate)
         assert ours_key == _key_of(chroma.mean(axis=1)), name
 
 
-def test_chroma_filters_and_tuning_match_librosas(tracks) -> None:
+@pytest.mark.parametrize("decimation", sorted({2, 4, MUSIC_DECIMATION}))
+def test_chroma_filters_and_tuning_match_librosas(tracks, decimation: int) -> None:
     import librosa
 
+    rate = SR // decimation
+    n_fft = music._scaled(4096, rate)
     for tuning in (0.0, 0.02, -0.3):
-        ours = music._chroma_filters(22050, 4096, tuning)
-        assert np.allclose(ours, librosa.filters.chroma(sr=22050, n_fft=4096, tuning=tuning), atol=1e-6)
+        ours = music._chroma_filters(rate, n_fft, tuning)
+        assert np.allclose(ours, librosa.filters.chroma(sr=rate, n_fft=n_fft, tuning=tuning), atol=1e-6)
     for x in tracks.values():
-        power = music._stft_power(Blocks(x, SR).mono(2), 4096, 2048).T
-        ref = librosa.estimate_tuning(S=power, sr=SR // 2, bins_per_octave=12)
-        assert music._tuning(power, SR // 2, 4096) == pytest.approx(ref, abs=1e-9)
+        power = music._stft_power(Blocks(x, SR).mono(decimation), n_fft, n_fft // 2).T
+        ref = librosa.estimate_tuning(S=power, sr=rate, bins_per_octave=12)
+        assert music._tuning(power, rate, n_fft) == pytest.approx(ref, abs=1e-9)
 
 
-def test_mel_filters_match_librosas() -> None:
+@pytest.mark.parametrize(("rate", "n_fft"), [(22050, 2048), (11025, 1024)])
+def test_mel_filters_match_librosas(rate: int, n_fft: int) -> None:
     import librosa
 
-    ours = music._mel_filters(22050, 2048, 128)
-    ref = librosa.filters.mel(sr=22050, n_fft=2048, n_mels=128)
+    ours = music._mel_filters(rate, n_fft, 128)
+    ref = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=128)
     assert np.allclose(ours, ref, atol=1e-6)
 
 
@@ -197,7 +215,6 @@ def _librosa_tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:
     """music.tempo's metric choice on librosa's own envelope (hop 256 at 22.05 kHz, as music scales it)."""
     import librosa
 
-    assert music._scaled(256, sr) == 256
     centred = env - env.mean()
     assert np.allclose(music._autocorrelate(centred, 400), librosa.autocorrelate(centred, max_size=400),
                        atol=1e-5 * float(np.dot(centred, centred)))  # fmt: skip

@@ -115,7 +115,14 @@ def _measure_audio(
         report.clipped_runs = timed("clipping", levels.clipped_runs, x)
         report.level_curve_dbfs = timed("silence", loudness.level_curve, x)
 
-    with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nemo-quality") as pool:
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread per caller: the pool is the parallelism, and BLAS's own threads spinning beside
+    # it took the cores from it (the warm check took 1.5x as long)
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nemo-quality") as pool,
+    ):
 
         def side_by_side(fn: Callable[[int], Any], items: Any) -> Any:
             return [job.result() for job in [pool.submit(fn, item) for item in items]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -95,6 +96,16 @@ def _workers() -> int:
         return max(1, min(2, os.cpu_count() or 1))
 
 
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread per caller while measuring: the pool is the parallelism, and BLAS's own threads
+    spinning beside it took the cores from it (the warm check took 1.5x as long)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # an install of the extra from before it was added: right, only slower
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _measure_audio(
     report: AudioReport, x: np.ndarray, sr: int, music: bool, timed: Callable[..., Any]
 ) -> None:
@@ -115,12 +126,8 @@ def _measure_audio(
         report.clipped_runs = timed("clipping", levels.clipped_runs, x)
         report.level_curve_dbfs = timed("silence", loudness.level_curve, x)
 
-    from threadpoolctl import threadpool_limits
-
-    # one BLAS thread per caller: the pool is the parallelism, and BLAS's own threads spinning beside
-    # it took the cores from it (the warm check took 1.5x as long)
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        _one_blas_thread(),
         ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nemo-quality") as pool,
     ):
 

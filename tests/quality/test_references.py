@@ -52,7 +52,7 @@ def test_k_weighting_in_fft_blocks_equals_the_iir_filters(rate: int) -> None:
     ours = Blocks(x, rate).filtered(k_response(rate))
     ref = _iir_k_weighted(x, rate)
     assert ours.shape == x.shape
-    assert np.abs(ours - ref).max() <= 1e-5 * np.abs(ref).max()
+    assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_blocks_join_without_a_seam_at_every_length(n: int) -> None:
     x = np.random.default_rng(n).normal(0, 0.2, (n, 2)).astype(np.float32)
     blocks = Blocks(x, SR)
     ref = _iir_k_weighted(x, SR)
-    assert np.abs(blocks.filtered(k_response(SR)) - ref).max() <= 1e-5 * max(np.abs(ref).max(), 1e-9)
+    assert np.abs(blocks.filtered(k_response(SR)) - ref).max() <= 1e-4 * max(np.abs(ref).max(), 1e-9)
     for q in (2, 4):
         mono = blocks.mono(q)
         assert len(mono) == math.ceil(n / q)

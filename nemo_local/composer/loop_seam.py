@@ -3,12 +3,13 @@
 A loop is heard as the same few bars over and over, so its wrap must sound like any other moment of
 it. Composing starts every voice on bar 1 (the first chord, the bass, the melody's phrase), so a loop's
 downbeat is often the one moment where every voice strikes at once, after each has let go of the last
-bar; a short loop has few other moments as eventful. Three things make the wrap ordinary:
+bar; a short loop has few other moments as eventful. Four things make the wrap ordinary:
 
 * held notes are tied across it: a pitch held to the loop's end that also starts the loop is one note
   (the engine folds the part past the end onto the start);
 * a voice held into the end that would move to other pitches on the wrap anticipates them by a beat
   (the melody's last note steps to the loop's first, a pad's next chord arrives on beat 4), tied over;
+* the last notes ring into the first attack (released a sixteenth after the wrap), not let go before it;
 * the loop is cut at its lightest bar line: a loop may start at any bar of its pattern (as a producer
   cuts one from a longer take), and the one where the least new sound enters is chosen.
 """
@@ -47,7 +48,7 @@ def tie_across_seam(inst: pretty_midi.Instrument, loop_s: float, bar_s: float) -
     middle bar instead of on the seam: struck once per pass either way, but never with every other voice
     at the wrap."""
     firsts = {n.pitch: n for n in inst.notes if n.start <= _SEAM_S}
-    kept = []
+    kept, tied = [], set()
     for note in inst.notes:
         first = firsts.get(note.pitch)
         if first is None or note.end < loop_s - max(_SEAM_S, _ARTICULATION * bar_s):
@@ -61,7 +62,8 @@ def tie_across_seam(inst: pretty_midi.Instrument, loop_s: float, bar_s: float) -
         else:
             note.end = loop_s + first.end
             kept.append(note)
-    tied = {id(firsts[n.pitch]) for n in kept if n.pitch in firsts and n is not firsts[n.pitch]}
+            tied.add(id(first))
+    # only the first notes a held note now continues are dropped (a pitch merely repeated later is not)
     inst.notes = sorted((n for n in kept if id(n) not in tied), key=lambda n: (n.start, n.pitch))
 
 
@@ -91,6 +93,23 @@ def anticipate(inst: pretty_midi.Instrument, loop_s: float, bar_s: float) -> Non
     inst.notes.sort(key=lambda n: (n.start, n.pitch))
 
 
+def ring_over(inst: pretty_midi.Instrument, loop_s: float, bar_s: float) -> None:
+    """The loop's last notes ring into its first attack (released a sixteenth after the wrap, where a
+    non-loop lets go just before the bar line), so the wrap is a turn of the phrase, not a gap then a
+    strike. A note is released before the same key strikes again."""
+    held_to = loop_s - max(_SEAM_S, _ARTICULATION * bar_s)
+    release = loop_s + bar_s / 16
+    by_key: dict[int, list[pretty_midi.Note]] = {}
+    for n in inst.notes:
+        by_key.setdefault(n.pitch, []).append(n)
+    for notes in by_key.values():
+        notes.sort(key=lambda n: n.start)
+        for i, n in enumerate(notes):
+            if held_to <= n.end < loop_s:
+                again = notes[i + 1].start if i + 1 < len(notes) else loop_s + notes[0].start
+                n.end = max(n.end, min(release, again - 0.005))
+
+
 def _rotated(notes: Sequence[pretty_midi.Note], shift_s: float, loop_s: float) -> list[pretty_midi.Note]:
     """``notes`` moved ``shift_s`` earlier around the loop: a note that started before the cut starts
     one pass later (its tail past the end is folded onto the start like any other). A note humanised
@@ -117,6 +136,7 @@ def _sealed(
         if not inst.is_drum:
             anticipate(probe, loop_s, bar_s)
             tie_across_seam(probe, loop_s, bar_s)
+            ring_over(probe, loop_s, bar_s)
         out.append(probe.notes)
     return out
 

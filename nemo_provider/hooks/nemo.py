@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from nemo_provider.client import AsyncNemoClient, NemoClient
 
 DEFAULT_TIMEOUT = 30.0
-#: The one logger per hook class (and logger name) that pooled clients log through; see get_async_client.
-_POOLED_CLIENT_LOGGERS: dict[tuple[type, str | None], Any] = {}
 DEFAULT_LANGUAGE = "en"
 DEFAULT_PLATFORM = "airflow"
+#: The one logger per hook class (and logger name) that pooled clients log through; see get_async_client.
+_POOLED_CLIENT_LOGGERS: dict[tuple[type, str | None], Any] = {}
 
 
 @dataclass(frozen=True)

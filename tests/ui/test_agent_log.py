@@ -84,7 +84,7 @@ def test_generate_operator_logs_sentences(monkeypatch: pytest.MonkeyPatch) -> No
         def credits(self) -> SimpleNamespace:
             return SimpleNamespace(available=100)
 
-        def send_message(self, session_id: str, text: str, *, on_text, on_progress, timeout):  # type: ignore[no-untyped-def]
+        def send_message(self, session_id: str, text: str, *, on_text, on_progress, timeout, before):  # type: ignore[no-untyped-def]
             for fragment in _stream("Composing your track. Preview it in the timeline", 5):
                 on_text(fragment)
             raise RuntimeError("stream broke")

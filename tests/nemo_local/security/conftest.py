@@ -199,11 +199,30 @@ def small_png() -> bytes:
     return buf.getvalue()
 
 
+BOMB_MB = 256
+
+
+def gzip_bomb() -> bytes:
+    """A PNG's signature and BOMB_MB MB of zeros, gzipped twice: about 600 bytes, sent with
+    `Content-Encoding: gzip, gzip` (a client that decodes it holds the whole BOMB_MB MB at once)."""
+    import gzip
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\x00" * (16 * 1024 * 1024)
+    inner = [packer.compress(b"\x89PNG\r\n\x1a\n")]
+    inner += [packer.compress(zeros) for _ in range(BOMB_MB // 16)]
+    inner.append(packer.flush())
+    return gzip.compress(b"".join(inner), 9)
+
+
 class _Misbehaving(http.server.BaseHTTPRequestHandler):
     """/ok.png, /drip (a byte every 0.3 s, for ever), /loop (redirects to itself), /to-internal
-    (redirects to 127.0.0.2), /big (more than the upload limit); records the Host headers it saw."""
+    (redirects to 127.0.0.2), /big (more than the upload limit), /bomb.png (gzip_bomb, whatever the
+    request's Accept-Encoding); records the Host headers it saw."""
 
     seen_hosts: ClassVar[list[str]] = []
+    bomb: ClassVar[bytes | None] = None
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -211,7 +230,15 @@ class _Misbehaving(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         type(self).seen_hosts.append(self.headers.get("Host", ""))
         path = self.path.split("?", 1)[0]
-        if path == "/ok.png":
+        if path == "/bomb.png":
+            if _Misbehaving.bomb is None:
+                _Misbehaving.bomb = gzip_bomb()
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip, gzip")
+            self.send_header("Content-Length", str(len(_Misbehaving.bomb)))
+            self.end_headers()
+            self.wfile.write(_Misbehaving.bomb)
+        elif path == "/ok.png":
             body = small_png()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -3,13 +3,16 @@
 Uploads and finished exports are kept until the data dir is cleaned, so without these one user could
 fill the disk for everyone. Both limits live in nemo_local.limits; this module only measures and refuses.
 An upload is counted against the quota while it streams in (`Room`), so a body larger than what the user
-has left is cut off there instead of being written to disk first.
+has left is cut off there instead of being written to disk first; the bytes of a user's uploads still
+streaming in are counted for all of them (`InFlight`), so parallel uploads share one quota.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemo_local.limits import MB, LimitExceeded, Limits
@@ -53,34 +56,95 @@ def storage_full(used: int, adding: int, limits: Limits) -> LimitExceeded:
     )
 
 
-def check_storage(store: Store, user_id: str, limits: Limits, adding: int = 0) -> None:
-    """Refuse when the user's stored uploads and exports (plus `adding` bytes) are over their quota."""
-    used = store.stored_bytes(user_id)
+class InFlight:
+    """Bytes of uploads still streaming in (not yet stored), per user. Without it each upload measured
+    the quota against what was stored when it began, and four parallel 31 KB uploads under a 40 KB
+    quota kept two of them (red team): N parallel uploads could store N quotas."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bytes: dict[str, int] = {}
+
+    def total(self, user_id: str) -> int:
+        with self._lock:
+            return self._bytes.get(user_id, 0)
+
+    def _add(self, user_id: str, size: int) -> None:
+        """Under the lock (the caller's check and this add are one step)."""
+        left = self._bytes.get(user_id, 0) + size
+        if left > 0:
+            self._bytes[user_id] = left
+        else:
+            self._bytes.pop(user_id, None)
+
+
+def check_storage(
+    store: Store, user_id: str, limits: Limits, adding: int = 0, in_flight: InFlight | None = None
+) -> None:
+    """Refuse when the user's stored uploads and exports (plus what is streaming in, plus `adding`
+    bytes) are over their quota."""
+    pending = in_flight.total(user_id) if in_flight is not None else 0
+    used = store.stored_bytes(user_id) + pending
     if used + adding > limits.storage_bytes:
         raise storage_full(used, adding, limits)
 
 
 @dataclass
 class Room:
-    """What one request may still store for its user, counted down as its bytes arrive."""
+    """What one request may still store for its user, counted down as its bytes arrive. With
+    `in_flight`, the user's other uploads streaming in count too; `release()` once the files are stored
+    (their bytes are then in the database) or discarded."""
 
     used: int
     limits: Limits
     adding: int = 0
+    in_flight: InFlight | None = None
+    user_id: str = ""
+    _released: bool = field(default=False, repr=False)
+
+    def _others(self) -> int:
+        """Bytes the user's other uploads hold right now (the caller holds the lock)."""
+        if self.in_flight is None or self._released:
+            return 0
+        return self.in_flight._bytes.get(self.user_id, 0) - self.adding
+
+    def _fits(self, used: int, more: int) -> None:
+        others = self._others()
+        if used + others + self.adding + more > self.limits.storage_bytes:
+            raise storage_full(used + others, self.adding + more, self.limits)
 
     def check(self, more: int) -> None:
         """Refuse (the quota's error) unless `more` bytes still fit; counts nothing."""
-        if self.used + self.adding + more > self.limits.storage_bytes:
-            raise storage_full(self.used, self.adding + more, self.limits)
+        with self._locked():
+            self._fits(self.used, more)
 
     def take(self, size: int) -> None:
         """Count `size` bytes just received; refused once they no longer fit."""
-        self.check(size)
-        self.adding += size
+        with self._locked():
+            self._fits(self.used, size)
+            self.adding += size
+            if self.in_flight is not None and not self._released:
+                self.in_flight._add(self.user_id, size)
+
+    def settle(self, store: Store) -> None:
+        """The last check, once every file is received: against what is stored now (others' uploads may
+        have finished meanwhile), the others still streaming, and this request's bytes."""
+        with self._locked():
+            self._fits(store.stored_bytes(self.user_id), 0)
+
+    def release(self) -> None:
+        """This request's bytes are stored (counted by the database) or discarded: stop holding them."""
+        with self._locked():
+            if self.in_flight is not None and not self._released:
+                self.in_flight._add(self.user_id, -self.adding)
+            self._released = True
+
+    def _locked(self) -> AbstractContextManager[object]:
+        return self.in_flight._lock if self.in_flight is not None else nullcontext()
 
 
-def storage_room(store: Store, user_id: str, limits: Limits) -> Room:
+def storage_room(store: Store, user_id: str, limits: Limits, in_flight: InFlight | None = None) -> Room:
     """The user's room for one upload, refused at once when not one more byte fits."""
-    room = Room(store.stored_bytes(user_id), limits)
+    room = Room(store.stored_bytes(user_id), limits, in_flight=in_flight, user_id=user_id)
     room.check(1)
     return room

@@ -85,7 +85,7 @@ async def create_render(
         raise ApiError(422, f"invalid draft: {exc}", {"field": exc.field}) from exc
     # before the render exists or anything is charged: a full quota or disk refuses it with the limit
     check_free_disk(state.store.data_dir, limits, "this render")
-    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)
+    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1, state.uploads_in_flight)
     spent = caller.anonymous and state.store.credits.balance(caller.user_id).available <= 0
     if spent and not request.headers.get("x-skill-source"):
         raise ApiError(402, "Export is blocked on the free plan without attribution headers")

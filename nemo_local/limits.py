@@ -78,6 +78,14 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("url_redirects", 5, "count", "--url-max-redirects", "redirects followed by one URL upload"),
     Spec(
+        "body_idle_seconds",
+        30,
+        "s",
+        "--body-idle-seconds",
+        "longest a request body may stall: each such interval brings 16 KB or its end (else 408)",
+        integer=False,
+    ),
+    Spec(
         "render_seconds",
         1800,
         "s",
@@ -133,6 +141,7 @@ class Limits:
     export_seconds: float = _default("export_seconds")
     url_fetch_seconds: float = _default("url_fetch_seconds")
     url_redirects: int = _default("url_redirects")
+    body_idle_seconds: float = _default("body_idle_seconds")
     render_seconds: float = _default("render_seconds")
     storage_bytes: int = _default("storage_bytes")
     free_disk_bytes: int = _default("free_disk_bytes")

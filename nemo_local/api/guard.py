@@ -3,10 +3,15 @@ over the limit is refused before a byte is read, and a body that grows past it (
 its length) is cut off at the limit. The limit is `--max-body-mb` for JSON bodies; a multipart upload
 may carry `--max-upload-files` files of `--max-upload-mb` each (the upload code checks each file); a
 `/run_sse` body may be a few times the message limit (JSON escapes) and no more, since FastAPI parses
-and validates it on the event loop: capped, that costs milliseconds, not seconds."""
+and validates it on the event loop: capped, that costs milliseconds, not seconds.
+
+A body must also keep coming: every `--body-idle-seconds` it brings BODY_PROGRESS_BYTES (or its end), or
+it is cut off with 408 and the connection closed. Without that, a client that sent the headers and then
+nothing (or a byte now and then) held its connection, its open upload file and its quota for ever."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -18,6 +23,8 @@ from nemo_local.limits import MB, LimitExceeded, Limits
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
 SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
 SSE_BODY_OVERHEAD = 64 * 1024
+BODY_PROGRESS_BYTES = 16 * 1024  # what each body_idle_seconds interval must bring (a drip is not progress)
+BODY_TIMEOUT_CODE = 408  # Request Timeout: the client's own slowness, not the server's
 
 
 class BodyTooLarge(HTTPException):
@@ -27,6 +34,27 @@ class BodyTooLarge(HTTPException):
     def __init__(self, error: LimitExceeded) -> None:
         super().__init__(status_code=413, detail=str(error))
         self.error = error
+
+
+class BodyStalled(HTTPException):
+    """Raised from `receive` when the body stopped coming (or only drips); the answer closes the
+    connection, since the rest of the body will not be read."""
+
+    def __init__(self, error: LimitExceeded) -> None:
+        super().__init__(status_code=BODY_TIMEOUT_CODE, detail=str(error), headers={"Connection": "close"})
+        self.error = error
+
+
+def stalled(limits: Limits, received: int) -> LimitExceeded:
+    return LimitExceeded(
+        "body_idle_seconds",
+        "body",
+        received,
+        limits,
+        f"The request body stopped coming: less than {BODY_PROGRESS_BYTES // 1024} KB arrived in "
+        f"{limits.shown('body_idle_seconds')} ({received} bytes received in all); send it at a steady pace",
+        code=BODY_TIMEOUT_CODE,
+    )
 
 
 def body_limit(limits: Limits, content_type: str, path: str = "") -> tuple[int, str]:
@@ -82,14 +110,33 @@ class BodyLimitMiddleware:
                 await _answer(send, 200 if in_200 else 413, body)
                 return
         seen = 0
+        ended = False  # the whole body arrived: later receives wait for a disconnect, unbounded
+        # the client's slowness only: time spent waiting in receive(), not the app's own work between
+        waited, window_bytes = 0.0, 0
+        idle = limits.body_idle_seconds
+        clock = asyncio.get_running_loop().time
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, ended, waited, window_bytes
+            if ended:
+                return await receive()
+            began = clock()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, idle - waited))
+            except asyncio.TimeoutError:
+                raise BodyStalled(stalled(limits, seen)) from None
+            waited += clock() - began
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                size = len(message.get("body", b""))
+                seen += size
                 if seen > allowed:
                     raise BodyTooLarge(too_large(limits, name, None, allowed))
+                ended = not message.get("more_body", False)
+                window_bytes += size
+                if window_bytes >= BODY_PROGRESS_BYTES:  # progress: a new interval begins
+                    waited, window_bytes = 0.0, 0
+            else:
+                ended = True  # http.disconnect
             return message
 
         await self.app(scope, limited, send)

@@ -37,6 +37,7 @@ SMALL_LIMITS = {
     "--max-export-seconds": "60",
     "--url-fetch-seconds": "2",
     "--url-max-redirects": "2",
+    "--body-idle-seconds": "2",
     "--max-renders-per-user": "1",
     "--max-generations-per-user": "1",
 }

@@ -82,7 +82,7 @@ SPECS: tuple[Spec, ...] = (
         30,
         "s",
         "--body-idle-seconds",
-        "longest a request body may stall: each such interval brings 16 KB or its end (else 408)",
+        "longest a request may stall: its headers, then each 16 KB of its body (else 408)",
         integer=False,
     ),
     Spec(

@@ -156,3 +156,73 @@ async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def headers_late(limits: Limits) -> LimitExceeded:
+    return LimitExceeded(
+        "body_idle_seconds",
+        "headers",
+        None,
+        limits,
+        f"The request headers did not arrive within {limits.shown('body_idle_seconds')}; "
+        "the connection was closed",
+        code=BODY_TIMEOUT_CODE,
+    )
+
+
+def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools, else h11), plus a deadline on request headers, which uvicorn
+    does not have: a connection that opened, or began its next request, and has not completed the
+    headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
+    keep-alive timeout still closes a connection idle after a response.) Without it, a client sending
+    half a request line and then nothing kept its connection for ever (slowloris)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    interval = limits.body_idle_seconds
+    late = headers_late(limits)
+    payload = json.dumps({"code": late.code, "message": str(late), "data": late.data}).encode()
+    answer = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(payload), payload)
+    )
+
+    class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        _deadline: asyncio.TimerHandle | None = None
+        _last: tuple[object, bool] | None = None  # (cycle, waiting) at the previous check
+        _after: object = None  # the finished cycle the next request's bytes came after
+        _waiting_bytes = 0  # bytes received since that response ended (a next request's headers)
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self._deadline = self.loop.call_later(interval, self._check)
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if cycle is not None and cycle.response_complete:
+                if self._after is not cycle:
+                    self._after, self._waiting_bytes = cycle, 0
+                self._waiting_bytes += len(data)
+            super().data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _check(self) -> None:
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle
+            waiting = cycle is None or cycle.response_complete
+            begun = cycle is None or (self._after is cycle and self._waiting_bytes > 0)
+            # no headers completed over a whole interval, on a fresh connection or with a next request
+            # begun (a connection idle after its response is uvicorn's keep-alive's to close)
+            stuck = waiting and begun and self._last == (cycle, True)
+            if stuck:
+                self.transport.write(answer)
+                self.transport.close()
+                return
+            self._last = (cycle, waiting)
+            self._deadline = self.loop.call_later(interval, self._check)
+
+    return HeaderDeadline

@@ -105,3 +105,47 @@ def test_stalled_and_dripped_bodies_are_cut_off_and_leave_nothing(strict: Client
         assert not folder.exists() or not [p for p in folder.iterdir() if p.is_file()]
         assert user.state(sid)["state"]["draft"] is None
     assert user.credits()["available"] == 100
+
+
+def _connect(server: Hostile) -> socket.socket:
+    parts = urlsplit(server.base_url)
+    return socket.create_connection((parts.hostname, parts.port))
+
+
+def _half_headers(server: Hostile) -> Any:
+    with _connect(server) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1")
+        return _answer(sock, started)
+
+
+def _silent(server: Hostile) -> Any:
+    """Connects and never sends a byte: closed, with the same 408."""
+    with _connect(server) as sock:
+        started = time.monotonic()
+        return _answer(sock, started)
+
+
+def _half_next_request(server: Hostile) -> Any:
+    """A complete request, answered on a kept-alive connection, then half of the next one."""
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(20)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200") and first.endswith(b'{"status":"ok"}'), first
+        started = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        return _answer(sock, started)
+
+
+def test_headers_that_never_end_are_cut_off(strict: Client) -> None:
+    """uvicorn has no deadline on request headers: half a request line held a connection for ever."""
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(a, strict.server) for a in (_half_headers, _silent, _half_next_request)]
+        answers = [f.result(timeout=60) for f in futures]
+    for took, status, headers, body in answers:
+        assert status == 408, body
+        assert IDLE_S * 0.9 < took < 2 * IDLE_S + 10, took  # one to two intervals
+        assert headers["connection"] == "close" and headers["content-type"] == "application/json"
+        assert body["code"] == 408 and body["data"]["field"] == "headers", body
+        assert body["data"]["switch"] == "--body-idle-seconds" and "did not arrive" in body["message"]

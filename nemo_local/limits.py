@@ -116,6 +116,9 @@ SPECS: tuple[Spec, ...] = (
 )
 BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}
 RETRY_AFTER_S = 5  # what a 429 for a busy user says: a render or a track takes seconds, not minutes
+# The request line and headers of one request (fixed: no client needs more; httptools has no cap of its
+# own, and a million 1 KB headers grew the server by 1.1 GB in 1.6 s, kept after the request).
+HEADER_BYTES = 64 * 1024
 
 
 def _default(name: str) -> Any:

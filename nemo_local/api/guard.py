@@ -18,13 +18,14 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nemo_local.limits import MB, LimitExceeded, Limits
+from nemo_local.limits import HEADER_BYTES, MB, LimitExceeded, Limits
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
 SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
 SSE_BODY_OVERHEAD = 64 * 1024
 BODY_PROGRESS_BYTES = 16 * 1024  # what each body_idle_seconds interval must bring (a drip is not progress)
 BODY_TIMEOUT_CODE = 408  # Request Timeout: the client's own slowness, not the server's
+LINGER_S = 0.5  # after a 431, how long the client has to read it before the connection closes
 
 
 class BodyTooLarge(HTTPException):
@@ -170,8 +171,18 @@ def headers_late(limits: Limits) -> LimitExceeded:
     )
 
 
+def _raw_answer(status: bytes, body: dict[str, Any]) -> bytes:
+    """A whole HTTP/1.1 response that closes the connection, for answers written below the ASGI app."""
+    payload = json.dumps(body).encode()
+    return (
+        b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+        % (status, len(payload), payload)
+    )
+
+
 def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol (httptools, else h11), plus a deadline on request headers, which uvicorn
+    """uvicorn's HTTP protocol (httptools, else h11), its 400 for an unparsable request in the envelope,
+    a cap on header bytes (HEADER_BYTES: httptools has none), and a deadline on request headers, which uvicorn
     does not have: a connection that opened, or began its next request, and has not completed the
     headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
     keep-alive timeout still closes a connection idle after a response.) Without it, a client sending
@@ -180,10 +191,16 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
 
     interval = limits.body_idle_seconds
     late = headers_late(limits)
-    payload = json.dumps({"code": late.code, "message": str(late), "data": late.data}).encode()
-    answer = (
-        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(payload), payload)
+    too_late = _raw_answer(
+        b"408 Request Timeout", {"code": late.code, "message": str(late), "data": late.data}
+    )
+    too_many_header_bytes = _raw_answer(
+        b"431 Request Header Fields Too Large",
+        {
+            "code": 431,
+            "message": f"The request line and headers are over {HEADER_BYTES // 1024} KB; send less in them",
+            "data": {"field": "headers", "limit": HEADER_BYTES, "value": None, "switch": None},
+        },
     )
 
     class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
@@ -191,6 +208,8 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
         _last: tuple[object, bool] | None = None  # (cycle, waiting) at the previous check
         _after: object = None  # the finished cycle the next request's bytes came after
         _waiting_bytes = 0  # bytes received since that response ended (a next request's headers)
+        _tail = b""  # the last bytes of them, to find a header end split across two chunks
+        _refused = False  # a 431 was written: the connection closes in LINGER_S
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
@@ -198,16 +217,43 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
 
         def data_received(self, data: bytes) -> None:
             cycle = self.cycle
-            if cycle is not None and cycle.response_complete:
+            if cycle is None or cycle.response_complete:  # these bytes begin a request: its headers
                 if self._after is not cycle:
-                    self._after, self._waiting_bytes = cycle, 0
-                self._waiting_bytes += len(data)
+                    self._after, self._waiting_bytes, self._tail = cycle, 0, b""
+                window = self._tail + data
+                end = window.find(b"\r\n\r\n")  # the headers' end (perhaps split across chunks)
+                self._waiting_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                self._tail = window[-3:]
+                if self._waiting_bytes > HEADER_BYTES:
+                    self._refuse_headers()
+                    return
             super().data_received(data)
+
+        def _refuse_headers(self) -> None:
+            if self._refused or self.transport.is_closing():
+                return
+            self._refused = True
+            self.transport.write(too_many_header_bytes)
+            # read no more, and close a moment later: closing with unread bytes resets the connection
+            # at once, often before the client has read the answer
+            self.transport.pause_reading()
+            self.loop.call_later(LINGER_S, self.transport.close)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            """uvicorn answers a request it cannot parse in text/plain; this answers in the envelope."""
+            message = (
+                f"The request is not valid HTTP/1.1 ({msg.rstrip('.')}): check its request line, header "
+                "names and values, Content-Length and Transfer-Encoding"
+            )
+            self.transport.write(
+                _raw_answer(b"400 Bad Request", {"code": 400, "message": message, "data": None})
+            )
+            self.transport.close()
 
         def _check(self) -> None:
             if self.transport.is_closing():
@@ -219,7 +265,7 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
             # begun (a connection idle after its response is uvicorn's keep-alive's to close)
             stuck = waiting and begun and self._last == (cycle, True)
             if stuck:
-                self.transport.write(answer)
+                self.transport.write(too_late)
                 self.transport.close()
                 return
             self._last = (cycle, waiting)

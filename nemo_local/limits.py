@@ -98,7 +98,7 @@ SPECS: tuple[Spec, ...] = (
         2048,
         "MB",
         "--max-storage-mb",
-        "what one user keeps stored: uploads plus finished exports",
+        "what one user keeps stored: uploads, finished exports, render drafts",
         MB,
     ),
     Spec(

@@ -184,3 +184,31 @@ def test_parallel_uploads_of_one_user_share_one_quota(quota: Hostile) -> None:
     assert _upload(user, sid, "small.png", small_png()).status_code == 200
     quota.healthy()
     client.http.close()
+
+
+def test_the_drafts_renders_keep_count_against_the_quota(quota: Hostile) -> None:
+    """Red-team finding: every render keeps its draft (up to the 1 MB body limit: unknown keys are
+    kept), whatever its outcome, and nothing counted it. Renders that fail at once (media not on this
+    server) could fill the database without end; their drafts now count against the quota."""
+    client = Client(quota)
+    user = client.user()
+    sid = user.new_session()
+    junk = "x" * (QUOTA_KB * 1024 // 3)
+    draft = {"t": [{"tt": 1, "sg": [{"s": 0, "d": 500, "src": "/files/nowhere/a.wav"}]}], "notes": junk}
+    statuses = []
+    for _ in range(5):
+        body = {
+            "id": f"r_{uuid.uuid4().hex[:8]}",
+            "sessionId": sid,
+            "draft": draft,
+            "output": {"format": "wav"},
+        }
+        resp = user.post("/api/render/proxy/lambda", json=body)
+        statuses.append(resp.status_code)
+        if resp.status_code != 200:
+            break
+        assert user.wait_render(resp.json()["id"])["status"] == "failed"
+    assert statuses == [200, 200, 200, 422], statuses  # the third draft fills the 40 KB
+    assert "storage is full" in envelope(resp, 422)["message"]
+    quota.healthy()
+    client.http.close()

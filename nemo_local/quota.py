@@ -9,6 +9,7 @@ streaming in are counted for all of them (`InFlight`), so parallel uploads share
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 from contextlib import AbstractContextManager, nullcontext
@@ -26,20 +27,40 @@ def free_bytes(path: Path) -> int:
     return int(shutil.disk_usage(path).free)
 
 
+DISK_CHECK_BYTES = 4 * MB  # while an upload streams in, the floor is measured again every this many bytes
+
+
+def disk_full(free: int, limits: Limits, what: str) -> LimitExceeded:
+    """The free-disk floor's one error (507): `free` bytes are left."""
+    return LimitExceeded(
+        "free_disk_bytes",
+        "free disk space",
+        free,
+        limits,
+        f"The server's disk is nearly full ({free / MB:.0f} MB free, it keeps at least "
+        f"{limits.shown('free_disk_bytes')} free): {what} was refused, nothing was stored or charged. "
+        "Retry once the operator has freed space",
+        code=DISK_CODE,
+    )
+
+
 def check_free_disk(data_dir: Path, limits: Limits, what: str) -> None:
     """Refuse `what` ("this upload", "this render") while the data dir's disk is under the floor."""
     free = free_bytes(data_dir)
     if free < limits.free_disk_bytes:
-        raise LimitExceeded(
-            "free_disk_bytes",
-            "free disk space",
-            free,
-            limits,
-            f"The server's disk is nearly full ({free / MB:.0f} MB free, it keeps at least "
-            f"{limits.shown('free_disk_bytes')} free): {what} was refused, nothing was stored or charged. "
-            "Retry once the operator has freed space",
-            code=DISK_CODE,
-        )
+        raise disk_full(free, limits, what)
+
+
+def out_of_space(exc: OSError, path: Path, limits: Limits, what: str) -> LimitExceeded | None:
+    """The floor's error for a write that failed for want of space (ENOSPC, EDQUOT), else None: a full
+    disk is the server's condition (507), not an internal error (a red-team finding: it answered 500)."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    try:
+        free = free_bytes(path)
+    except OSError:
+        free = 0
+    return disk_full(free, limits, what)
 
 
 def storage_full(used: int, adding: int, limits: Limits) -> LimitExceeded:
@@ -100,7 +121,9 @@ class Room:
     adding: int = 0
     in_flight: InFlight | None = None
     user_id: str = ""
+    data_dir: Path | None = None  # with it, the free-disk floor is measured again as the bytes arrive
     _released: bool = field(default=False, repr=False)
+    _unmeasured: int = field(default=0, repr=False)
 
     def _others(self) -> int:
         """Bytes the user's other uploads hold right now (the caller holds the lock)."""
@@ -119,12 +142,18 @@ class Room:
             self._fits(self.used, more)
 
     def take(self, size: int) -> None:
-        """Count `size` bytes just received; refused once they no longer fit."""
+        """Count `size` bytes just received; refused once they no longer fit, in the quota or (every
+        DISK_CHECK_BYTES) above the free-disk floor: checked only before it began, an upload of 20
+        files of 200 MB could take the disk well under the floor (red team)."""
         with self._locked():
             self._fits(self.used, size)
             self.adding += size
             if self.in_flight is not None and not self._released:
                 self.in_flight._add(self.user_id, size)
+        self._unmeasured += size
+        if self.data_dir is not None and self._unmeasured >= DISK_CHECK_BYTES:
+            self._unmeasured = 0
+            check_free_disk(self.data_dir, self.limits, "this upload")
 
     def settle(self, store: Store) -> None:
         """The last check, once every file is received: against what is stored now (others' uploads may
@@ -145,6 +174,8 @@ class Room:
 
 def storage_room(store: Store, user_id: str, limits: Limits, in_flight: InFlight | None = None) -> Room:
     """The user's room for one upload, refused at once when not one more byte fits."""
-    room = Room(store.stored_bytes(user_id), limits, in_flight=in_flight, user_id=user_id)
+    room = Room(
+        store.stored_bytes(user_id), limits, in_flight=in_flight, user_id=user_id, data_dir=store.data_dir
+    )
     room.check(1)
     return room

@@ -179,8 +179,14 @@ async def _save_stream(
         f.sniffed = check_type(filename, f.head)
         if f.sniffed is None:
             raise UnsupportedType(filename, "the content is not one of the accepted formats")
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             f.path.unlink()
+        if isinstance(exc, OSError):
+            from nemo_local.quota import out_of_space
+
+            full = out_of_space(exc, dest, limits, "this upload")
+            if full is not None:
+                raise full from exc
         raise
     return f

@@ -7,7 +7,11 @@ and validates it on the event loop: capped, that costs milliseconds, not seconds
 
 A body must also keep coming: every `--body-idle-seconds` it brings BODY_PROGRESS_BYTES (or its end), or
 it is cut off with 408 and the connection closed. Without that, a client that sent the headers and then
-nothing (or a byte now and then) held its connection, its open upload file and its quota for ever."""
+nothing (or a byte now and then) held its connection, its open upload file and its quota for ever.
+
+Below the app, `header_deadline_protocol` is uvicorn's HTTP protocol with what it lacks: request headers
+capped at limits.HEADER_BYTES (431), a deadline for them (408), and its 400 for an unparsable request
+in the envelope."""
 
 from __future__ import annotations
 

@@ -161,3 +161,12 @@ def test_both_distributions_share_one_version() -> None:
     assert f'__version__ = "{PROVIDER_VERSION}"' in backend
     changelog = (REPO_ROOT / "CHANGELOG.md").read_text()
     assert re.search(rf"^## \[?{re.escape(PROVIDER_VERSION)}\]?", changelog, re.M), "CHANGELOG has no entry"
+
+
+def test_the_quality_extra_installs_what_the_gate_imports() -> None:
+    """pyproject's ``quality`` extra and the modules the gate looks for (``quality.available()``) are one list."""
+    from nemo_provider import quality
+
+    extra = PYPROJECT["project"]["optional-dependencies"]["quality"]
+    names = sorted(_canonical(Requirement(req).name) for req in extra)
+    assert names == sorted((*quality.REQUIRED_MODULES, *quality.SPEEDUP_MODULES))

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pretty_midi
 
+from nemo_local.composer import loop_seam
 from nemo_local.composer.accompaniment import bass, comp, pads
 from nemo_local.composer.drums import drums, timpani
 from nemo_local.composer.form import Section, fit_tempo, plan_sections
 from nemo_local.composer.melody import melody
 from nemo_local.composer.notes import Clock, seeded_rng
 from nemo_local.composer.plan import MusicPlan
-from nemo_local.composer.styles import GM, PROGRESSIONS, Style, style_for
+from nemo_local.composer.styles import GM, PROGRESSIONS, Style, mix_levels, style_for
 from nemo_local.composer.theory import Chord, build_chord
 
 
@@ -97,36 +98,6 @@ def _fix_overlaps(inst: pretty_midi.Instrument) -> None:
     inst.notes = sorted(kept, key=lambda n: (n.start, n.pitch))
 
 
-_SEAM_S = 0.05  # a note starting this close to the loop's start is struck on the seam
-_ARTICULATION = 1 / 8  # of a bar: a note ending this close to the loop's end is held to it
-
-
-def _tie_across_seam(inst: pretty_midi.Instrument, loop_s: float, bar_s: float) -> None:
-    """A loop's held notes do not re-strike at the wrap: a pitch held to the loop's end that also starts
-    the loop becomes one note from its last strike into the next pass (the engine folds the part past
-    the end onto the start), so the seam sounds like any other moment the note is held (a repeated
-    bass note, a pad's chord); "held to the end" allows the part's articulation gap. A note held
-    through the whole loop (an ambient pad's one chord) is struck at the middle bar instead of on the
-    seam: struck once per pass either way, but never with every other voice at the wrap."""
-    firsts = {n.pitch: n for n in inst.notes if n.start <= _SEAM_S}
-    kept = []
-    for note in inst.notes:
-        first = firsts.get(note.pitch)
-        if first is None or note.end < loop_s - max(_SEAM_S, _ARTICULATION * bar_s):
-            kept.append(note)
-        elif first is note:  # held through the whole loop
-            bars = round(loop_s / bar_s)
-            if bars >= 2:
-                mid = (bars // 2) * bar_s
-                note.start, note.end = mid, loop_s + mid
-            kept.append(note)
-        else:
-            note.end = loop_s + first.end
-            kept.append(note)
-    tied = {id(firsts[n.pitch]) for n in kept if n.pitch in firsts and n is not firsts[n.pitch]}
-    inst.notes = sorted((n for n in kept if id(n) not in tied), key=lambda n: (n.start, n.pitch))
-
-
 def arrange(plan: MusicPlan) -> Arrangement:
     """Compose the notes for ``plan``."""
     base_rng = seeded_rng(plan.seed, "style")
@@ -170,9 +141,9 @@ def arrange(plan: MusicPlan) -> Arrangement:
         _fix_overlaps(p.instrument)
     music_end = bars * 240.0 / bpm
     if plan.loop:
-        for p in parts:
-            if not p.instrument.is_drum:
-                _tie_across_seam(p.instrument, music_end, 240.0 / bpm)
+        cut = loop_seam.seal([p.instrument for p in parts], bars, 240.0 / bpm, mix_levels(style, plan.energy))
+        chords = loop_seam.rotate_bars(chords, cut)
+        sections = loop_seam.rotate_sections(sections, bars, cut)
         music_end = max([music_end, *(n.end for p in parts for n in p.instrument.notes)])
     return Arrangement(
         midi=midi,

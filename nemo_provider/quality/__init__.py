@@ -20,6 +20,8 @@ __all__ = ["Expectations", "MediaReport", "QualityResult", "available", "check",
 
 #: import names of the extra's libraries (``pip install 'airflow-provider-nemo[quality]'``)
 REQUIRED_MODULES = ("av", "numpy")
+#: also in the extra, but optional when measuring: without it the check is right, only slower
+SPEEDUP_MODULES = ("threadpoolctl",)
 
 
 def missing() -> list[str]:

@@ -15,7 +15,10 @@ def window_levels_db(x: np.ndarray, rate: int) -> np.ndarray:
     n = len(x) // win
     if n == 0:
         return np.full(1, -np.inf)
-    power = np.mean(np.square(x[: n * win].reshape(n, win, -1), dtype=np.float64), axis=(1, 2))
+    power = np.zeros(n)
+    for ch in range(x.shape[1]):  # a channel at a time: decode's channels are each contiguous
+        power += np.square(x[: n * win, ch]).reshape(n, win).sum(axis=1, dtype=np.float64)
+    power /= win * x.shape[1]
     with np.errstate(divide="ignore"):
         return 10 * np.log10(power)
 

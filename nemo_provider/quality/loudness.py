@@ -1,9 +1,9 @@
 """Loudness (ITU-R BS.1770-4 integrated, gated), true peak (4x oversampled) and a loudness curve.
 
 numpy only (no scipy import: it cost a fresh task process ~0.6 s of the check). The K-weighting is the
-standard's two biquads (libebur128's bilinear design, the standard's coefficients at 48 kHz) applied
-in the frequency domain by ``spectra.Spectra``; the gating is the standard's, with pyloudnorm's block
-bounds, vectorised. Tests hold both to pyloudnorm and to FFmpeg's ebur128 filter.
+standard's two biquads (libebur128's bilinear design, the standard's coefficients at 48 kHz), applied
+as their truncated impulse response by ``filtering.Blocks``; the gating is the standard's, with
+pyloudnorm's block bounds, vectorised. Tests hold both to pyloudnorm and to FFmpeg's ebur128 filter.
 """
 
 from __future__ import annotations
@@ -39,19 +39,6 @@ def k_weighting(rate: int) -> list[tuple[list[float], list[float]]]:
     return [shelf, highpass]
 
 
-def k_response(rate: int, n_fft: int) -> np.ndarray:
-    """The K-weighting's frequency response at the ``n_fft`` real-FFT bins (complex64: the spectra's)."""
-    w = np.arange(n_fft // 2 + 1) * (2 * np.pi / n_fft)
-    z1 = (np.cos(w) - 1j * np.sin(w)).astype(np.complex64)
-    z2 = z1 * z1
-    h = np.ones_like(z1)
-    for b, a in k_weighting(rate):
-        h *= (np.float32(b[0]) + np.float32(b[1]) * z1 + np.float32(b[2]) * z2) / (
-            np.float32(a[0]) + np.float32(a[1]) * z1 + np.float32(a[2]) * z2
-        )
-    return h
-
-
 def _weights(channels: int) -> np.ndarray:
     """BS.1770 channel weights: 1 for L, R, C; 1.41 for the surrounds; 0 for a 5.1 file's LFE."""
     if channels == 6:  # FFmpeg's 5.1 order: L R C LFE Ls Rs
@@ -65,12 +52,14 @@ def gated_lufs(weighted: np.ndarray, rate: int) -> float:
     if n < int(_GATE_S * rate):
         return -math.inf
     blocks = int(np.round((n / rate - _GATE_S) / (_GATE_S * _STEP))) + 1
-    j = np.arange(blocks)
-    lo = (_GATE_S * (j * _STEP) * rate).astype(np.int64)  # pyloudnorm's bounds, to the sample
-    hi = np.minimum((_GATE_S * (j * _STEP + 1) * rate).astype(np.int64), n)
-    csum = np.zeros((n + 1, weighted.shape[1]))
-    np.cumsum(np.square(weighted, dtype=np.float64), axis=0, out=csum[1:])
-    z = (csum[hi] - csum[lo]) / (_GATE_S * rate)  # (blocks, channels) mean squares
+    # pyloudnorm's block bounds, to the sample: block j is [edge j, edge j + 4) of these 100 ms edges
+    edges = np.minimum((_GATE_S * (np.arange(blocks + 4) * _STEP) * rate).astype(np.int64), n)
+    starts = np.unique(edges[edges < n])
+    prefix = np.zeros((len(starts) + 1, weighted.shape[1]))
+    # squares summed per 100 ms (in float64), not a float64 cumulative sum of every sample
+    np.cumsum(np.add.reduceat(np.square(weighted), starts, axis=0, dtype=np.float64), axis=0, out=prefix[1:])
+    at = np.searchsorted(starts, edges)  # an edge's prefix: the sum of every sample before it
+    z = (prefix[at[4:]] - prefix[at[:-4]]) / (_GATE_S * rate)  # (blocks, channels) mean squares
     g = _weights(weighted.shape[1])
     with np.errstate(divide="ignore"):
         block_lufs = -0.691 + 10 * np.log10(z @ g)
@@ -94,13 +83,22 @@ def _phase_matrix(taps: np.ndarray) -> np.ndarray:
     return np.stack([taps[p::_UP][::-1] for p in range(_UP)], axis=1).astype(np.float32)
 
 
+def _cell_matrix(phases: np.ndarray) -> np.ndarray:
+    """(16 + 11, 16 * 4): a cell's samples times this are its 16 output groups' 4 interpolated values."""
+    reach = len(phases) - 1
+    banded = np.zeros((_CELL + reach, _CELL * _UP), np.float32)
+    for o in range(_CELL):
+        banded[o : o + reach + 1, o * _UP : (o + 1) * _UP] = phases
+    return banded
+
+
 def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     """(true peak dBTP, sample peak dBFS): 4x oversampled with a 48-tap interpolator (BS.1770-4).
 
     Exact (the same value as oversampling the whole file, ``scipy.signal.upfirdn(taps, x, 4)``), yet
     only the loudest stretches are oversampled: the 4 interpolated values after sample m are 12-tap sums
     of x[m-11..m], so none exceeds ``gain`` (the largest phase's sum of |taps|, 1.84) times the peak of
-    the 32-sample cell holding m and the cell before it. The loudest cells are oversampled first; every
+    the 16-sample cell holding m and the cell before it. The loudest cells are oversampled first; every
     other cell whose bound can still beat the true peak found so far is then oversampled too, and the
     rest cannot hold the true peak.
     """
@@ -111,27 +109,29 @@ def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     phases = _phase_matrix(taps)
     gain = float(np.abs(phases).sum(axis=0).max())
     reach = len(phases) - 1
-    xp = np.zeros((n + 2 * reach, channels), np.float32)
-    xp[reach : reach + n] = x
+    planar = x.T  # channel-major: each channel's samples contiguous (decode's layout)
     outputs = n + reach  # output group m (4 values) for m in [0, n + 11): the filter's tail included
     cells = -(-outputs // _CELL)
     mag = np.zeros(cells * _CELL, np.float32)
-    np.abs(x[:, 0], out=mag[:n])
-    for ch in range(1, channels):  # channel by channel: numpy reduces a 2-wide axis slowly
-        np.maximum(mag[:n], np.abs(x[:, ch]), out=mag[:n])
+    np.abs(planar[0], out=mag[:n])
+    for ch in range(1, channels):
+        np.maximum(mag[:n], np.abs(planar[ch]), out=mag[:n])
     peaks = mag.reshape(cells, _CELL).max(axis=1)
     sample_peak = float(peaks.max())
     if sample_peak <= 0:
         return -math.inf, -math.inf
     bound = gain * np.maximum(peaks, np.r_[0.0, peaks[:-1]])
-    windows = np.lib.stride_tricks.sliding_window_view(xp, len(phases), axis=0)  # (outputs, ch, 12)
+    span = _CELL + reach  # the samples one cell's 16 output groups read
+    xp = np.zeros((channels, cells * _CELL + reach), np.float32)
+    xp[:, reach : reach + n] = planar
+    segments = np.lib.stride_tricks.sliding_window_view(xp, span, axis=1)[:, ::_CELL]  # (ch, cells, 27)
+    banded = _cell_matrix(phases)
 
     def oversampled_peak(chosen: np.ndarray) -> float:
         best = 0.0
-        for part in range(0, len(chosen), 2048):
-            m = (chosen[part : part + 2048, None] * _CELL + np.arange(_CELL)).ravel()
-            picked = windows[m[m < outputs]].reshape(-1, len(phases))  # one GEMM, not a stack of tiny ones
-            best = max(best, float(np.abs(picked @ phases).max()))
+        for part in range(0, len(chosen), 4096):
+            picked = segments[:, chosen[part : part + 4096]].reshape(-1, span)  # 27 samples a cell, not 16x12
+            best = max(best, float(np.abs(picked @ banded).max()))  # every cell's 64 values in one GEMM
         return best
 
     first = np.argpartition(-bound, min(64, cells - 1))[:64]
@@ -146,6 +146,7 @@ def level_curve(x: np.ndarray, parts: int = 10) -> list[float]:
     """RMS level (dBFS) of each tenth of the track: shows a build-up or a fade at a glance."""
     out: list[float] = []
     for chunk in np.array_split(x, parts):
-        power = float(np.mean(chunk.astype(np.float64) ** 2)) if chunk.size else 0.0
+        power = sum(float(np.square(chunk[:, ch]).sum(dtype=np.float64)) for ch in range(chunk.shape[1]))
+        power = power / chunk.size if chunk.size else 0.0
         out.append(10 * math.log10(power) if power > 0 else -math.inf)
     return out

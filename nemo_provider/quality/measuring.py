@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,8 +16,9 @@ from nemo_provider.quality.report import AudioReport, MediaReport, VideoReport
 T = TypeVar("T")
 
 #: seam, tempo and key are judged on the mono mix at half the rate (22.05/24 kHz, librosa's default:
-#: hi-hats and cymbals, and the chroma's upper harmonics, reach 11 kHz)
-_HALF = 2
+#: hi-hats and cymbals, and the chroma's upper harmonics, reach 11 kHz). A quarter of the rate would
+#: halve the onset STFT's cost, but loses what makes a build-up measurably denser (its hi-hats).
+_DECIMATION = 2
 
 
 class MediaUnreadableError(ValueError):
@@ -27,18 +30,19 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
 
     ``music=False`` skips tempo and key (the slowest part), e.g. for a speech or a video-only check.
     """
-    from nemo_provider.quality import levels, loudness, seam
     from nemo_provider.quality.decode import decode
-    from nemo_provider.quality.spectra import Spectra
 
     timings: dict[str, float] = {}
+    lock = threading.Lock()  # stages run on two threads; each adds its own time
 
     def timed(name: str, fn: Callable[..., T], *args: Any) -> T:
         start = time.perf_counter()
         try:
             return fn(*args)
         finally:
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+            took = time.perf_counter() - start
+            with lock:
+                timings[name] = timings.get(name, 0.0) + took
 
     path = os.fspath(path)
     size = os.path.getsize(path)
@@ -58,23 +62,7 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
             frame_s=dec.audio_frame_s,
         )
         if len(x):
-            spectra = timed("spectrum", Spectra, x, sr)
-            weighted = timed("loudness", spectra.filtered, loudness.k_response(sr, spectra.n_fft))
-            audio_report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
-            del weighted
-            audio_report.true_peak_dbtp, audio_report.sample_peak_dbfs = timed(
-                "true_peak", loudness.true_peak_dbtp, x
-            )
-            window_db = timed("silence", levels.window_levels_db, x, sr)
-            lead, trail, dropouts = levels.silence(window_db)
-            audio_report.leading_silence_s, audio_report.trailing_silence_s = lead, trail
-            audio_report.dropouts = dropouts
-            audio_report.clipped_runs = timed("clipping", levels.clipped_runs, x)
-            audio_report.level_curve_dbfs = loudness.level_curve(x)
-            half = timed("seam", spectra.mono, _HALF)
-            audio_report.seam = timed("seam", seam.seam, half, sr // _HALF)
-            if music:
-                _music(audio_report, half, sr // _HALF, timed)
+            _measure_audio(audio_report, x, sr, music, timed)
 
     video_report = None
     if dec.video_codec is not None:
@@ -101,10 +89,71 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
     )
 
 
-def _music(report: AudioReport, mono: np.ndarray, sr: int, timed: Callable[..., Any]) -> None:
+def _workers() -> int:
+    try:
+        return max(1, min(2, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not Linux
+        return max(1, min(2, os.cpu_count() or 1))
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread per caller while measuring: the pool is the parallelism, and BLAS's own threads
+    spinning beside it took the cores from it (the warm check took 1.5x as long)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # an install of the extra from before it was added: right, only slower
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _measure_audio(
+    report: AudioReport, x: np.ndarray, sr: int, music: bool, timed: Callable[..., Any]
+) -> None:
+    """Every audio measurement, on a pool of two threads, submitted in critical-path order.
+
+    numpy's FFTs, products and reductions release the GIL, so on two cores the peaks, levels, seam,
+    tempo and key run beside the loudness filter. The longest chain is decode -> block spectra ->
+    mono mix -> tempo, so those go first; the rest fill the gaps. On one core it is the serial order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nemo_provider.quality import levels, loudness, seam
+    from nemo_provider.quality.filtering import Blocks, k_response
+
+    def ends_and_levels() -> None:
+        window_db = timed("silence", levels.window_levels_db, x, sr)
+        report.leading_silence_s, report.trailing_silence_s, report.dropouts = levels.silence(window_db)
+        report.clipped_runs = timed("clipping", levels.clipped_runs, x)
+        report.level_curve_dbfs = timed("silence", loudness.level_curve, x)
+
+    with (
+        _one_blas_thread(),
+        ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nemo-quality") as pool,
+    ):
+
+        def side_by_side(fn: Callable[[int], Any], items: Any) -> Any:
+            return [job.result() for job in [pool.submit(fn, item) for item in items]]
+
+        blocks = timed("spectrum", Blocks, x, sr, side_by_side)
+        peak = pool.submit(timed, "true_peak", loudness.true_peak_dbtp, x)
+        ends = pool.submit(ends_and_levels)
+        mono = timed("mono", blocks.mono, _DECIMATION)
+        jobs = [pool.submit(_music, report, mono, sr // _DECIMATION, timed)] if music else []
+        seam_job = pool.submit(timed, "seam", seam.seam, mono, sr // _DECIMATION)
+        weighted = timed("loudness", blocks.filtered, k_response(sr))
+        report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
+        del weighted
+        report.true_peak_dbtp, report.sample_peak_dbfs = peak.result()
+        ends.result()
+        report.seam = seam_job.result()
+        for job in jobs:
+            job.result()  # raises what the job raised
+
+
+def _music(report: AudioReport, mono: np.ndarray, rate: int, timed: Callable[..., Any]) -> None:
     from nemo_provider.quality import music
 
-    env = timed("tempo", music.onset_envelope, mono, sr)
-    report.tempo_bpm, report.tempo_confidence = timed("tempo", music.tempo, env, sr)
+    env = timed("tempo", music.onset_envelope, mono, rate)
+    report.tempo_bpm, report.tempo_confidence = timed("tempo", music.tempo, env, rate)
     report.onset_curve = [float(c.mean()) if c.size else 0.0 for c in np.array_split(env, 10)]
-    report.key, report.key_confidence = timed("key", music.key, mono, sr)
+    report.key, report.key_confidence = timed("key", music.key, mono, rate)

@@ -14,6 +14,7 @@ does not, and then refined below one lag step.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -64,14 +65,31 @@ def relative_of(pc: int, mode: str) -> tuple[int, str]:
     return ((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major")
 
 
-def _stft_power(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """|STFT|^2 (frames, bins) with a Hann window, frames centred (zero-padded), as librosa's stft."""
+def _stft_power(y: np.ndarray, n_fft: int, hop: int, project: np.ndarray | None = None) -> np.ndarray:
+    """|STFT|^2 (frames, bins) with a Hann window, frames centred (zero-padded), as librosa's stft;
+    with ``project`` (bins, k), the power times it (frames, k), e.g. mel bands.
+
+    Computed a few hundred frames at a time: a minute's whole spectrogram is ~40 MB a step, and the
+    memory traffic (fresh pages for every temporary) cost more than the FFTs.
+    """
     y = np.pad(np.asarray(y, np.float32), n_fft // 2)
     frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop]
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as scipy/librosa
-    return np.square(np.abs(np.fft.rfft(frames * window, axis=1)))
+    window = _hann(n_fft)
+    out = np.empty((len(frames), n_fft // 2 + 1 if project is None else project.shape[1]), np.float32)
+    step = max(1, (1 << 20) // n_fft)
+    for i in range(0, len(frames), step):
+        spec = np.fft.rfft(frames[i : i + step] * window, axis=1)
+        power = np.square(spec.real) + np.square(spec.imag)
+        out[i : i + step] = power if project is None else power @ project
+    return out
 
 
+@lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+    return np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as scipy/librosa
+
+
+@lru_cache(maxsize=8)
 def _mel_filters(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
     """Slaney-style mel filterbank (librosa's default: htk=False, norm="slaney"), 0 Hz to Nyquist."""
 
@@ -99,7 +117,7 @@ def onset_envelope(y: np.ndarray, sr: int) -> np.ndarray:
     ``n_fft`` and hop are scaled to keep librosa's 22 kHz time and frequency resolution at ``sr``.
     """
     n_fft, hop = _scaled(2048, sr), _scaled(_HOP, sr)
-    mel = _stft_power(y, n_fft, hop) @ _mel_filters(sr, n_fft, _MELS).T  # (frames, mels)
+    mel = _stft_power(y, n_fft, hop, _mel_filters(sr, n_fft, _MELS).T)  # (frames, mels)
     db = 10 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0) if db.size else db
     rise = np.maximum(0.0, np.diff(db, axis=0)).mean(axis=1)
@@ -190,22 +208,25 @@ def key(y: np.ndarray, sr: int) -> tuple[str | None, float]:
 def _tuning(power: np.ndarray, sr: int, n_fft: int) -> float:
     """librosa's ``estimate_tuning`` (as ``chroma_stft`` runs it): the most common deviation, in
     semitones, of the spectrum's peaks (150 Hz to 4 kHz, parabolically interpolated) from A440's grid."""
-    s = power
-    shift = np.zeros_like(s)
-    if len(s) > 2:
-        a = s[2:] + s[:-2] - 2 * s[1:-1]
-        b = (s[2:] - s[:-2]) / 2
-        safe = np.abs(b) < np.abs(a)
-        shift[1:-1] = np.where(safe, -b / np.where(safe, a, 1), 0)
-    freqs = np.arange(len(s)) * sr / n_fft
-    in_range = (freqs >= 150.0) & (freqs < min(4000.0, sr / 2))
-    t = s * (s > 0.1 * s.max(axis=0, keepdims=True))
-    peak = np.zeros_like(t, dtype=bool)
-    peak[1:-1] = (t[1:-1] > t[:-2]) & (t[1:-1] >= t[2:])
-    peak[-1] = t[-1] > t[-2]
-    rows, cols = np.nonzero(in_range[:, None] & peak)
-    pitches = (rows + shift[rows, cols]) * sr / n_fft
-    mags = s[rows, cols] + 0.5 * np.gradient(s, axis=0)[rows, cols] * shift[rows, cols]
+    freqs = np.arange(len(power)) * sr / n_fft
+    rows_in = np.nonzero((freqs >= 150.0) & (freqs < min(4000.0, sr / 2)))[0]
+    if rows_in.size == 0 or len(power) < 3:
+        return 0.0
+    # only the rows in range and their neighbours are read (a third of the spectrum): the frame's
+    # threshold is still taken over every bin, as librosa's
+    lo, hi = max(1, int(rows_in[0])), min(len(power) - 2, int(rows_in[-1]))
+    s = power[lo - 1 : hi + 2]
+    below, mid, above = s[:-2], s[1:-1], s[2:]
+    a = above + below - 2 * mid
+    b = (above - below) / 2
+    safe = np.abs(b) < np.abs(a)
+    shift = np.where(safe, -b / np.where(safe, a, 1), 0)
+    floor = 0.1 * power.max(axis=0, keepdims=True)
+    t = s * (s > floor)
+    peak = (t[1:-1] > t[:-2]) & (t[1:-1] >= t[2:])
+    rows, cols = np.nonzero(peak)
+    pitches = (lo + rows + shift[rows, cols]) * sr / n_fft
+    mags = mid[rows, cols] + 0.5 * b[rows, cols] * shift[rows, cols]  # b is np.gradient inside the range
     keep = pitches > 0
     if not keep.any():
         return 0.0

@@ -7,6 +7,9 @@ whole track: a seam no larger than the track's ordinary changes is inaudible.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import numpy as np
 
 from nemo_provider.quality.report import SeamReport
@@ -20,20 +23,29 @@ _AUDIBLE_RANGE_DB = 50.0
 
 def _features(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """(level dB per frame, band energies dB per frame) of mono ``y``."""
-    n = 1 + (len(y) - _WIN) // _HOP
-    idx = np.arange(_WIN)[None, :] + _HOP * np.arange(n)[:, None]
-    frames = y[idx] * np.hanning(_WIN)[None, :]
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    freqs = np.fft.rfftfreq(_WIN, 1 / sr)
-    edges = np.geomspace(50.0, sr / 2, _BANDS + 1)
-    band_idx = np.clip(np.searchsorted(edges, freqs) - 1, 0, _BANDS - 1)
-    bands = np.zeros((n, _BANDS))
-    np.add.at(bands.T, band_idx, power.T)
+    y = np.asarray(y, np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(y, _WIN)[::_HOP]
+    power = np.square(np.abs(np.fft.rfft(frames * _window(), axis=1)))
+    bands = power @ _band_matrix(sr)
     floor = 1e-10
     level = 10 * np.log10(np.maximum(power.sum(axis=1), floor))
     bands_db = 10 * np.log10(np.maximum(bands, floor))
     # bands 50 dB under the frame's loudest are inaudible next to it: their noise-floor wobble is no change
     return level, np.maximum(bands_db, bands_db.max(axis=1, keepdims=True) - _AUDIBLE_RANGE_DB)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    return np.hanning(_WIN).astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _band_matrix(sr: int) -> np.ndarray:
+    """(bins, bands) 0/1: which of the 24 log-spaced bands (50 Hz to Nyquist) each rfft bin adds to."""
+    freqs = np.fft.rfftfreq(_WIN, 1 / sr)
+    edges = np.geomspace(50.0, sr / 2, _BANDS + 1)
+    band_idx = np.clip(np.searchsorted(edges, freqs) - 1, 0, _BANDS - 1)
+    return (band_idx[:, None] == np.arange(_BANDS)[None, :]).astype(np.float32)
 
 
 def _jumps(level: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +56,14 @@ def maximum_filter1d(x: np.ndarray, size: int) -> np.ndarray:
     """scipy.ndimage's ``maximum_filter1d`` (centred window, edges mirrored) in numpy."""
     padded = np.pad(x, (size // 2, size - 1 - size // 2), mode="symmetric")
     return np.lib.stride_tricks.sliding_window_view(padded, size).max(axis=1)
+
+
+def _percentile(x: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (linear interpolation) by one partition: 10x faster on a minute's steps."""
+    pos = q / 100 * (len(x) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    part = np.partition(x, [lo, hi])
+    return float(part[lo] + (part[hi] - part[lo]) * (pos - lo))
 
 
 def _rank(value: float, population: np.ndarray) -> float:
@@ -64,7 +84,7 @@ def seam(y: np.ndarray, sr: int) -> SeamReport | None:
     local_level = maximum_filter1d(d_level, size=size)
     local_spec = maximum_filter1d(d_spec, size=size)
     steps = np.abs(np.diff(y))
-    typical_step = float(np.percentile(steps, 99.9)) if steps.size else 0.0
+    typical_step = _percentile(steps, 99.9) if steps.size else 0.0
     seam_step = abs(float(y[0]) - float(y[-1]))
     return SeamReport(
         level_jump_db=seam_level,

@@ -168,3 +168,28 @@ def test_report_is_plain_json(track) -> None:
     data = measure(wav).as_dict()
     assert json.loads(json.dumps(data)) == data
     assert not any(isinstance(v, float) and math.isnan(v) for v in data["audio"].values())
+
+
+def test_measure_runs_blas_single_threaded_beside_its_own_threads(track, monkeypatch) -> None:
+    """Its two threads are the parallelism; BLAS's pool spinning beside them took their cores. The
+    limit holds inside measure() only: the caller's BLAS threads are as they were afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from nemo_provider.quality import seam
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen: list[list[int]] = []
+    real = seam.seam
+
+    def spy(*args):
+        seen.append(blas_threads())
+        return real(*args)
+
+    monkeypatch.setattr(seam, "seam", spy)
+    report = measure(track[1])
+    assert report.audio is not None and report.audio.seam is not None
+    assert seen and all(threads and set(threads) == {1} for threads in seen), seen
+    assert blas_threads() == before

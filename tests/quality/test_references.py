@@ -1,8 +1,8 @@
 """The gate's numpy measurements agree with the libraries they replace, on the same signals.
 
 The check runs on PyAV and numpy alone (scipy, pyloudnorm and librosa cost a fresh task process more
-than a second of imports); here each part is held to its reference: K-weighting to scipy's IIR
-filters, integrated loudness to pyloudnorm, the true-peak interpolator and its pruned search to
+than a second of imports); here each part is held to its reference: K-weighting (in FFT blocks) to
+scipy's IIR filters, integrated loudness to pyloudnorm, the true-peak interpolator and its pruned search to
 oversampling the whole file with scipy, the seam's maximum filter to scipy.ndimage, and tempo and key
 to librosa's onset envelope and chroma on nemo_local tracks and on signals of known tempo and key.
 """
@@ -14,9 +14,10 @@ import math
 import numpy as np
 import pytest
 
-from nemo_provider.quality import loudness, music, seam
+from nemo_provider.quality import filtering, loudness, music, seam
 from nemo_provider.quality.decode import decode
-from nemo_provider.quality.spectra import Spectra, fast_length
+from nemo_provider.quality.filtering import N_FFT, TAPS, Blocks, k_response
+from nemo_provider.quality.measuring import _DECIMATION as MUSIC_DECIMATION
 
 SR = 44100
 
@@ -35,29 +36,47 @@ def tracks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
     return out
 
 
-def test_fast_length_is_smooth_and_fits() -> None:
-    for n in (1, 5, 1000, 44100 * 60 + 22050, 2**20 + 1):
-        m = fast_length(n)
-        assert m >= n and m % 4 == 0
-        rest = m
-        for p in (2, 3, 5):
-            while rest % p == 0:
-                rest //= p
-        assert rest == 1, m
-
-
-@pytest.mark.parametrize("rate", [44100, 48000, 22050])
-def test_k_weighting_in_the_frequency_domain_equals_the_iir_filters(rate: int) -> None:
+def _iir_k_weighted(x: np.ndarray, rate: int) -> np.ndarray:
     from scipy.signal import lfilter
 
-    x = np.random.default_rng(rate).normal(0, 0.2, (rate * 3, 2)).astype(np.float32)
-    x[: rate // 2] *= np.linspace(0, 1, rate // 2)[:, None]  # a start and an end that are not silent
-    spectra = Spectra(x, rate)
-    ours = spectra.filtered(loudness.k_response(rate, spectra.n_fft))
     ref = x.astype(np.float64)
     for b, a in loudness.k_weighting(rate):
         ref = lfilter(b, a, ref, axis=0)
+    return ref
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 22050])
+def test_k_weighting_in_fft_blocks_equals_the_iir_filters(rate: int) -> None:
+    x = np.random.default_rng(rate).normal(0, 0.2, (rate * 3, 2)).astype(np.float32)
+    x[: rate // 2] *= np.linspace(0, 1, rate // 2)[:, None]  # a start and an end that are not silent
+    ours = Blocks(x, rate).filtered(k_response(rate))
+    ref = _iir_k_weighted(x, rate)
+    assert ours.shape == x.shape
     assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize(
+    "n", [1, 7, TAPS - 1, TAPS, N_FFT - TAPS, N_FFT - TAPS + 1, N_FFT + 3, 3 * N_FFT + 11]
+)
+def test_blocks_join_without_a_seam_at_every_length(n: int) -> None:
+    """Block edges fall everywhere in the signal: the filtered signal, and the mono mix at half and a
+    quarter of the rate, are what one whole-signal computation gives, to the last sample."""
+    x = np.random.default_rng(n).normal(0, 0.2, (n, 2)).astype(np.float32)
+    blocks = Blocks(x, SR)
+    ref = _iir_k_weighted(x, SR)
+    assert np.abs(blocks.filtered(k_response(SR)) - ref).max() <= 1e-4 * max(np.abs(ref).max(), 1e-9)
+    for q in (2, 4):
+        mono = blocks.mono(q)
+        assert len(mono) == math.ceil(n / q)
+        delay = filtering.lowpass_delay(q)
+        taps = np.fft.irfft(filtering.lowpass_response(q), n=N_FFT)[: 2 * delay + 1]
+        whole = np.convolve(x.astype(np.float64).mean(axis=1), taps)[delay:][:n:q]
+        assert np.abs(mono - whole).max() <= 1e-5, q
+
+
+def test_decimation_outside_the_supported_set_is_refused() -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        Blocks(np.zeros((100, 1), np.float32), SR).mono(3)
 
 
 def test_k_weighting_coefficients_are_the_standards_at_48k() -> None:
@@ -72,8 +91,7 @@ def test_integrated_loudness_agrees_with_pyloudnorm(tracks) -> None:
     import pyloudnorm
 
     for name, x in tracks.items():
-        spectra = Spectra(x, SR)
-        ours = loudness.gated_lufs(spectra.filtered(loudness.k_response(SR, spectra.n_fft)), SR)
+        ours = loudness.gated_lufs(Blocks(x, SR).filtered(k_response(SR)), SR)
         ref = pyloudnorm.Meter(SR).integrated_loudness(x.astype(np.float64))
         # pyloudnorm designs its K filter from the cookbook shelf, a few hundredths of a dB off the
         # standard's; the gating and blocks are the same
@@ -123,57 +141,73 @@ def test_maximum_filter_equals_scipys() -> None:
         assert np.array_equal(seam.maximum_filter1d(x, size), maximum_filter1d(x, size=size))
 
 
+def test_percentile_by_partition_equals_numpys() -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 999, 100_003):
+        x = np.abs(rng.normal(size=n))
+        for q in (0.0, 50.0, 99.9, 100.0):
+            assert seam._percentile(x, q) == pytest.approx(float(np.percentile(x, q)), rel=1e-12, abs=1e-15)
+
+
 def test_mono_at_a_lower_rate_is_the_band_limited_mix() -> None:
     t = np.arange(SR * 2) / SR
     x = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 9000 * t)], axis=1).astype(np.float32)
-    spectra = Spectra(x, SR)
-    quarter = spectra.mono(4)  # 11025 Hz: the 9 kHz tone is above its Nyquist and must be gone
+    blocks = Blocks(x, SR)
+    quarter = blocks.mono(4)  # 11025 Hz: the 9 kHz tone is above its Nyquist and must be gone
     tq = np.arange(len(quarter)) * 4 / SR
     assert len(quarter) == math.ceil(len(x) / 4)
     middle = slice(1000, -1000)
     assert np.abs(quarter[middle] - 0.5 * np.sin(2 * np.pi * 440 * tq[middle])).max() < 1e-3
-    half = spectra.mono(2)  # 22050 Hz keeps it
+    half = blocks.mono(2)  # 22050 Hz keeps it
     th = np.arange(len(half)) * 2 / SR
     want = 0.5 * np.sin(2 * np.pi * 440 * th) + 0.25 * np.sin(2 * np.pi * 9000 * th)
     assert np.abs(half[middle] - want[middle]).max() < 1e-3
 
 
-def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks) -> None:
+@pytest.mark.parametrize("decimation", sorted({2, 4, MUSIC_DECIMATION}))
+def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks, decimation: int) -> None:
+    """At half and a quarter of the rate (measure() uses the first), on the mono mix librosa is given."""
     import librosa
 
+    rate = SR // decimation
+    n_fft, hop = music._scaled(2048, rate), music._scaled(256, rate)
     for name, x in tracks.items():
-        spectra = Spectra(x, SR)
-        half = spectra.mono(2)
-        ours_bpm, _ = music.tempo(music.onset_envelope(half, SR // 2), SR // 2)
-        ref_y = librosa.resample(x.mean(axis=1), orig_sr=SR, target_sr=SR // 2)
-        ref_env = librosa.onset.onset_strength(y=ref_y, sr=SR // 2, hop_length=256)
-        ref_bpm, _ = _librosa_tempo(ref_env, SR // 2)
+        mono = Blocks(x, SR).mono(decimation)
+        ours_env = music.onset_envelope(mono, rate)
+        ours_bpm, _ = music.tempo(ours_env, rate)
+        ref_y = librosa.resample(x.mean(axis=1), orig_sr=SR, target_sr=rate)
+        ref_env = librosa.onset.onset_strength(y=ref_y, sr=rate, n_fft=n_fft, hop_length=hop)
+        ref_bpm, _ = _librosa_tempo(ref_env, rate)
         assert ours_bpm == pytest.approx(ref_bpm, rel=0.01), name
-        ours_env = music.onset_envelope(half, SR // 2)
         n = min(len(ours_env), len(ref_env))
         assert np.corrcoef(ours_env[:n], ref_env[:n])[0, 1] >= 0.95, name
-        chroma = librosa.feature.chroma_stft(y=ref_y, sr=SR // 2, n_fft=4096, hop_length=2048)
-        ours_key, _ = music.key(half, SR // 2)
+        key_fft = music._scaled(4096, rate)
+        chroma = librosa.feature.chroma_stft(y=ref_y, sr=rate, n_fft=key_fft, hop_length=key_fft // 2)
+        ours_key, _ = music.key(mono, rate)
         assert ours_key == _key_of(chroma.mean(axis=1)), name
 
 
-def test_chroma_filters_and_tuning_match_librosas(tracks) -> None:
+@pytest.mark.parametrize("decimation", sorted({2, 4, MUSIC_DECIMATION}))
+def test_chroma_filters_and_tuning_match_librosas(tracks, decimation: int) -> None:
     import librosa
 
+    rate = SR // decimation
+    n_fft = music._scaled(4096, rate)
     for tuning in (0.0, 0.02, -0.3):
-        ours = music._chroma_filters(22050, 4096, tuning)
-        assert np.allclose(ours, librosa.filters.chroma(sr=22050, n_fft=4096, tuning=tuning), atol=1e-6)
+        ours = music._chroma_filters(rate, n_fft, tuning)
+        assert np.allclose(ours, librosa.filters.chroma(sr=rate, n_fft=n_fft, tuning=tuning), atol=1e-6)
     for x in tracks.values():
-        power = music._stft_power(Spectra(x, SR).mono(2), 4096, 2048).T
-        ref = librosa.estimate_tuning(S=power, sr=SR // 2, bins_per_octave=12)
-        assert music._tuning(power, SR // 2, 4096) == pytest.approx(ref, abs=1e-9)
+        power = music._stft_power(Blocks(x, SR).mono(decimation), n_fft, n_fft // 2).T
+        ref = librosa.estimate_tuning(S=power, sr=rate, bins_per_octave=12)
+        assert music._tuning(power, rate, n_fft) == pytest.approx(ref, abs=1e-9)
 
 
-def test_mel_filters_match_librosas() -> None:
+@pytest.mark.parametrize(("rate", "n_fft"), [(22050, 2048), (11025, 1024)])
+def test_mel_filters_match_librosas(rate: int, n_fft: int) -> None:
     import librosa
 
-    ours = music._mel_filters(22050, 2048, 128)
-    ref = librosa.filters.mel(sr=22050, n_fft=2048, n_mels=128)
+    ours = music._mel_filters(rate, n_fft, 128)
+    ref = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=128)
     assert np.allclose(ours, ref, atol=1e-6)
 
 
@@ -181,7 +215,6 @@ def _librosa_tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:
     """music.tempo's metric choice on librosa's own envelope (hop 256 at 22.05 kHz, as music scales it)."""
     import librosa
 
-    assert music._scaled(256, sr) == 256
     centred = env - env.mean()
     assert np.allclose(music._autocorrelate(centred, 400), librosa.autocorrelate(centred, max_size=400),
                        atol=1e-5 * float(np.dot(centred, centred)))  # fmt: skip

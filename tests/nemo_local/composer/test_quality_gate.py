@@ -146,25 +146,7 @@ LOOP_PROMPTS = sorted(
 )
 
 
-# the cases measured still to miss (docs/quality.md, "Known gaps"): every voice strikes on the loop's
-# downbeat, which no other bar of the track does at once (spectral jump 1.13-1.32x its largest change)
-_KNOWN_SEAM_MISS = {
-    ("dark ambient in F# minor", 0),
-    ("dark ambient loop", 1),
-    ("soft piano for a product demo", 0),
-}
-
-
-@pytest.mark.parametrize(
-    ("prompt", "seed"),
-    [
-        pytest.param(p, seed, marks=pytest.mark.xfail(strict=True, reason="downbeat strike; docs/quality.md"))
-        if (p, seed) in _KNOWN_SEAM_MISS
-        else (p, seed)
-        for p in LOOP_PROMPTS
-        for seed in (0, 1)
-    ],
-)
+@pytest.mark.parametrize(("prompt", "seed"), [(p, seed) for p in LOOP_PROMPTS for seed in (0, 1)])
 def test_every_doc_and_dag_prompt_made_loopable_wraps_without_a_seam(
     prompt: str, seed: int, tmp_path: Path
 ) -> None:

@@ -31,15 +31,24 @@ def _request(server: Hostile, user: User, path: str, ctype: str, length: int) ->
 
 
 def _answer(sock: socket.socket, started: float) -> tuple[float, int, dict[str, str], dict[str, Any]]:
-    """Read until the server closes: (seconds until the answer began, status, headers, JSON body)."""
+    """(seconds until the answer began, status, headers, JSON body) of the one response, read by its
+    Content-Length; then the connection must be closed (a FIN, or a reset when the server closed with
+    unread bytes of ours, as after a drip)."""
     sock.settimeout(20)
     data = sock.recv(65536)
     took = time.monotonic() - started
-    while chunk := sock.recv(65536):  # b"" once the server closed the connection
-        data += chunk
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    while len(body) < int(headers["content-length"]):
+        body += sock.recv(65536)
+    try:
+        rest = sock.recv(65536)
+    except ConnectionResetError:
+        rest = b""
+    assert rest == b"", rest  # closed, nothing more (a timeout here would raise)
     return took, int(lines[0].split()[1]), headers, json.loads(body)
 
 

@@ -1,4 +1,4 @@
-"""One pass over a media file with PyAV: stream facts, the decoded audio, and the video's real length.
+"""Reading a media file with PyAV: stream facts, the decoded audio, and the video's real length.
 
 Audio is decoded (its length is then counted in samples, which is exact where container headers are not:
 raw ADTS AAC, for one); video is only demuxed: its frame count and timestamps give its length without
@@ -103,8 +103,26 @@ def _decode_audio(
     return first
 
 
+def _video_timing(path: str) -> tuple[int, int | None, int, list[int]]:
+    """(frames, first pts, end pts, every pts) of the first video stream's packets: demuxed, not decoded."""
+    import av
+
+    first: int | None = None
+    end = 0
+    pts: list[int] = []
+    with av.open(path) as container:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.pts is None or packet.size == 0:
+                continue
+            pts.append(packet.pts)
+            first = packet.pts if first is None else min(first, packet.pts)
+            end = max(end, packet.pts + (packet.duration or 0))
+    return len(pts), first, end, pts
+
+
 def decode(path: str | os.PathLike[str]) -> Decoded:
-    """Demux ``path`` once, decoding its first audio stream; raises ``av.error.FFmpegError`` if unreadable."""
+    """Decode ``path``'s first audio stream and time its first video stream (demuxed on a second
+    container, beside the audio); raises ``av.error.FFmpegError`` if unreadable."""
     import av
 
     with av.open(os.fspath(path)) as container:
@@ -116,25 +134,16 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             chunks = [[] for _ in range(astream.codec_context.layout.nb_channels)]
             layout = astream.codec_context.layout.name
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
-        v_first: int | None = None
-        v_end = 0
-        v_frames = 0
-        v_pts: list[int] = []
         a_first: float | None = None  # the first audio frame's time: < 0 is priming a player never presents
-        packets: list[Any] = []  # the audio's, demuxed first (a few ms a minute), then decoded
-        streams = [s for s in (astream, vstream) if s is not None]
-        for packet in container.demux(*streams):
-            if packet.stream is vstream:
-                if packet.pts is None or packet.size == 0:
-                    continue
-                v_frames += 1
-                v_pts.append(packet.pts)
-                v_first = packet.pts if v_first is None else min(v_first, packet.pts)
-                v_end = max(v_end, packet.pts + (packet.duration or 0))
-            elif astream is not None:
-                packets.append(packet)
-        if astream is not None:
-            a_first = _decode_audio(os.fspath(path), astream, packets, resampler, chunks)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the picture's packets are counted from a second demuxer on another thread while this one
+            # reads and decodes the sound (FFmpeg drops the GIL while decoding): a 1080p MP4's 1,500
+            # video packets cost no wall time beside its AAC
+            timing = pool.submit(_video_timing, os.fspath(path)) if vstream is not None else None
+            if astream is not None:
+                packets = list(container.demux(astream))
+                a_first = _decode_audio(os.fspath(path), astream, packets, resampler, chunks)
+            v_frames, v_first, v_end, v_pts = timing.result() if timing is not None else (0, None, 0, [])
         if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
             for f in resampler.resample(None):
                 _planes(f, chunks)

@@ -138,7 +138,9 @@ def _measure_audio(
         peak = pool.submit(timed, "true_peak", loudness.true_peak_dbtp, x)
         ends = pool.submit(ends_and_levels)
         mono = timed("mono", blocks.mono, _DECIMATION)
-        jobs = [pool.submit(_music, report, mono, sr // _DECIMATION, timed)] if music else []
+        jobs = [pool.submit(_tempo, report, mono, sr // _DECIMATION, timed)] if music else []
+        if music:
+            jobs.append(pool.submit(_key, report, mono, sr // _DECIMATION, timed))
         seam_job = pool.submit(timed, "seam", seam.seam, mono, sr // _DECIMATION)
         weighted = timed("loudness", blocks.filtered, k_response(sr))
         report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
@@ -150,10 +152,15 @@ def _measure_audio(
             job.result()  # raises what the job raised
 
 
-def _music(report: AudioReport, mono: np.ndarray, rate: int, timed: Callable[..., Any]) -> None:
+def _tempo(report: AudioReport, mono: np.ndarray, rate: int, timed: Callable[..., Any]) -> None:
     from nemo_provider.quality import music
 
     env = timed("tempo", music.onset_envelope, mono, rate)
     report.tempo_bpm, report.tempo_confidence = timed("tempo", music.tempo, env, rate)
     report.onset_curve = [float(c.mean()) if c.size else 0.0 for c in np.array_split(env, 10)]
+
+
+def _key(report: AudioReport, mono: np.ndarray, rate: int, timed: Callable[..., Any]) -> None:
+    from nemo_provider.quality import music
+
     report.key, report.key_confidence = timed("key", music.key, mono, rate)

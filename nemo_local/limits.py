@@ -119,6 +119,16 @@ RETRY_AFTER_S = 5  # what a 429 for a busy user says: a render or a track takes 
 # The request line and headers of one request (fixed: no client needs more; httptools has no cap of its
 # own, and a million 1 KB headers grew the server by 1.1 GB in 1.6 s, kept after the request).
 HEADER_BYTES = 64 * 1024
+# Connections held at once: the process's open-file limit less a reserve for the database, uploads, renders
+# and ffmpeg's pipes (fixed: one client held 19,000 idle connections of a 20,000 limit; at the limit the
+# server can open no file at all). Over it, a new connection is answered 503 and closed at once.
+FD_RESERVE_MAX = 512
+
+
+def connection_cap(open_files_limit: int) -> int:
+    """How many connections the server holds at once, given its open-file limit (a quarter of it, at
+    most FD_RESERVE_MAX, stays for everything else)."""
+    return max(16, open_files_limit - min(FD_RESERVE_MAX, open_files_limit // 4))
 
 
 def _default(name: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nemo_local.limits import HEADER_BYTES, MB, LimitExceeded, Limits
+from nemo_local.limits import HEADER_BYTES, MB, LimitExceeded, Limits, connection_cap
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
 SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
@@ -186,7 +186,8 @@ def _raw_answer(status: bytes, body: dict[str, Any]) -> bytes:
 
 def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools, else h11), its 400 for an unparsable request in the envelope,
-    a cap on header bytes (HEADER_BYTES: httptools has none), and a deadline on request headers, which uvicorn
+    a cap on connections held (limits.connection_cap of the open-file limit: 503), a cap on header bytes
+    (HEADER_BYTES: httptools has none), and a deadline on request headers, which uvicorn
     does not have: a connection that opened, or began its next request, and has not completed the
     headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
     keep-alive timeout still closes a connection idle after a response.) Without it, a client sending
@@ -207,6 +208,18 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
         },
     )
 
+    import resource
+
+    cap = connection_cap(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    too_many = _raw_answer(
+        b"503 Service Unavailable",
+        {
+            "code": 503,
+            "message": f"The server holds as many connections as it can ({cap}); retry in a moment",
+            "data": {"field": "connections", "limit": cap, "value": None, "switch": None},
+        },
+    )
+
     class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _deadline: asyncio.TimerHandle | None = None
         _last: tuple[object, bool] | None = None  # (cycle, waiting) at the previous check
@@ -217,6 +230,10 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
+            if len(self.connections) > cap:  # refused at once: its file descriptor is free again
+                self.transport.write(too_many)
+                self.transport.close()
+                return
             self._deadline = self.loop.call_later(interval, self._check)
 
         def data_received(self, data: bytes) -> None:

@@ -72,7 +72,8 @@ class Hostile:
         assert (self.data_dir / "nemo_local.sqlite3").is_file() and (self.data_dir / "secret.key").is_file()
 
 
-def launch(data_dir: Path, *args: str, timeout: float = 60.0) -> Hostile:
+def launch(data_dir: Path, *args: str, timeout: float = 60.0, open_files: int | None = None) -> Hostile:
+    """A server on `data_dir` with `args`; `open_files` lowers its open-file limit (RLIMIT_NOFILE)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}.log"
     log_fh = log_path.open("wb")
@@ -80,6 +81,13 @@ def launch(data_dir: Path, *args: str, timeout: float = 60.0) -> Hostile:
         sys.executable, "-m", "nemo_local", "serve", "--host", "127.0.0.1", "--port", "0",
         "--data-dir", str(data_dir), "--admin-token", ADMIN, *args,
     ]  # fmt: skip
+
+    if open_files is not None:  # set in the child itself, then exec the server (no preexec_fn)
+        limit = (
+            "import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({n}, {n})); "
+            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+        ).format(n=int(open_files))
+        cmd = [sys.executable, "-c", limit, *cmd[1:]]
     proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
     log_fh.close()
     deadline = time.monotonic() + timeout

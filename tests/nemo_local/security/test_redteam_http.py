@@ -4,7 +4,8 @@
   1.1 GB, kept after the request (a few such requests and the machine is out of memory). The request
   line and headers may now hold limits.HEADER_BYTES (64 KB): more is answered 431 and closed.
 - A request uvicorn could not parse (a negative Content-Length, both Content-Length and
-  Transfer-Encoding, a NUL in the path) was answered in text/plain, outside the envelope."""
+  Transfer-Encoding, a NUL in the path) was answered in text/plain, outside the envelope.
+- Connections were not capped below the open-file limit (see the last test)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from nemo_local.limits import HEADER_BYTES
-from tests.nemo_local.security.conftest import Client, Hostile, rss_kb
+from tests.nemo_local.conftest import wait_for
+from tests.nemo_local.security.conftest import Client, Hostile, launch, rss_kb, stop
 
 MB = 1024 * 1024
+OPEN_FILES = 512  # the flooded server's open-file limit (its cap is then 384 connections)
 
 
 def _connect(server: Hostile) -> socket.socket:
@@ -98,3 +103,41 @@ def test_an_unparsable_request_is_a_400_in_the_envelope(strict: Client, request_
         status, head, body = _response(sock)
     assert status == 400 and head["content-type"] == "application/json" and head["connection"] == "close"
     assert body["code"] == 400 and body["message"].startswith("The request is not valid HTTP/1.1")
+
+
+def test_a_connection_flood_is_refused_before_the_server_runs_out_of_files(tmp_path: Path) -> None:
+    """Red-team finding: one client held 19,000 idle connections against a 20,000 open-file limit; at the
+    limit the server can open nothing (database, uploads, ffmpeg). Past limits.connection_cap of its
+    limit, a new connection is answered 503 and closed at once, and the server keeps working."""
+    from nemo_local.limits import connection_cap
+
+    server = launch(tmp_path / "data", open_files=OPEN_FILES)
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(connection_cap(OPEN_FILES) + 40):
+            sock = _connect(server)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # half a request, held open
+            flood.append(sock)
+        with _connect(server) as late:
+            late.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, head, body = _response(late)
+        assert status == 503 and head["content-type"] == "application/json", body
+        assert body["code"] == 503 and body["data"]["limit"] == connection_cap(OPEN_FILES)
+        for sock in flood:
+            sock.close()
+        flood.clear()
+        # the flood gone, the server answers again, and it could still open its files meanwhile
+        wait_for("the server answering again", lambda: _healthz(server), timeout=20)
+        server.healthy()
+        assert "Too many open files" not in server.log()
+    finally:
+        for sock in flood:
+            sock.close()
+        stop(server)
+
+
+def _healthz(server: Hostile) -> bool:
+    try:
+        return httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -78,6 +78,14 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("url_redirects", 5, "count", "--url-max-redirects", "redirects followed by one URL upload"),
     Spec(
+        "body_idle_seconds",
+        30,
+        "s",
+        "--body-idle-seconds",
+        "longest a request may stall: its headers, then each 16 KB of its body (else 408)",
+        integer=False,
+    ),
+    Spec(
         "render_seconds",
         1800,
         "s",
@@ -90,7 +98,7 @@ SPECS: tuple[Spec, ...] = (
         2048,
         "MB",
         "--max-storage-mb",
-        "what one user keeps stored: uploads plus finished exports",
+        "what one user keeps stored: uploads, finished exports, render drafts",
         MB,
     ),
     Spec(
@@ -108,6 +116,19 @@ SPECS: tuple[Spec, ...] = (
 )
 BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}
 RETRY_AFTER_S = 5  # what a 429 for a busy user says: a render or a track takes seconds, not minutes
+# The request line and headers of one request (fixed: no client needs more; httptools has no cap of its
+# own, and a million 1 KB headers grew the server by 1.1 GB in 1.6 s, kept after the request).
+HEADER_BYTES = 64 * 1024
+# Connections held at once: the process's open-file limit less a reserve for the database, uploads, renders
+# and ffmpeg's pipes (fixed: one client held 19,000 idle connections of a 20,000 limit; at the limit the
+# server can open no file at all). Over it, a new connection is answered 503 and closed at once.
+FD_RESERVE_MAX = 512
+
+
+def connection_cap(open_files_limit: int) -> int:
+    """How many connections the server holds at once, given its open-file limit (a quarter of it, at
+    most FD_RESERVE_MAX, stays for everything else)."""
+    return max(16, open_files_limit - min(FD_RESERVE_MAX, open_files_limit // 4))
 
 
 def _default(name: str) -> Any:
@@ -133,6 +154,7 @@ class Limits:
     export_seconds: float = _default("export_seconds")
     url_fetch_seconds: float = _default("url_fetch_seconds")
     url_redirects: int = _default("url_redirects")
+    body_idle_seconds: float = _default("body_idle_seconds")
     render_seconds: float = _default("render_seconds")
     storage_bytes: int = _default("storage_bytes")
     free_disk_bytes: int = _default("free_disk_bytes")

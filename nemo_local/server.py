@@ -13,6 +13,7 @@ import uvicorn
 
 from nemo_local.agent.turn import StreamCut
 from nemo_local.api.app import create_app
+from nemo_local.api.guard import header_deadline_protocol
 from nemo_local.config import ServerConfig
 from nemo_local.media import fonts
 
@@ -90,6 +91,7 @@ def serve(config: ServerConfig) -> int:
     app = create_app(config)
     uv_config = uvicorn.Config(
         app,
+        http=header_deadline_protocol(config.limits),  # uvicorn has no deadline on request headers
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_S,
         lifespan="on",

@@ -256,7 +256,23 @@ class RenderWorker:
         if cancel.is_set() and self._stopping.is_set():
             shutil.rmtree(job_dir, ignore_errors=True)
             return
-        # published under the caller's id (paths.RENDER_NAME: a safe file name), not the server's key
-        public = self.store.media.publish(Path(result.path), f"{job.name}.{fmt}", content_type(fmt), "render")
-        self.store.renders.complete(render_id, public.public_id, int(result.size), float(result.duration_s))
+        self._publish(job, Path(result.path), int(result.size), float(result.duration_s))
         self._free_unless_completed(render_id)
+
+    def _publish(self, job: RenderRow, path: Path, size: int, duration: float) -> None:
+        """The file's row and the render's completion in one transaction: a cancel that landed in the
+        render's last instant (or a kill between the two writes) used to leave a published file row
+        pointing at a folder about to be removed, and a resumed render published a second one."""
+        fmt = job.format
+        try:
+            with self.store.db.tx():
+                # published under the caller's id (paths.RENDER_NAME: a safe file name), not the server's key
+                public = self.store.media.publish(path, f"{job.name}.{fmt}", content_type(fmt), "render")
+                if not self.store.renders.complete(job.id, public.public_id, size, duration):
+                    raise _NotProcessing
+        except _NotProcessing:
+            log.info("render %s was cancelled as it finished; its file is not published", job.id)
+
+
+class _NotProcessing(Exception):
+    """The render is no longer 'processing' (cancelled as it finished): roll its publication back."""

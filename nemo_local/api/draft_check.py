@@ -42,14 +42,24 @@ def _first(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | No
     return None
 
 
+def _as_float(value: int | float) -> float:
+    """`float(value)`, but an integer too large for a float (JSON allows 400 digits) is infinite instead
+    of an OverflowError, so it is refused like Infinity rather than crashing the request (a red-team
+    finding: `"d": 1000…0` answered 500)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _number(field: str, value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DraftInvalid(field, f"must be a number, not {shown(value)}")
-    number = float(value)
+    number = _as_float(value)
     if not math.isfinite(number):
-        raise DraftInvalid(field, f"must be a finite number, not {value!r}")
+        raise DraftInvalid(field, f"must be a finite number, not {shown(value)}")
     if number < low or number > high:
-        raise DraftInvalid(field, f"must be between {low:g} and {high:g}, not {value!r}")
+        raise DraftInvalid(field, f"must be between {low:g} and {high:g}, not {shown(value)}")
     return number
 
 
@@ -172,7 +182,11 @@ def check_draft(draft: Any, limits: Limits) -> None:
     if declared is not None:
         field = f"draft.{declared[0]}"
         value = declared[1]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(_as_float(value))
+        ):
             raise DraftInvalid(field, f"must be a finite number of milliseconds, not {shown(value)}")
         if value < 0:
             raise DraftInvalid(field, f"must not be negative, not {value!r}")

@@ -108,7 +108,9 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, HTTPException)
     limit = getattr(exc, "error", None)
     if isinstance(limit, LimitExceeded):
-        return await limit_handler(request, limit)
+        response = await limit_handler(request, limit)
+        response.headers.update(exc.headers or {})  # e.g. Connection: close after a stalled body
+        return response
     template = _HTTP_MESSAGES.get(exc.status_code)
     path = request.url.path[:MAX_SHOWN]
     message = template.format(method=request.method, path=path) if template else str(exc.detail)[:MAX_SHOWN]

@@ -3,21 +3,33 @@ over the limit is refused before a byte is read, and a body that grows past it (
 its length) is cut off at the limit. The limit is `--max-body-mb` for JSON bodies; a multipart upload
 may carry `--max-upload-files` files of `--max-upload-mb` each (the upload code checks each file); a
 `/run_sse` body may be a few times the message limit (JSON escapes) and no more, since FastAPI parses
-and validates it on the event loop: capped, that costs milliseconds, not seconds."""
+and validates it on the event loop: capped, that costs milliseconds, not seconds.
+
+A body must also keep coming: every `--body-idle-seconds` it brings BODY_PROGRESS_BYTES (or its end), or
+it is cut off with 408 and the connection closed. Without that, a client that sent the headers and then
+nothing (or a byte now and then) held its connection, its open upload file and its quota for ever.
+
+Below the app, `header_deadline_protocol` is uvicorn's HTTP protocol with what it lacks: request headers
+capped at limits.HEADER_BYTES (431), a deadline for them (408), and its 400 for an unparsable request
+in the envelope."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nemo_local.limits import MB, LimitExceeded, Limits
+from nemo_local.limits import HEADER_BYTES, MB, LimitExceeded, Limits, connection_cap
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
 SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
 SSE_BODY_OVERHEAD = 64 * 1024
+BODY_PROGRESS_BYTES = 16 * 1024  # what each body_idle_seconds interval must bring (a drip is not progress)
+BODY_TIMEOUT_CODE = 408  # Request Timeout: the client's own slowness, not the server's
+LINGER_S = 0.5  # after a 431, how long the client has to read it before the connection closes
 
 
 class BodyTooLarge(HTTPException):
@@ -27,6 +39,27 @@ class BodyTooLarge(HTTPException):
     def __init__(self, error: LimitExceeded) -> None:
         super().__init__(status_code=413, detail=str(error))
         self.error = error
+
+
+class BodyStalled(HTTPException):
+    """Raised from `receive` when the body stopped coming (or only drips); the answer closes the
+    connection, since the rest of the body will not be read."""
+
+    def __init__(self, error: LimitExceeded) -> None:
+        super().__init__(status_code=BODY_TIMEOUT_CODE, detail=str(error), headers={"Connection": "close"})
+        self.error = error
+
+
+def stalled(limits: Limits, received: int) -> LimitExceeded:
+    return LimitExceeded(
+        "body_idle_seconds",
+        "body",
+        received,
+        limits,
+        f"The request body stopped coming: less than {BODY_PROGRESS_BYTES // 1024} KB arrived in "
+        f"{limits.shown('body_idle_seconds')} ({received} bytes received in all); send it at a steady pace",
+        code=BODY_TIMEOUT_CODE,
+    )
 
 
 def body_limit(limits: Limits, content_type: str, path: str = "") -> tuple[int, str]:
@@ -82,14 +115,33 @@ class BodyLimitMiddleware:
                 await _answer(send, 200 if in_200 else 413, body)
                 return
         seen = 0
+        ended = False  # the whole body arrived: later receives wait for a disconnect, unbounded
+        # the client's slowness only: time spent waiting in receive(), not the app's own work between
+        waited, window_bytes = 0.0, 0
+        idle = limits.body_idle_seconds
+        clock = asyncio.get_running_loop().time
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, ended, waited, window_bytes
+            if ended:
+                return await receive()
+            began = clock()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, idle - waited))
+            except asyncio.TimeoutError:
+                raise BodyStalled(stalled(limits, seen)) from None
+            waited += clock() - began
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                size = len(message.get("body", b""))
+                seen += size
                 if seen > allowed:
                     raise BodyTooLarge(too_large(limits, name, None, allowed))
+                ended = not message.get("more_body", False)
+                window_bytes += size
+                if window_bytes >= BODY_PROGRESS_BYTES:  # progress: a new interval begins
+                    waited, window_bytes = 0.0, 0
+            else:
+                ended = True  # http.disconnect
             return message
 
         await self.app(scope, limited, send)
@@ -109,3 +161,135 @@ async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def headers_late(limits: Limits) -> LimitExceeded:
+    return LimitExceeded(
+        "body_idle_seconds",
+        "headers",
+        None,
+        limits,
+        f"The request headers did not arrive within {limits.shown('body_idle_seconds')}; "
+        "the connection was closed",
+        code=BODY_TIMEOUT_CODE,
+    )
+
+
+def _raw_answer(status: bytes, body: dict[str, Any]) -> bytes:
+    """A whole HTTP/1.1 response that closes the connection, for answers written below the ASGI app."""
+    payload = json.dumps(body).encode()
+    return (
+        b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+        % (status, len(payload), payload)
+    )
+
+
+def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools, else h11), its 400 for an unparsable request in the envelope,
+    a cap on connections held (limits.connection_cap of the open-file limit: 503), a cap on header bytes
+    (HEADER_BYTES: httptools has none), and a deadline on request headers, which uvicorn
+    does not have: a connection that opened, or began its next request, and has not completed the
+    headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
+    keep-alive timeout still closes a connection idle after a response.) Without it, a client sending
+    half a request line and then nothing kept its connection for ever (slowloris)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    interval = limits.body_idle_seconds
+    late = headers_late(limits)
+    too_late = _raw_answer(
+        b"408 Request Timeout", {"code": late.code, "message": str(late), "data": late.data}
+    )
+    too_many_header_bytes = _raw_answer(
+        b"431 Request Header Fields Too Large",
+        {
+            "code": 431,
+            "message": f"The request line and headers are over {HEADER_BYTES // 1024} KB; send less in them",
+            "data": {"field": "headers", "limit": HEADER_BYTES, "value": None, "switch": None},
+        },
+    )
+
+    import resource
+
+    cap = connection_cap(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    too_many = _raw_answer(
+        b"503 Service Unavailable",
+        {
+            "code": 503,
+            "message": f"The server holds as many connections as it can ({cap}); retry in a moment",
+            "data": {"field": "connections", "limit": cap, "value": None, "switch": None},
+        },
+    )
+
+    class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        _deadline: asyncio.TimerHandle | None = None
+        _last: tuple[object, bool] | None = None  # (cycle, waiting) at the previous check
+        _after: object = None  # the finished cycle the next request's bytes came after
+        _waiting_bytes = 0  # bytes received since that response ended (a next request's headers)
+        _tail = b""  # the last bytes of them, to find a header end split across two chunks
+        _refused = False  # a 431 was written: the connection closes in LINGER_S
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > cap:  # refused at once: its file descriptor is free again
+                self.transport.write(too_many)
+                self.transport.close()
+                return
+            self._deadline = self.loop.call_later(interval, self._check)
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete:  # these bytes begin a request: its headers
+                if self._after is not cycle:
+                    self._after, self._waiting_bytes, self._tail = cycle, 0, b""
+                window = self._tail + data
+                end = window.find(b"\r\n\r\n")  # the headers' end (perhaps split across chunks)
+                self._waiting_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                self._tail = window[-3:]
+                if self._waiting_bytes > HEADER_BYTES:
+                    self._refuse_headers()
+                    return
+            super().data_received(data)
+
+        def _refuse_headers(self) -> None:
+            if self._refused or self.transport.is_closing():
+                return
+            self._refused = True
+            self.transport.write(too_many_header_bytes)
+            # read no more, and close a moment later: closing with unread bytes resets the connection
+            # at once, often before the client has read the answer
+            self.transport.pause_reading()
+            self.loop.call_later(LINGER_S, self.transport.close)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            """uvicorn answers a request it cannot parse in text/plain; this answers in the envelope."""
+            message = (
+                f"The request is not valid HTTP/1.1 ({msg.rstrip('.')}): check its request line, header "
+                "names and values, Content-Length and Transfer-Encoding"
+            )
+            self.transport.write(
+                _raw_answer(b"400 Bad Request", {"code": 400, "message": message, "data": None})
+            )
+            self.transport.close()
+
+        def _check(self) -> None:
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle
+            waiting = cycle is None or cycle.response_complete
+            begun = cycle is None or (self._after is cycle and self._waiting_bytes > 0)
+            # no headers completed over a whole interval, on a fresh connection or with a next request
+            # begun (a connection idle after its response is uvicorn's keep-alive's to close)
+            stuck = waiting and begun and self._last == (cycle, True)
+            if stuck:
+                self.transport.write(too_late)
+                self.transport.close()
+                return
+            self._last = (cycle, waiting)
+            self._deadline = self.loop.call_later(interval, self._check)
+
+    return HeaderDeadline

@@ -15,6 +15,7 @@ from nemo_local.api.deps import Caller, current_user, own_session, path_render
 from nemo_local.api.draft_check import DraftInvalid, check_draft
 from nemo_local.api.envelope import RenderCreated, RenderShapeA, error_responses, iso
 from nemo_local.api.errors import ApiError
+from nemo_local.api.files import RangedFile
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.limits import Busy
 from nemo_local.quota import check_free_disk, check_storage
@@ -85,7 +86,7 @@ async def create_render(
         raise ApiError(422, f"invalid draft: {exc}", {"field": exc.field}) from exc
     # before the render exists or anything is charged: a full quota or disk refuses it with the limit
     check_free_disk(state.store.data_dir, limits, "this render")
-    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1)
+    await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, 1, state.uploads_in_flight)
     spent = caller.anonymous and state.store.credits.balance(caller.user_id).available <= 0
     if spent and not request.headers.get("x-skill-source"):
         raise ApiError(402, "Export is blocked on the free plan without attribution headers")
@@ -139,4 +140,4 @@ async def download_render(
     if public is None or not public.path.is_file():
         raise ApiError(404, f"The file of render {render_id} is gone", http_status=404)
     # named by the caller's id (checked by paths.RENDER_NAME when the render was created), never our key
-    return FileResponse(public.path, media_type=public.content_type, filename=f"{render_id}.{job.format}")
+    return RangedFile(public.path, media_type=public.content_type, filename=f"{render_id}.{job.format}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from nemo_local.config import ServerConfig
+from nemo_local.quota import InFlight
 from nemo_local.store import Store
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ class AppState:
     composer: ComposeRunner
     renders: RenderWorker
     slots: UserSlots
+    uploads_in_flight: InFlight = field(default_factory=InFlight)  # one quota for parallel uploads
 
 
 async def app_state(request: Request) -> AppState:

@@ -30,7 +30,7 @@ from nemo_local.ingest.receive import (
 from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
 from nemo_local.limits import LimitExceeded, Limits, check_pixels
 from nemo_local.media.content_types import content_type
-from nemo_local.quota import Room, check_free_disk, check_storage, storage_room
+from nemo_local.quota import Room, check_free_disk, storage_room
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422, 507), tags=["upload"])
@@ -182,7 +182,17 @@ async def upload(
     # before a byte is read: a full disk or a full quota refuses the upload; while the files stream in,
     # the user's room (the quota less what is kept) cuts them off as soon as they pass it
     check_free_disk(state.store.data_dir, limits, "this upload")
-    room = await asyncio.to_thread(storage_room, state.store, caller.user_id, limits)
+    room = await asyncio.to_thread(storage_room, state.store, caller.user_id, limits, state.uploads_in_flight)
+    try:
+        return await _upload(request, session, caller, state, room)
+    finally:
+        room.release()  # whatever happened: stored files are counted by the database from now on
+
+
+async def _upload(
+    request: Request, session: SessionRow, caller: Caller, state: AppState, room: Room
+) -> dict[str, Any]:
+    limits = state.config.limits
     dest = state.store.path("uploads", session.id)
     await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
     try:
@@ -193,8 +203,8 @@ async def upload(
         raise ApiError(422, "no file in the request (multipart field 'files')")
     try:
         await asyncio.to_thread(_room_on_draft, state, session, len(received))
-        adding = sum(f.size for f in received)
-        await asyncio.to_thread(check_storage, state.store, caller.user_id, limits, adding)
+        # what is stored now (other uploads may have finished), what others still stream in, and ours
+        await asyncio.to_thread(room.settle, state.store)
     except BaseException:
         _discard(received)
         raise
@@ -224,5 +234,6 @@ async def upload(
                 "width": row.width, "height": row.height, "fps": row.fps, "hash": row.hash, "size": row.size,
             }
         )  # fmt: skip
+    room.release()  # published: the database counts these bytes now
     applied = await asyncio.to_thread(_apply, state, session, rows)
     return ok({"files": out, "session_state_applied": applied})

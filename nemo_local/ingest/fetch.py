@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nemo_local.ingest")
 READ_TIMEOUT_S = 15.0  # between two chunks of a URL download; the whole fetch is bounded separately
+# Media are fetched as they are: httpx would otherwise decode a gzip (or "gzip, gzip") body in memory
+# before any limit sees it, and 600 bytes of doubly gzipped zeros grew the server by 800 MB (red team).
+IDENTITY = "identity"
 URL_REFUSED = 4003  # the contract's code for a URL upload that is refused or cannot be fetched
 
 
@@ -105,9 +108,8 @@ async def _fetch(
                 raise BadURL(str(exc)) from exc
             log.info("fetching URL upload %s (address %s)", redact(current), target.address)
             extensions = {"sni_hostname": target.host} if target.parts.scheme == "https" else {}
-            request = client.build_request(
-                "GET", target.pinned_url, headers={"Host": target.host_header}, extensions=extensions
-            )
+            headers = {"Host": target.host_header, "Accept-Encoding": IDENTITY}
+            request = client.build_request("GET", target.pinned_url, headers=headers, extensions=extensions)
             try:
                 resp = await client.send(request, stream=True)
             except httpx.HTTPError as exc:
@@ -121,6 +123,7 @@ async def _fetch(
                     continue
                 if resp.status_code != 200:
                     raise BadURL(f"fetching the URL answered HTTP {resp.status_code}")
+                _check_identity(resp)
                 try:
                     name = _url_filename(current, resp, limits.filename_chars)
                     return await _save_stream(name, resp, dest, limits, room)
@@ -138,10 +141,25 @@ async def _fetch(
         )
 
 
+def _check_identity(resp: httpx.Response) -> None:
+    """Refuse a body sent encoded (we asked for `identity`): its size on the wire says nothing about
+    what decoding it would take, so it is never decoded."""
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", IDENTITY):
+        shown = encoding if len(encoding) <= 40 else encoding[:40] + "…"
+        raise BadURL(
+            f"the server sent the file encoded (Content-Encoding: {shown}); media are fetched only as "
+            "they are, without a transfer compression"
+        )
+
+
 async def _save_stream(
     filename: str, resp: httpx.Response, dest: Path, limits: Limits, room: Room | None
 ) -> ReceivedFile:
-    declared = int(resp.headers.get("content-length") or 0)
+    try:
+        declared = int(resp.headers.get("content-length") or 0)
+    except ValueError as exc:  # h11 checks the syntax; this is defence in depth
+        raise BadURL("the server sent an invalid Content-Length") from exc
     if declared > limits.upload_file_bytes:
         raise FileTooLarge(filename, declared, limits)
     if room is not None:
@@ -149,7 +167,7 @@ async def _save_stream(
     f = ReceivedFile(filename, paths.under(dest, f"{secrets.token_hex(8)}_{safe_name(filename)}"))
     try:
         with f.path.open("wb") as fh:
-            async for chunk in resp.aiter_bytes():
+            async for chunk in resp.aiter_raw():  # the bytes as sent: never decoded (_check_identity)
                 f.size += len(chunk)
                 if f.size > limits.upload_file_bytes:
                     raise FileTooLarge(filename, f.size, limits)
@@ -161,8 +179,14 @@ async def _save_stream(
         f.sniffed = check_type(filename, f.head)
         if f.sniffed is None:
             raise UnsupportedType(filename, "the content is not one of the accepted formats")
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             f.path.unlink()
+        if isinstance(exc, OSError):
+            from nemo_local.quota import out_of_space
+
+            full = out_of_space(exc, dest, limits, "this upload")
+            if full is not None:
+                raise full from exc
         raise
     return f

@@ -220,7 +220,19 @@ class _MultipartSink:
         except LimitExceeded as exc:
             self._refuse(exc)
             return
-        fh.write(chunk)
+        try:
+            fh.write(chunk)
+        except OSError as exc:
+            self._write_failed(exc)
+
+    def _write_failed(self, exc: OSError) -> None:
+        """A full disk refuses the upload with the free-disk floor's 507; any other error is a bug."""
+        from nemo_local.quota import out_of_space
+
+        full = out_of_space(exc, self.dest, self.limits, "this upload")
+        if full is None:
+            raise exc
+        self._refuse(full)
 
     def _type_ok(self, f: ReceivedFile) -> bool:
         f.sniffed = check_type(f.filename, f.head)
@@ -232,15 +244,20 @@ class _MultipartSink:
     def on_part_end(self) -> None:
         f, fh = self.part.file, self.part.fh
         if fh is not None:
-            fh.close()
             self.part.fh = None
+            try:
+                fh.close()  # flushes the last bytes: a full disk may say so only here
+            except OSError as exc:
+                self._write_failed(exc)
+                return
         if f is not None and self.error is None and f.sniffed is None:
             self._type_ok(f)
 
     def cleanup(self) -> None:
         if self.part.fh is not None:
-            self.part.fh.close()
-            self.part.fh = None
+            fh, self.part.fh = self.part.fh, None
+            with contextlib.suppress(OSError):  # a full disk fails the flush too: the file goes anyway
+                fh.close()
         for f in self.files:
             with contextlib.suppress(FileNotFoundError):
                 f.path.unlink()

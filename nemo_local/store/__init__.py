@@ -71,11 +71,14 @@ class Store:
         return paths.under(self.dir(folder), *parts)
 
     def stored_bytes(self, user_id: str) -> int:
-        """What one user keeps on the server's disk, from the database: their uploads plus the files of
-        their completed renders (the per-user storage quota counts this)."""
+        """What one user keeps on the server's disk, from the database: their uploads, the files of their
+        completed renders, and the drafts their renders keep (a draft may be a megabyte of JSON, kept
+        whatever the render's outcome: without counting them, renders that fail at once filled the
+        database past any quota)."""
         row = self.db.one(
             "SELECT (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE user_id=?)"
-            " + (SELECT COALESCE(SUM(size), 0) FROM renders WHERE user_id=? AND status='completed') AS n",
+            " + (SELECT COALESCE(SUM(CASE WHEN status='completed' THEN COALESCE(size, 0) ELSE 0 END"
+            " + LENGTH(CAST(draft_json AS BLOB))), 0) FROM renders WHERE user_id=?) AS n",
             (user_id, user_id),
         )
         return int(row["n"]) if row else 0

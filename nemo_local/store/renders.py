@@ -179,11 +179,15 @@ class RenderStore:
             (round(progress, 1), render_id),
         )
 
-    def complete(self, render_id: str, public_id: str, size: int, duration: float) -> None:
-        self._db.run(
-            "UPDATE renders SET status='completed', progress=100, public_id=?, size=?, duration=?, completed_at=?"
-            " WHERE id=? AND status='processing'",
-            (public_id, size, duration, now(), render_id),
+    def complete(self, render_id: str, public_id: str, size: int, duration: float) -> bool:
+        """processing -> completed; False when the render was cancelled (or failed) meanwhile."""
+        return (
+            self._db.run(
+                "UPDATE renders SET status='completed', progress=100, public_id=?, size=?, duration=?,"
+                " completed_at=? WHERE id=? AND status='processing'",
+                (public_id, size, duration, now(), render_id),
+            )
+            == 1
         )
 
     def fail(self, render_id: str, error: str) -> None:

@@ -37,6 +37,7 @@ SMALL_LIMITS = {
     "--max-export-seconds": "60",
     "--url-fetch-seconds": "2",
     "--url-max-redirects": "2",
+    "--body-idle-seconds": "2",
     "--max-renders-per-user": "1",
     "--max-generations-per-user": "1",
 }
@@ -71,7 +72,8 @@ class Hostile:
         assert (self.data_dir / "nemo_local.sqlite3").is_file() and (self.data_dir / "secret.key").is_file()
 
 
-def launch(data_dir: Path, *args: str, timeout: float = 60.0) -> Hostile:
+def launch(data_dir: Path, *args: str, timeout: float = 60.0, open_files: int | None = None) -> Hostile:
+    """A server on `data_dir` with `args`; `open_files` lowers its open-file limit (RLIMIT_NOFILE)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}.log"
     log_fh = log_path.open("wb")
@@ -79,6 +81,13 @@ def launch(data_dir: Path, *args: str, timeout: float = 60.0) -> Hostile:
         sys.executable, "-m", "nemo_local", "serve", "--host", "127.0.0.1", "--port", "0",
         "--data-dir", str(data_dir), "--admin-token", ADMIN, *args,
     ]  # fmt: skip
+
+    if open_files is not None:  # set in the child itself, then exec the server (no preexec_fn)
+        limit = (
+            "import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({n}, {n})); "
+            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+        ).format(n=int(open_files))
+        cmd = [sys.executable, "-c", limit, *cmd[1:]]
     proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
     log_fh.close()
     deadline = time.monotonic() + timeout
@@ -199,11 +208,30 @@ def small_png() -> bytes:
     return buf.getvalue()
 
 
+BOMB_MB = 256
+
+
+def gzip_bomb() -> bytes:
+    """A PNG's signature and BOMB_MB MB of zeros, gzipped twice: about 600 bytes, sent with
+    `Content-Encoding: gzip, gzip` (a client that decodes it holds the whole BOMB_MB MB at once)."""
+    import gzip
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\x00" * (16 * 1024 * 1024)
+    inner = [packer.compress(b"\x89PNG\r\n\x1a\n")]
+    inner += [packer.compress(zeros) for _ in range(BOMB_MB // 16)]
+    inner.append(packer.flush())
+    return gzip.compress(b"".join(inner), 9)
+
+
 class _Misbehaving(http.server.BaseHTTPRequestHandler):
     """/ok.png, /drip (a byte every 0.3 s, for ever), /loop (redirects to itself), /to-internal
-    (redirects to 127.0.0.2), /big (more than the upload limit); records the Host headers it saw."""
+    (redirects to 127.0.0.2), /big (more than the upload limit), /bomb.png (gzip_bomb, whatever the
+    request's Accept-Encoding); records the Host headers it saw."""
 
     seen_hosts: ClassVar[list[str]] = []
+    bomb: ClassVar[bytes | None] = None
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -211,7 +239,15 @@ class _Misbehaving(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         type(self).seen_hosts.append(self.headers.get("Host", ""))
         path = self.path.split("?", 1)[0]
-        if path == "/ok.png":
+        if path == "/bomb.png":
+            if _Misbehaving.bomb is None:
+                _Misbehaving.bomb = gzip_bomb()
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip, gzip")
+            self.send_header("Content-Length", str(len(_Misbehaving.bomb)))
+            self.end_headers()
+            self.wfile.write(_Misbehaving.bomb)
+        elif path == "/ok.png":
             body = small_png()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -135,4 +136,79 @@ def test_under_the_free_disk_floor_uploads_and_renders_are_refused(full_disk: Ho
     assert _stored(full_disk) == before and user.credits() == credits
     assert not list((full_disk.data_dir / "renders").iterdir())  # no render was created
     full_disk.healthy()
+    client.http.close()
+
+
+def test_parallel_uploads_of_one_user_share_one_quota(quota: Hostile) -> None:
+    """Red-team finding: each upload measured the quota against what was stored when it began, so
+    uploads running side by side each had the whole room: four 31 KB uploads under a 40 KB quota kept
+    two (62 KB). The bytes a user's uploads are still receiving now count for all of them."""
+    client = Client(quota)
+    user = client.user()
+    sid = user.new_session()
+    parallel = 4
+    pngs = [_noise_png(30) for _ in range(parallel)]
+    assert all(QUOTA_KB * 1024 // 2 < len(p) < QUOTA_KB * 1024 for p in pngs)  # one fits, two don't
+    all_sent = threading.Barrier(parallel)
+    answers: list[httpx.Response | None] = [None] * parallel
+
+    def upload(i: int) -> None:
+        def body() -> Iterator[bytes]:
+            yield b'--BB\r\nContent-Disposition: form-data; name="files"; filename="p.png"\r\n\r\n' + pngs[i]
+            all_sent.wait(30)  # every upload has sent its file before any of them ends
+            yield b"\r\n--BB--\r\n"
+
+        with httpx.Client(base_url=quota.base_url, timeout=60) as http:
+            answers[i] = http.post(
+                f"/api/upload-video/nemo_agent/me/{sid}",
+                content=body(),
+                headers={**user.headers, "Content-Type": "multipart/form-data; boundary=BB"},
+            )
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    statuses = [a.status_code if a is not None else None for a in answers]
+    assert statuses.count(200) == 1, statuses
+    for answer in answers:
+        assert answer is not None
+        if answer.status_code != 200:
+            assert envelope(answer, 422)["data"]["switch"] == "--max-storage-mb"
+    kept = [p for p in (quota.data_dir / "uploads" / sid).rglob("*") if p.is_file()]
+    assert len(kept) == 1 and sum(p.stat().st_size for p in kept) <= QUOTA_KB * 1024
+    assert len(user.state(sid)["state"]["video_infos"]) == 1
+    # the refused uploads hold nothing afterwards: once the kept file is counted, the room left is free
+    assert envelope(_upload(user, sid, "big.png", pngs[0]), 422)["data"]["switch"] == "--max-storage-mb"
+    assert _upload(user, sid, "small.png", small_png()).status_code == 200
+    quota.healthy()
+    client.http.close()
+
+
+def test_the_drafts_renders_keep_count_against_the_quota(quota: Hostile) -> None:
+    """Red-team finding: every render keeps its draft (up to the 1 MB body limit: unknown keys are
+    kept), whatever its outcome, and nothing counted it. Renders that fail at once (media not on this
+    server) could fill the database without end; their drafts now count against the quota."""
+    client = Client(quota)
+    user = client.user()
+    sid = user.new_session()
+    junk = "x" * (QUOTA_KB * 1024 // 3)
+    draft = {"t": [{"tt": 1, "sg": [{"s": 0, "d": 500, "src": "/files/nowhere/a.wav"}]}], "notes": junk}
+    statuses = []
+    for _ in range(5):
+        body = {
+            "id": f"r_{uuid.uuid4().hex[:8]}",
+            "sessionId": sid,
+            "draft": draft,
+            "output": {"format": "wav"},
+        }
+        resp = user.post("/api/render/proxy/lambda", json=body)
+        statuses.append(resp.status_code)
+        if resp.status_code != 200:
+            break
+        assert user.wait_render(resp.json()["id"])["status"] == "failed"
+    assert statuses == [200, 200, 200, 422], statuses  # the third draft fills the 40 KB
+    assert "storage is full" in envelope(resp, 422)["message"]
+    quota.healthy()
     client.http.close()

@@ -8,8 +8,9 @@ decoding a single picture, which keeps a 1080p check cheap.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,27 +45,45 @@ class Decoded:
     fps: float | None
     video_frames: int
     video_duration_s: float
+    _video: Callable[[], None] | None = field(default=None, repr=False)
+    _video_error: BaseException | None = field(default=None, repr=False)
+
+    def finish_video(self) -> None:
+        """Count the picture's packets, if ``decode(..., video_later=True)`` left them for later (so a
+        caller can run it beside other work); raises what reading them raised, on every call."""
+        if self._video is not None:
+            video, self._video = self._video, None
+            try:
+                video()
+            except BaseException as err:
+                self._video_error = err
+        if self._video_error is not None:
+            raise self._video_error
 
 
-def _planes(frame: Any, out: list[list[np.ndarray]]) -> None:
-    """Append a planar float frame's channels to ``out`` (no per-frame vstack: ~2300 frames a minute)."""
-    for ch, plane in zip(out, frame.planes, strict=False):
-        ch.append(np.frombuffer(plane, np.float32, frame.samples))
-
-
-def _planar_float(frame: Any, resampler: Any, out: list[list[np.ndarray]]) -> None:
+def _planar_float(frame: Any, resampler: Any, fifo: Any) -> None:
     if frame.format.name == "fltp":
-        _planes(frame, out)
+        frame.pts = None  # the FIFO checks continuity; the first frame's time is read before this
+        fifo.write(frame)
     else:
         for f in resampler.resample(frame):
-            _planes(f, out)
+            f.pts = None
+            fifo.write(f)
 
 
 def _decode_run(
-    ctx: Any, packets: list[Any], skip: int, resampler: Any, out: list[list[np.ndarray]]
+    ctx: Any, packets: Iterable[Any], skip: int, resampler: Any, out: list[list[np.ndarray]]
 ) -> float | None:
-    """Decode ``packets`` in order with ``ctx``, keeping the samples of all but the first ``skip``
-    packets; returns the first kept frame's time."""
+    """Decode ``packets`` in order with ``ctx`` (a list, or the demuxer itself: then each packet is
+    decoded as it is read), keeping the samples of all but the first ``skip`` packets; returns the
+    first kept frame's time.
+
+    Frames gather in FFmpeg's audio FIFO and come out as one array: ~2,300 frames a minute each made
+    into numpy arrays, then joined, cost 10 ms more.
+    """
+    import av
+
+    fifo = av.AudioFifo()
     first: float | None = None
     for i, packet in enumerate(packets):
         for frame in ctx.decode(packet):
@@ -72,12 +91,20 @@ def _decode_run(
                 continue
             if first is None and frame.pts is not None and frame.time_base:
                 first = float(frame.pts * frame.time_base)
-            _planar_float(frame, resampler, out)
+            _planar_float(frame, resampler, fifo)
+    if resampler is not None and ctx.format.name != "fltp":
+        for f in resampler.resample(None):
+            f.pts = None
+            fifo.write(f)
+    joined = fifo.read()
+    if joined is not None:
+        for ch, plane in zip(out, joined.to_ndarray(), strict=True):
+            ch.append(plane)
     return first
 
 
 def _decode_audio(
-    path: str, stream: Any, packets: list[Any], resampler: Any, out: list[list[np.ndarray]]
+    path: str, container: Any, stream: Any, resampler: Any, out: list[list[np.ndarray]]
 ) -> float | None:
     """Decode the audio packets into ``out``, a long file's two halves side by side where that is exact.
 
@@ -87,8 +114,11 @@ def _decode_audio(
     samples to a one-pass decode, bit for bit. Returns the first frame's time.
     """
     ctx = stream.codec_context
+    if ctx.name not in SPLIT_CODECS or ctx.format.name != "fltp":
+        return _decode_run(ctx, container.demux(stream), 0, resampler, out)
+    packets = list(container.demux(stream))  # the half is found on the whole list (a few ms a minute)
     half = len(packets) // 2
-    if ctx.name not in SPLIT_CODECS or ctx.format.name != "fltp" or half < SPLIT_MIN_PACKETS:
+    if half < SPLIT_MIN_PACKETS:
         return _decode_run(ctx, packets, 0, resampler, out)
     import av
 
@@ -120,9 +150,26 @@ def _video_timing(path: str) -> tuple[int, int | None, int, list[int]]:
     return len(pts), first, end, pts
 
 
-def decode(path: str | os.PathLike[str]) -> Decoded:
-    """Decode ``path``'s first audio stream and time its first video stream (demuxed on a second
-    container, beside the audio); raises ``av.error.FFmpegError`` if unreadable."""
+def _fill_video(dec: Decoded, path: str, fmt: str, time_base: Any) -> None:
+    """The video's frame count, length and (for frame-indexed containers) fps, from its packets."""
+    frames, first, end, pts = _video_timing(path)
+    if not frames:
+        return
+    fps = dec.fps
+    duration = float((end - (first or 0)) * (time_base or 0))
+    if duration <= 0 and fps:
+        duration = frames / fps
+    steps = np.diff(np.unique(pts))
+    if fmt in FRAME_INDEXED and steps.size and time_base:
+        period = float(np.median(steps) * time_base)
+        duration, fps = frames * period, 1 / period
+    dec.video_frames, dec.video_duration_s, dec.fps = frames, duration, fps
+
+
+def decode(path: str | os.PathLike[str], *, video_later: bool = False) -> Decoded:
+    """Decode ``path``'s first audio stream and time its first video stream (demuxed, not decoded);
+    raises ``av.error.FFmpegError`` if unreadable. ``video_later``: the video's frame count, length
+    and fps are filled in by ``Decoded.finish_video()``."""
     import av
 
     with av.open(os.fspath(path)) as container:
@@ -135,18 +182,8 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             layout = astream.codec_context.layout.name
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
         a_first: float | None = None  # the first audio frame's time: < 0 is priming a player never presents
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # the picture's packets are counted from a second demuxer on another thread while this one
-            # reads and decodes the sound (FFmpeg drops the GIL while decoding): a 1080p MP4's 1,500
-            # video packets cost no wall time beside its AAC
-            timing = pool.submit(_video_timing, os.fspath(path)) if vstream is not None else None
-            if astream is not None:
-                packets = list(container.demux(astream))
-                a_first = _decode_audio(os.fspath(path), astream, packets, resampler, chunks)
-            v_frames, v_first, v_end, v_pts = timing.result() if timing is not None else (0, None, 0, [])
-        if resampler is not None and astream is not None and astream.codec_context.format.name != "fltp":
-            for f in resampler.resample(None):
-                _planes(f, chunks)
+        if astream is not None:
+            a_first = _decode_audio(os.fspath(path), container, astream, resampler, chunks)
 
         audio = None
         if astream is not None:
@@ -161,18 +198,8 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
                 # list, which FFmpeg applies while decoding): presentation starts at 0, so does the audio
                 planar = planar[:, min(planar.shape[1], round(-a_first * astream.rate)) :]
             audio = planar.T
-        fps = float(vstream.average_rate) if vstream is not None and vstream.average_rate else None
-        v_duration = 0.0
-        if vstream is not None and v_frames:
-            v_duration = float((v_end - (v_first or 0)) * (vstream.time_base or 0))
-            if v_duration <= 0 and fps:
-                v_duration = v_frames / fps
-            steps = np.diff(np.unique(v_pts))
-            if container.format.name in FRAME_INDEXED and steps.size and vstream.time_base:
-                period = float(np.median(steps) * vstream.time_base)
-                v_duration, fps = v_frames * period, 1 / period
         frame_size = astream.codec_context.frame_size if astream is not None else 0
-        return Decoded(
+        decoded = Decoded(
             container=container.format.name,
             duration_s=(container.duration or 0) / 1_000_000,
             audio=audio,
@@ -183,7 +210,16 @@ def decode(path: str | os.PathLike[str]) -> Decoded:
             video_codec=vstream.codec_context.name if vstream is not None else None,
             width=int(vstream.codec_context.width) if vstream is not None else 0,
             height=int(vstream.codec_context.height) if vstream is not None else 0,
-            fps=fps,
-            video_frames=v_frames,
-            video_duration_s=v_duration,
+            fps=float(vstream.average_rate) if vstream is not None and vstream.average_rate else None,
+            video_frames=0,
+            video_duration_s=0.0,
         )
+        if vstream is not None:
+            # the picture's packets on a demuxer of their own, after the sound: counting them on a
+            # second thread beside the decode made both slower (their GIL hand-offs: 77 ms against 66
+            # for an MP4); beside the numpy analysis that follows it costs little
+            fmt, time_base = container.format.name, vstream.time_base
+            decoded._video = lambda: _fill_video(decoded, os.fspath(path), fmt, time_base)
+            if not video_later:
+                decoded.finish_video()
+        return decoded

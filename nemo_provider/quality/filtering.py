@@ -12,7 +12,7 @@ cache, and a whole-file transform can only apply a brick-wall band limit, never 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +33,7 @@ _LOWPASS_BETA = 8.6  # Kaiser window: ~ -90 dB stop band
 _LOWPASS_EDGE = 0.94  # the low-pass's -6 dB point, as a fraction of the new Nyquist frequency
 
 
-Map = Callable[[Callable[[int], Any], Iterable[int]], Iterator[Any]]
+Map = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 
 
 @lru_cache(maxsize=8)
@@ -84,33 +84,44 @@ class Blocks:
 
         list(self.map(transform, range(channels)))
 
-    def filtered(self, response: np.ndarray) -> np.ndarray:
+    def filtered(self, response: np.ndarray, map: Map | None = None) -> np.ndarray:
         """Each channel through the FIR of ``response`` (``k_response``): (n, channels), channel-major
-        (each channel contiguous, as decode's samples)."""
+        (each channel contiguous, as decode's samples). ``map`` (default: the constructor's) runs the
+        channels."""
         out = np.empty((len(self.spec), self.n), np.float32)
 
         def inverse(ch: int) -> None:
             y = np.fft.irfft(self.spec[ch] * response, n=N_FFT, axis=1)[:, TAPS - 1 :]
             out[ch] = y.reshape(-1)[: self.n]
 
-        list(self.map(inverse, range(len(self.spec))))
+        list((map or self.map)(inverse, range(len(self.spec))))
         return out.T
 
     def mono(self, decimation: int) -> np.ndarray:
-        """The channels' mean, low-passed and sampled at ``rate / decimation`` (delay removed)."""
+        """The channels' mean, low-passed and sampled at ``rate / decimation`` (delay removed); the
+        blocks' two halves on the constructor's ``map`` (each block is its own)."""
         if decimation not in (1, 2, 4, 8, 16):
             raise ValueError(f"decimation must be a power of two up to 16, not {decimation}")
-        low = self.spec.mean(axis=0) * lowpass_response(decimation)  # (blocks, bins)
         size = N_FFT // decimation
-        # y[q*m] from the full spectrum: fold the bins above the new Nyquist back (Hermitian symmetry)
-        folded = np.zeros((self.blocks, size // 2 + 1), np.complex64)
-        for k in range(decimation):
-            part = low[:, k * (size // 2) : k * (size // 2) + size // 2 + 1]
-            if k % 2:
-                part = np.conj(part[:, ::-1])
-            folded[:, : part.shape[1]] += part
-        y = np.fft.irfft(folded / decimation, n=size, axis=1)
         skip = (TAPS - 1) // decimation  # the overlap, at the new rate
-        y = y[:, skip:].reshape(-1)
+        y = np.empty((self.blocks, size - skip), np.float32)
+        response = lowpass_response(decimation)
+
+        def rows(span: range) -> None:
+            low = self.spec[0, span.start : span.stop].copy()
+            for ch in range(1, len(self.spec)):
+                low += self.spec[ch, span.start : span.stop]
+            low *= response / (len(self.spec) * decimation)
+            # y[q*m] from the full spectrum: fold the bins above the new Nyquist back (Hermitian symmetry)
+            folded = np.zeros((len(span), size // 2 + 1), np.complex64)
+            for k in range(decimation):
+                part = low[:, k * (size // 2) : k * (size // 2) + size // 2 + 1]
+                if k % 2:
+                    part = np.conj(part[:, ::-1])
+                folded[:, : part.shape[1]] += part
+            y[span.start : span.stop] = np.fft.irfft(folded, n=size, axis=1)[:, skip:]
+
+        half = (self.blocks + 1) // 2
+        list(self.map(rows, [range(0, half), range(half, self.blocks)]))
         start = lowpass_delay(decimation) // decimation
-        return np.ascontiguousarray(y[start : start + -(-self.n // decimation)], np.float32)
+        return np.ascontiguousarray(y.reshape(-1)[start : start + -(-self.n // decimation)])

@@ -46,10 +46,14 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
 
     path = os.fspath(path)
     size = os.path.getsize(path)
+
+    def unreadable(err: Exception) -> MediaUnreadableError:  # av.error.* for a damaged or foreign file
+        return MediaUnreadableError(f"{path} is not readable media ({type(err).__name__}: {err}).")
+
     try:
-        dec = timed("decode", decode, path)
-    except Exception as err:  # av.error.* for a damaged or foreign file
-        raise MediaUnreadableError(f"{path} is not readable media ({type(err).__name__}: {err}).") from err
+        dec = timed("decode", lambda: decode(path, video_later=True))
+    except Exception as err:
+        raise unreadable(err) from err
 
     audio_report = None
     if dec.audio is not None and dec.audio_codec is not None:
@@ -62,7 +66,11 @@ def measure(path: str | os.PathLike[str], *, music: bool = True) -> MediaReport:
             frame_s=dec.audio_frame_s,
         )
         if len(x):
-            _measure_audio(audio_report, x, sr, music, timed)
+            _measure_audio(audio_report, x, sr, music, timed, dec.finish_video)
+    try:
+        timed("video", dec.finish_video)  # counted beside the audio analysis, or now
+    except Exception as err:
+        raise unreadable(err) from err
 
     video_report = None
     if dec.video_codec is not None:
@@ -107,7 +115,12 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
 
 
 def _measure_audio(
-    report: AudioReport, x: np.ndarray, sr: int, music: bool, timed: Callable[..., Any]
+    report: AudioReport,
+    x: np.ndarray,
+    sr: int,
+    music: bool,
+    timed: Callable[..., Any],
+    video: Callable[[], None],
 ) -> None:
     """Every audio measurement, on a pool of two threads, submitted in critical-path order.
 
@@ -135,21 +148,32 @@ def _measure_audio(
             return [job.result() for job in [pool.submit(fn, item) for item in items]]
 
         blocks = timed("spectrum", Blocks, x, sr, side_by_side)
+        mono = timed("mono", blocks.mono, _DECIMATION)
+
+        def loudness_of() -> float:
+            weighted = timed("loudness", blocks.filtered, k_response(sr), map)
+            return timed("loudness", loudness.gated_lufs, weighted, sr)
+
+        # longest first (the onset envelope), so the two threads finish together; this one waits
+        jobs = []
+        if music:
+            jobs.append(pool.submit(_tempo, report, mono, sr // _DECIMATION, timed))
+            jobs.append(pool.submit(_key, report, mono, sr // _DECIMATION, timed))
+        lufs = pool.submit(loudness_of)
+        seam_job = pool.submit(timed, "seam", seam.seam, mono, sr // _DECIMATION)
         peak = pool.submit(timed, "true_peak", loudness.true_peak_dbtp, x)
         ends = pool.submit(ends_and_levels)
-        mono = timed("mono", blocks.mono, _DECIMATION)
-        jobs = [pool.submit(_tempo, report, mono, sr // _DECIMATION, timed)] if music else []
-        if music:
-            jobs.append(pool.submit(_key, report, mono, sr // _DECIMATION, timed))
-        seam_job = pool.submit(timed, "seam", seam.seam, mono, sr // _DECIMATION)
-        weighted = timed("loudness", blocks.filtered, k_response(sr))
-        report.integrated_lufs = timed("loudness", loudness.gated_lufs, weighted, sr)
-        del weighted
+        pool.submit(_quietly, video)  # the picture's packets, last: its errors are raised by measure()
+        report.integrated_lufs = lufs.result()
         report.true_peak_dbtp, report.sample_peak_dbfs = peak.result()
-        ends.result()
         report.seam = seam_job.result()
-        for job in jobs:
+        for job in (*jobs, ends):
             job.result()  # raises what the job raised
+
+
+def _quietly(fn: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):
+        fn()
 
 
 def _tempo(report: AudioReport, mono: np.ndarray, rate: int, timed: Callable[..., Any]) -> None:

@@ -56,8 +56,11 @@ def gated_lufs(weighted: np.ndarray, rate: int) -> float:
     edges = np.minimum((_GATE_S * (np.arange(blocks + 4) * _STEP) * rate).astype(np.int64), n)
     starts = np.unique(edges[edges < n])
     prefix = np.zeros((len(starts) + 1, weighted.shape[1]))
-    # squares summed per 100 ms (in float64), not a float64 cumulative sum of every sample
-    np.cumsum(np.add.reduceat(np.square(weighted), starts, axis=0, dtype=np.float64), axis=0, out=prefix[1:])
+    # squares summed per 100 ms (in float64), not a float64 cumulative sum of every sample; a channel
+    # at a time (each is contiguous in the filter's output)
+    for ch in range(weighted.shape[1]):
+        column = np.square(weighted[:, ch])
+        np.cumsum(np.add.reduceat(column, starts, dtype=np.float64), out=prefix[1:, ch])
     at = np.searchsorted(starts, edges)  # an edge's prefix: the sum of every sample before it
     z = (prefix[at[4:]] - prefix[at[:-4]]) / (_GATE_S * rate)  # (blocks, channels) mean squares
     g = _weights(weighted.shape[1])

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ class Decoded:
     fps: float | None
     video_frames: int
     video_duration_s: float
-    _video: Callable[[], None] | None = field(default=None, repr=False)
+    _video: Callable[[Decoded], None] | None = field(default=None, repr=False)
     _video_error: BaseException | None = field(default=None, repr=False)
 
     def finish_video(self) -> None:
@@ -54,36 +55,28 @@ class Decoded:
         if self._video is not None:
             video, self._video = self._video, None
             try:
-                video()
+                video(self)
             except BaseException as err:
                 self._video_error = err
         if self._video_error is not None:
             raise self._video_error
 
 
-def _planar_float(frame: Any, resampler: Any, fifo: Any) -> None:
+def _planar_float(frame: Any, resampler: Any, out: list[np.ndarray]) -> None:
+    """Append a frame's samples as one (channels, n) float32 array (one copy per frame: with FFmpeg's
+    audio FIFO instead, or an array per plane, a minute of AAC took 10 % longer)."""
     if frame.format.name == "fltp":
-        frame.pts = None  # the FIFO checks continuity; the first frame's time is read before this
-        fifo.write(frame)
+        out.append(frame.to_ndarray())
     else:
-        for f in resampler.resample(frame):
-            f.pts = None
-            fifo.write(f)
+        out.extend(f.to_ndarray() for f in resampler.resample(frame))
 
 
 def _decode_run(
-    ctx: Any, packets: Iterable[Any], skip: int, resampler: Any, out: list[list[np.ndarray]]
+    ctx: Any, packets: Iterable[Any], skip: int, resampler: Any, out: list[np.ndarray]
 ) -> float | None:
     """Decode ``packets`` in order with ``ctx`` (a list, or the demuxer itself: then each packet is
-    decoded as it is read), keeping the samples of all but the first ``skip`` packets; returns the
-    first kept frame's time.
-
-    Frames gather in FFmpeg's audio FIFO and come out as one array: ~2,300 frames a minute each made
-    into numpy arrays, then joined, cost 10 ms more.
-    """
-    import av
-
-    fifo = av.AudioFifo()
+    decoded as it is read), appending the samples of all but the first ``skip`` packets to ``out``;
+    returns the first kept frame's time."""
     first: float | None = None
     for i, packet in enumerate(packets):
         for frame in ctx.decode(packet):
@@ -91,20 +84,14 @@ def _decode_run(
                 continue
             if first is None and frame.pts is not None and frame.time_base:
                 first = float(frame.pts * frame.time_base)
-            _planar_float(frame, resampler, fifo)
+            _planar_float(frame, resampler, out)
     if resampler is not None and ctx.format.name != "fltp":
-        for f in resampler.resample(None):
-            f.pts = None
-            fifo.write(f)
-    joined = fifo.read()
-    if joined is not None:
-        for ch, plane in zip(out, joined.to_ndarray(), strict=True):
-            ch.append(plane)
+        out.extend(f.to_ndarray() for f in resampler.resample(None))
     return first
 
 
 def _decode_audio(
-    path: str, container: Any, stream: Any, resampler: Any, out: list[list[np.ndarray]]
+    path: str, container: Any, stream: Any, resampler: Any, out: list[np.ndarray]
 ) -> float | None:
     """Decode the audio packets into ``out``, a long file's two halves side by side where that is exact.
 
@@ -122,14 +109,13 @@ def _decode_audio(
         return _decode_run(ctx, packets, 0, resampler, out)
     import av
 
-    tail: list[list[np.ndarray]] = [[] for _ in out]
+    tail: list[np.ndarray] = []
     with av.open(path) as twin, ThreadPoolExecutor(max_workers=1) as pool:
         twin_ctx = twin.streams.audio[0].codec_context  # decode() reads the first audio stream
         second = pool.submit(_decode_run, twin_ctx, packets[half - SPLIT_WARMUP :], SPLIT_WARMUP, None, tail)
         first = _decode_run(ctx, packets[:half], 0, resampler, out)
         second.result()
-    for ch, parts in zip(out, tail, strict=True):
-        ch.extend(parts)
+    out.extend(tail)
     return first
 
 
@@ -176,9 +162,8 @@ def decode(path: str | os.PathLike[str], *, video_later: bool = False) -> Decode
         astream = container.streams.audio[0] if container.streams.audio else None
         vstream = container.streams.video[0] if container.streams.video else None
         resampler = None
-        chunks: list[list[np.ndarray]] = []
+        chunks: list[np.ndarray] = []  # (channels, n) each
         if astream is not None:
-            chunks = [[] for _ in range(astream.codec_context.layout.nb_channels)]
             layout = astream.codec_context.layout.name
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
         a_first: float | None = None  # the first audio frame's time: < 0 is priming a player never presents
@@ -189,10 +174,11 @@ def decode(path: str | os.PathLike[str], *, video_later: bool = False) -> Decode
         if astream is not None:
             channels = astream.codec_context.layout.nb_channels
             # channel-major: every per-channel pass (filtering, peaks, clipping) then reads contiguously
-            planar = np.zeros((channels, sum(map(len, chunks[0])) if chunks else 0), np.float32)
-            for ch, parts in enumerate(chunks):
-                if parts:
-                    np.concatenate(parts, out=planar[ch])
+            planar = (
+                np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+                if chunks
+                else np.zeros((channels, 0), np.float32)
+            )
             if a_first is not None and a_first < 0:
                 # Matroska keeps an AAC encoder's priming at negative times (MP4 hides it in an edit
                 # list, which FFmpeg applies while decoding): presentation starts at 0, so does the audio
@@ -219,7 +205,8 @@ def decode(path: str | os.PathLike[str], *, video_later: bool = False) -> Decode
             # second thread beside the decode made both slower (their GIL hand-offs: 77 ms against 66
             # for an MP4); beside the numpy analysis that follows it costs little
             fmt, time_base = container.format.name, vstream.time_base
-            decoded._video = lambda: _fill_video(decoded, os.fspath(path), fmt, time_base)
+            # (a partial, not a closure over ``decoded``: a cycle would keep the samples until a GC pass)
+            decoded._video = partial(_fill_video, path=os.fspath(path), fmt=fmt, time_base=time_base)
             if not video_later:
                 decoded.finish_video()
         return decoded

@@ -95,6 +95,15 @@ def _cell_matrix(phases: np.ndarray) -> np.ndarray:
     return banded
 
 
+def _row_max(rows: np.ndarray) -> np.ndarray:
+    """``rows.max(axis=1)`` for a power-of-two row length by halving: numpy reduces a 16-wide axis
+    about 8x slower (8 ms for a minute's cells)."""
+    while rows.shape[1] > 1:
+        half = rows.shape[1] // 2
+        rows = np.maximum(rows[:, :half], rows[:, half:])
+    return rows[:, 0]
+
+
 def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     """(true peak dBTP, sample peak dBFS): 4x oversampled with a 48-tap interpolator (BS.1770-4).
 
@@ -119,7 +128,7 @@ def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     np.abs(planar[0], out=mag[:n])
     for ch in range(1, channels):
         np.maximum(mag[:n], np.abs(planar[ch]), out=mag[:n])
-    peaks = mag.reshape(cells, _CELL).max(axis=1)
+    peaks = _row_max(mag.reshape(cells, _CELL))
     sample_peak = float(peaks.max())
     if sample_peak <= 0:
         return -math.inf, -math.inf

@@ -209,6 +209,12 @@ def test_mel_filters_match_librosas(rate: int, n_fft: int) -> None:
     ours = music._mel_filters(rate, n_fft, 128)
     ref = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=128)
     assert np.allclose(ours, ref, atol=1e-6)
+    # the banded product that applies them is the dense one
+    power = np.random.default_rng(n_fft).random((300, n_fft // 2 + 1)).astype(np.float32)
+    dense = power @ ours.T
+    assert np.allclose(
+        music._mel_projection(rate, n_fft, 128)(power), dense, rtol=1e-5, atol=1e-6 * dense.max()
+    )
 
 
 def _librosa_tempo(env: np.ndarray, sr: int) -> tuple[float | None, float]:

@@ -154,16 +154,17 @@ def _measure_audio(
             weighted = timed("loudness", blocks.filtered, k_response(sr), map)
             return timed("loudness", loudness.gated_lufs, weighted, sr)
 
-        # longest first (the onset envelope), so the two threads finish together; this one waits
+        # longest first (the onset envelope), so the two threads finish together; this one waits.
+        # The picture's packets go early (pure Python, beside numpy work); measure() raises their errors
         jobs = []
         if music:
             jobs.append(pool.submit(_tempo, report, mono, sr // _DECIMATION, timed))
             jobs.append(pool.submit(_key, report, mono, sr // _DECIMATION, timed))
+        pool.submit(_quietly, video)
         lufs = pool.submit(loudness_of)
         seam_job = pool.submit(timed, "seam", seam.seam, mono, sr // _DECIMATION)
         peak = pool.submit(timed, "true_peak", loudness.true_peak_dbtp, x)
         ends = pool.submit(ends_and_levels)
-        pool.submit(_quietly, video)  # the picture's packets, last: its errors are raised by measure()
         report.integrated_lufs = lufs.result()
         report.true_peak_dbtp, report.sample_peak_dbfs = peak.result()
         report.seam = seam_job.result()

@@ -186,6 +186,19 @@ def envelope(resp: httpx.Response, status: int, code: int | None = None) -> dict
     return dict(body)
 
 
+def read_http_response(sock: Any, data: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """(status, lower-cased headers, body) of one raw HTTP response on ``sock``, the body read to its
+    Content-Length (``data``: what was already received)."""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    while len(body) < int(headers["content-length"]):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
 def png_header(width: int, height: int) -> bytes:
     """A PNG that declares `width` x `height` but carries one row of data: its header reads instantly,
     decoding it would need width x height bytes."""

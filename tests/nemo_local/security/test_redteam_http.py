@@ -22,7 +22,7 @@ import pytest
 
 from nemo_local.limits import HEADER_BYTES
 from tests.nemo_local.conftest import wait_for
-from tests.nemo_local.security.conftest import Client, Hostile, launch, rss_kb, stop
+from tests.nemo_local.security.conftest import Client, Hostile, launch, read_http_response, rss_kb, stop
 
 MB = 1024 * 1024
 OPEN_FILES = 512  # the flooded server's open-file limit (its cap is then 384 connections)
@@ -37,15 +37,8 @@ def _connect(server: Hostile) -> socket.socket:
 
 def _response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
     """One whole response (by its Content-Length), read before the server resets the connection."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
-    while len(body) < int(headers["content-length"]):
-        body += sock.recv(65536)
-    return int(lines[0].split()[1]), headers, json.loads(body)
+    status, headers, body = read_http_response(sock)
+    return status, headers, json.loads(body)
 
 
 def test_headers_over_64_kb_are_a_431_in_the_envelope(strict: Client) -> None:

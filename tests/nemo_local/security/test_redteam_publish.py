@@ -15,20 +15,27 @@ import pytest
 TITLE_DRAFT = {"t": [{"tt": 7, "sg": [{"id": "t1", "s": 0, "d": 1000, "txt": "Hi"}]}], "d": 1000, "m": {}}
 
 
-def test_a_cancel_in_the_last_instant_publishes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import nemo_local.renderer
-    from nemo_local.config import ServerConfig
-    from nemo_local.renderer import RenderOutput
+def _claimed_render(tmp_path: Path) -> tuple[Any, Any]:
+    """A store with one title render of an anonymous user, claimed by a worker (status processing)."""
     from nemo_local.store import Store
-    from nemo_local.worker import RenderWorker
 
     store = Store(tmp_path)
     user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
     session = store.sessions.create(user, "p", "en")
     job = store.renders.create("r1", user, session.id, TITLE_DRAFT, "wav", "low")
     assert store.renders.claim(job.id)
+    return store, job
+
+
+def test_a_cancel_in_the_last_instant_publishes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nemo_local.renderer
+    from nemo_local.config import ServerConfig
+    from nemo_local.renderer import RenderOutput
+    from nemo_local.worker import RenderWorker
+
+    store, job = _claimed_render(tmp_path)
     worker = RenderWorker(store, ServerConfig(data_dir=tmp_path))
 
     def finish_as_the_user_cancels(draft: Any, out_path: Path, **_: Any) -> RenderOutput:
@@ -51,14 +58,9 @@ def test_a_render_that_completes_publishes_exactly_one_file(
     import nemo_local.renderer
     from nemo_local.config import ServerConfig
     from nemo_local.renderer import RenderOutput
-    from nemo_local.store import Store
     from nemo_local.worker import RenderWorker
 
-    store = Store(tmp_path)
-    user = store.tokens.anonymous("c", "ip", 3600, 100).user_id
-    session = store.sessions.create(user, "p", "en")
-    job = store.renders.create("r1", user, session.id, TITLE_DRAFT, "wav", "low")
-    assert store.renders.claim(job.id)
+    store, job = _claimed_render(tmp_path)
 
     def finish(draft: Any, out_path: Path, **_: Any) -> RenderOutput:
         out_path.write_bytes(b"RIFF" + b"\0" * 40)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests.nemo_local.conftest import User
-from tests.nemo_local.security.conftest import Client, Hostile, small_png
+from tests.nemo_local.security.conftest import Client, Hostile, read_http_response, small_png
 
 IDLE_S = 2.0  # SMALL_LIMITS' --body-idle-seconds
 
@@ -37,19 +37,13 @@ def _answer(sock: socket.socket, started: float) -> tuple[float, int, dict[str, 
     sock.settimeout(20)
     data = sock.recv(65536)
     took = time.monotonic() - started
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
-    while len(body) < int(headers["content-length"]):
-        body += sock.recv(65536)
+    status, headers, body = read_http_response(sock, data)
     try:
         rest = sock.recv(65536)
     except ConnectionResetError:
         rest = b""
     assert rest == b"", rest  # closed, nothing more (a timeout here would raise)
-    return took, int(lines[0].split()[1]), headers, json.loads(body)
+    return took, status, headers, json.loads(body)
 
 
 def _stalled_json(server: Hostile, user: User, sid: str, stop: threading.Event) -> Any:

@@ -143,11 +143,7 @@ def _measure_audio(
         _one_blas_thread(),
         ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="nemo-quality") as pool,
     ):
-
-        def side_by_side(fn: Callable[[int], Any], items: Any) -> Any:
-            return [job.result() for job in [pool.submit(fn, item) for item in items]]
-
-        blocks = timed("spectrum", Blocks, x, sr, side_by_side)
+        blocks = timed("spectrum", Blocks, x, sr, pool.map)
         mono = timed("mono", blocks.mono, _DECIMATION)
 
         def loudness_of() -> float:

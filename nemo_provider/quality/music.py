@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from nemo_provider.quality.stft import BandedProjection, frame_power
+
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _ALIASES = {
     "Db": "C#",
@@ -65,28 +67,6 @@ def relative_of(pc: int, mode: str) -> tuple[int, str]:
     return ((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major")
 
 
-class BandedProjection:
-    """``power @ matrix`` for a banded (bins, k) matrix such as a mel filterbank (each bin feeds one or
-    two adjacent bands): only the nonzero block of each 128-bin slice is multiplied, 13x fewer products
-    for librosa's 128 mels (an 11 ms product a minute became 4)."""
-
-    def __init__(self, matrix: np.ndarray, step: int = 128) -> None:
-        self.width = matrix.shape[1]
-        self.blocks: list[tuple[int, int, int, int, np.ndarray]] = []
-        for lo in range(0, matrix.shape[0], step):
-            sub = matrix[lo : lo + step]
-            cols = np.nonzero(np.any(sub != 0, axis=0))[0]
-            if cols.size:
-                first, last = int(cols[0]), int(cols[-1]) + 1
-                self.blocks.append((lo, lo + len(sub), first, last, np.ascontiguousarray(sub[:, first:last])))
-
-    def __call__(self, power: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(power), self.width), np.float32)
-        for lo, hi, first, last, sub in self.blocks:
-            out[:, first:last] += power[:, lo:hi] @ sub
-        return out
-
-
 @lru_cache(maxsize=8)
 def _mel_projection(sr: int, n_fft: int, n_mels: int) -> BandedProjection:
     return BandedProjection(_mel_filters(sr, n_fft, n_mels).T)
@@ -96,25 +76,14 @@ def _stft_power(y: np.ndarray, n_fft: int, hop: int, project: BandedProjection |
     """|STFT|^2 (frames, bins) with a Hann window, frames centred (zero-padded), as librosa's stft;
     with ``project``, the power projected onto its bands (frames, k), e.g. mel bands.
 
-    Computed a few hundred frames at a time: a minute's whole spectrogram is ~40 MB a step, and the
-    memory traffic (fresh pages for every temporary) cost more than the FFTs.
     """
     y = np.pad(np.asarray(y, np.float32), n_fft // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop]
-    window = _hann(n_fft)
-    out = np.empty((len(frames), n_fft // 2 + 1 if project is None else project.width), np.float32)
-    step = max(1, (1 << 18) // n_fft)
-    for i in range(0, len(frames), step):
-        # windowed in float64: numpy's float32 rfft runs at half its float64 speed
-        spec = np.fft.rfft(frames[i : i + step] * window, axis=1)
-        power = (np.square(spec.real) + np.square(spec.imag)).astype(np.float32)
-        out[i : i + step] = power if project is None else project(power)
-    return out
+    return frame_power(np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop], _hann(n_fft), project)
 
 
 @lru_cache(maxsize=8)
 def _hann(n_fft: int) -> np.ndarray:
-    return np.hanning(n_fft + 1)[:-1]  # periodic Hann, as scipy/librosa (float64: see _stft_power)
+    return np.hanning(n_fft + 1)[:-1]  # periodic Hann, as scipy/librosa (float64: see stft.frame_power)
 
 
 @lru_cache(maxsize=8)

@@ -13,26 +13,21 @@ from functools import lru_cache
 import numpy as np
 
 from nemo_provider.quality.report import SeamReport
+from nemo_provider.quality.stft import BandedProjection, frame_power
 
 _WIN = 2048
 _HOP = 1024
 _SPAN = 4  # hops either side of the seam
 _BANDS = 24
 _AUDIBLE_RANGE_DB = 50.0
-_CHUNK = 128
 
 
 def _features(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """(level dB per frame, band energies dB per frame) of mono ``y``."""
     y = np.asarray(y, np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(y, _WIN)[::_HOP]
-    total = np.empty(len(frames), np.float32)
-    bands = np.empty((len(frames), _BANDS), np.float32)
-    for i in range(0, len(frames), _CHUNK):  # a few frames at a time, in float64: see music._stft_power
-        spec = np.fft.rfft(frames[i : i + _CHUNK] * _window(), axis=1)
-        power = (np.square(spec.real) + np.square(spec.imag)).astype(np.float32)
-        total[i : i + _CHUNK] = power.sum(axis=1)
-        bands[i : i + _CHUNK] = power @ _band_matrix(sr)
+    bands = frame_power(frames, _window(), _band_projection(sr))
+    total = bands.sum(axis=1)  # every bin is in exactly one band
     floor = 1e-10
     level = 10 * np.log10(np.maximum(total, floor))
     bands_db = 10 * np.log10(np.maximum(bands, floor))
@@ -46,12 +41,13 @@ def _window() -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _band_matrix(sr: int) -> np.ndarray:
-    """(bins, bands) 0/1: which of the 24 log-spaced bands (50 Hz to Nyquist) each rfft bin adds to."""
+def _band_projection(sr: int) -> BandedProjection:
+    """The 24 log-spaced bands (50 Hz to Nyquist, the bins below 50 Hz in the first): each rfft bin adds
+    to exactly one."""
     freqs = np.fft.rfftfreq(_WIN, 1 / sr)
     edges = np.geomspace(50.0, sr / 2, _BANDS + 1)
     band_idx = np.clip(np.searchsorted(edges, freqs) - 1, 0, _BANDS - 1)
-    return (band_idx[:, None] == np.arange(_BANDS)[None, :]).astype(np.float32)
+    return BandedProjection((band_idx[:, None] == np.arange(_BANDS)[None, :]).astype(np.float32))
 
 
 def _jumps(level: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -86,10 +86,6 @@ class InFlight:
         self._lock = threading.Lock()
         self._bytes: dict[str, int] = {}
 
-    def total(self, user_id: str) -> int:
-        with self._lock:
-            return self._bytes.get(user_id, 0)
-
     def _add(self, user_id: str, size: int) -> None:
         """Under the lock (the caller's check and this add are one step)."""
         left = self._bytes.get(user_id, 0) + size
@@ -103,11 +99,8 @@ def check_storage(
     store: Store, user_id: str, limits: Limits, adding: int = 0, in_flight: InFlight | None = None
 ) -> None:
     """Refuse when the user's stored uploads and exports (plus what is streaming in, plus `adding`
-    bytes) are over their quota."""
-    pending = in_flight.total(user_id) if in_flight is not None else 0
-    used = store.stored_bytes(user_id) + pending
-    if used + adding > limits.storage_bytes:
-        raise storage_full(used, adding, limits)
+    bytes) are over their quota: ``Room``'s rule, for a request that streams nothing in itself."""
+    Room(store.stored_bytes(user_id), limits, in_flight=in_flight, user_id=user_id).check(adding)
 
 
 @dataclass
@@ -158,8 +151,9 @@ class Room:
     def settle(self, store: Store) -> None:
         """The last check, once every file is received: against what is stored now (others' uploads may
         have finished meanwhile), the others still streaming, and this request's bytes."""
+        stored = store.stored_bytes(self.user_id)  # not under the lock: every upload chunk takes it
         with self._locked():
-            self._fits(store.stored_bytes(self.user_id), 0)
+            self._fits(stored, 0)
 
     def release(self) -> None:
         """This request's bytes are stored (counted by the database) or discarded: stop holding them."""

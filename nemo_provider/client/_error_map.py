@@ -198,15 +198,11 @@ def error_for(
         name = str(data.get("filename")) if isinstance(data, dict) and data.get("filename") else "the file"
         return unsupported_file_type(name, http_status)
     if key in (4002, 413):
-        size = data.get("size") if isinstance(data, dict) else None
-        limit = data.get("limit") if isinstance(data, dict) else None  # a server's own limit, when it says
         return file_too_large(
             str(data.get("filename")) if isinstance(data, dict) and data.get("filename") else "The file",
-            size if isinstance(size, int) else None,
+            _byte_count(data, "size"),
             http_status,
-            limit
-            if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
-            else MAX_UPLOAD_BYTES,
+            _byte_count(data, "limit") or MAX_UPLOAD_BYTES,  # a server's own limit, when it says
         )
     if key == 400 and (code == 400 or "client" in lowered):
         return NemoMissingClientIdError(

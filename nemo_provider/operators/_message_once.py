@@ -106,11 +106,9 @@ class MessageOnce:
         self.store.clear()
         return result
 
-    def baseline(self, session_id: str, sha: str, state: Any = None) -> dict[str, Any]:
+    def baseline(self, session_id: str, sha: str, state: Any) -> dict[str, Any]:
         """The record kept while the message is out: what the session looked like before it (``state``,
-        read here unless given)."""
-        if state is None:
-            state = self.client.state(session_id)
+        the read ``run`` made and hands to the client too)."""
         return {
             "session_id": session_id,
             "prompt_sha": sha,

@@ -1,8 +1,9 @@
 """Reading a media file with PyAV: stream facts, the decoded audio, and the video's real length.
 
-Audio is decoded (its length is then counted in samples, which is exact where container headers are not:
-raw ADTS AAC, for one); video is only demuxed: its frame count and timestamps give its length without
-decoding a single picture, which keeps a 1080p check cheap.
+Audio is decoded, each frame handed to a sink as it comes (measure() filters them meanwhile); its
+length is then counted in samples, which is exact where container headers are not (raw ADTS AAC, for
+one). Video is never decoded: its frame count and timestamps, from the MP4/MOV index or its demuxed
+packets, give its length, which keeps a 1080p check cheap.
 """
 
 from __future__ import annotations

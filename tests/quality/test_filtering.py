@@ -94,9 +94,9 @@ def test_measure_streams_the_decode_into_the_filter_and_gets_decodes_samples(
     filters: list[BlockFilter] = []
     real = measuring._Streamed
 
-    def spy(filter: BlockFilter, pool, expected):  # type: ignore[no-untyped-def]
+    def spy(filter: BlockFilter, *rest):  # type: ignore[no-untyped-def]
         filters.append(filter)
-        return real(filter, pool, expected)
+        return real(filter, *rest)
 
     monkeypatch.setattr(measuring, "_Streamed", spy)
     report = measuring.measure(path)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from nemo_local.api.envelope import error_body
 from nemo_local.limits import Busy, LimitExceeded
 from nemo_local.store.paths import InvalidId
 
@@ -56,8 +57,7 @@ def errors_in_200(request: Request) -> bool:
 
 def envelope_error(request: Request, exc: ApiError) -> JSONResponse:
     status = 200 if errors_in_200(request) and exc.http_status < 500 else exc.http_status
-    body = {"code": exc.code, "message": exc.message, "data": exc.data}
-    return JSONResponse(body, status_code=status, headers=exc.headers)
+    return JSONResponse(error_body(exc.code, exc.message, exc.data), status_code=status, headers=exc.headers)
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -90,8 +90,7 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
     error = ApiError(422, message, {"errors": details, "field": details[0]["field"] if details else None})
     if request.url.path == "/run_sse" and not errors_in_200(request):
-        body = {"code": 422, "message": message, "data": error.data, "detail": details}
-        return JSONResponse(body, status_code=422)
+        return JSONResponse(error_body(422, message, error.data, detail=details), status_code=422)
     return envelope_error(request, error)
 
 
@@ -149,7 +148,7 @@ async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     """A bug, not a bad request: logged with its traceback, answered in the envelope without one."""
     log.error("unhandled error on %s %s", request.method, request.url.path[:MAX_SHOWN], exc_info=exc)
     message = f"internal error ({type(exc).__name__}); see the nemo-local log"
-    return JSONResponse({"code": 500, "message": message, "data": None}, status_code=500)
+    return JSONResponse(error_body(500, message), status_code=500)
 
 
 def session_not_found(session_id: str, why: str | None = None) -> ApiError:

@@ -16,12 +16,11 @@ in the envelope."""
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nemo_local.api.envelope import error_bytes, send_error
 from nemo_local.limits import HEADER_BYTES, MB, LimitExceeded, Limits, connection_cap
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
@@ -30,6 +29,7 @@ SSE_BODY_OVERHEAD = 64 * 1024
 BODY_PROGRESS_BYTES = 16 * 1024  # what each body_idle_seconds interval must bring (a drip is not progress)
 BODY_TIMEOUT_CODE = 408  # Request Timeout: the client's own slowness, not the server's
 LINGER_S = 0.5  # after a 431, how long the client has to read it before the connection closes
+CLOSE = ((b"connection", b"close"),)  # a refusal before the body was read: the rest of it never will be
 
 
 class BodyTooLarge(HTTPException):
@@ -105,14 +105,12 @@ class BodyLimitMiddleware:
             try:
                 size = int(declared)
             except ValueError:
-                await _answer(
-                    send, 400, {"code": 400, "message": "Invalid Content-Length header", "data": None}
-                )
+                await send_error(send, 400, error_bytes(400, "Invalid Content-Length header"), CLOSE)
                 return
             if size > allowed:
                 error = too_large(limits, name, size, allowed)
-                body = {"code": 413, "message": str(error), "data": error.data}
-                await _answer(send, 200 if in_200 else 413, body)
+                payload = error_bytes(error.code, str(error), error.data)
+                await send_error(send, 200 if in_200 else 413, payload, CLOSE)
                 return
         seen = 0
         ended = False  # the whole body arrived: later receives wait for a disconnect, unbounded
@@ -147,22 +145,6 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
 def headers_late(limits: Limits) -> LimitExceeded:
     return LimitExceeded(
         "body_idle_seconds",
@@ -175,9 +157,9 @@ def headers_late(limits: Limits) -> LimitExceeded:
     )
 
 
-def _raw_answer(status: bytes, body: dict[str, Any]) -> bytes:
-    """A whole HTTP/1.1 response that closes the connection, for answers written below the ASGI app."""
-    payload = json.dumps(body).encode()
+def _raw_answer(status: bytes, payload: bytes) -> bytes:
+    """A whole HTTP/1.1 response (an `error_bytes` payload) that closes the connection, for answers
+    written below the ASGI app."""
     return (
         b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
         % (status, len(payload), payload)
@@ -196,16 +178,14 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
 
     interval = limits.body_idle_seconds
     late = headers_late(limits)
-    too_late = _raw_answer(
-        b"408 Request Timeout", {"code": late.code, "message": str(late), "data": late.data}
-    )
+    too_late = _raw_answer(b"408 Request Timeout", error_bytes(late.code, str(late), late.data))
     too_many_header_bytes = _raw_answer(
         b"431 Request Header Fields Too Large",
-        {
-            "code": 431,
-            "message": f"The request line and headers are over {HEADER_BYTES // 1024} KB; send less in them",
-            "data": {"field": "headers", "limit": HEADER_BYTES, "value": None, "switch": None},
-        },
+        error_bytes(
+            431,
+            f"The request line and headers are over {HEADER_BYTES // 1024} KB; send less in them",
+            {"field": "headers", "limit": HEADER_BYTES, "value": None, "switch": None},
+        ),
     )
 
     import resource
@@ -213,11 +193,11 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
     cap = connection_cap(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     too_many = _raw_answer(
         b"503 Service Unavailable",
-        {
-            "code": 503,
-            "message": f"The server holds as many connections as it can ({cap}); retry in a moment",
-            "data": {"field": "connections", "limit": cap, "value": None, "switch": None},
-        },
+        error_bytes(
+            503,
+            f"The server holds as many connections as it can ({cap}); retry in a moment",
+            {"field": "connections", "limit": cap, "value": None, "switch": None},
+        ),
     )
 
     class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
@@ -271,9 +251,7 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
                 f"The request is not valid HTTP/1.1 ({msg.rstrip('.')}): check its request line, header "
                 "names and values, Content-Length and Transfer-Encoding"
             )
-            self.transport.write(
-                _raw_answer(b"400 Bad Request", {"code": 400, "message": message, "data": None})
-            )
+            self.transport.write(_raw_answer(b"400 Bad Request", error_bytes(400, message)))
             self.transport.close()
 
         def _check(self) -> None:

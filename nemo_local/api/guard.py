@@ -114,35 +114,98 @@ class BodyLimitMiddleware:
                 return
         seen = 0
         ended = False  # the whole body arrived: later receives wait for a disconnect, unbounded
-        # the client's slowness only: time spent waiting in receive(), not the app's own work between
-        waited, window_bytes = 0.0, 0
-        idle = limits.body_idle_seconds
-        clock = asyncio.get_running_loop().time
+        deadline = IdleDeadline(limits.body_idle_seconds)
 
         async def limited() -> Message:
-            nonlocal seen, ended, waited, window_bytes
+            nonlocal seen, ended
             if ended:
                 return await receive()
-            began = clock()
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, idle - waited))
-            except asyncio.TimeoutError:
-                raise BodyStalled(stalled(limits, seen)) from None
-            waited += clock() - began
+            message = await deadline.wait(receive)
+            if message is None:
+                raise BodyStalled(stalled(limits, seen))
             if message["type"] == "http.request":
                 size = len(message.get("body", b""))
                 seen += size
                 if seen > allowed:
+                    deadline.close()
                     raise BodyTooLarge(too_large(limits, name, None, allowed))
                 ended = not message.get("more_body", False)
-                window_bytes += size
-                if window_bytes >= BODY_PROGRESS_BYTES:  # progress: a new interval begins
-                    waited, window_bytes = 0.0, 0
+                deadline.progress(size)
             else:
                 ended = True  # http.disconnect
+            if ended:
+                deadline.close()
             return message
 
-        await self.app(scope, limited, send)
+        try:
+            await self.app(scope, limited, send)
+        finally:
+            deadline.close()
+
+
+class IdleDeadline:
+    """The body's idle rule: the time spent waiting in `receive()` (the client's slowness only, not the
+    app's own work between two reads) may reach `idle` seconds before BODY_PROGRESS_BYTES have come.
+
+    One timer for the whole body, re-armed lazily: a read records when it began waiting, a chunk of
+    progress only zeroes the counters, and the timer, when it fires, works out from them whether the
+    waiting read is over the limit (it then cancels it) or when to look again. A 1 GB upload in 16 KB
+    chunks costs a timer every `idle` seconds, not a task per chunk (asyncio.wait_for's, before)."""
+
+    EPSILON_S = 1e-3  # a timer may fire this early (the loop's clock resolution) and still count
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle
+        self.waited = 0.0  # time waited in this interval by reads that returned
+        self.window_bytes = 0
+        self.began: float | None = None  # when the read now waiting began
+        self.task: asyncio.Task[object] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.expired = False
+        self.loop = asyncio.get_running_loop()
+
+    async def wait(self, receive: Receive) -> Message | None:
+        """`receive()`, or None when this read took the interval over its limit."""
+        now = self.loop.time()
+        if self.waited >= self.idle - self.EPSILON_S:
+            return None
+        self.task = asyncio.current_task()
+        assert self.task is not None
+        cancelling = self.task.cancelling()
+        self.began = now
+        if self.timer is None:
+            self.timer = self.loop.call_at(now + self.idle - self.waited, self._check)
+        try:
+            message = await receive()
+        except asyncio.CancelledError:
+            if self.expired and self.task.uncancel() <= cancelling:
+                return None  # our cancel (a cancel from elsewhere as well re-raises)
+            raise
+        finally:
+            self.waited += self.loop.time() - now
+            self.began = None
+        return message
+
+    def progress(self, size: int) -> None:
+        self.window_bytes += size
+        if self.window_bytes >= BODY_PROGRESS_BYTES:  # progress: a new interval begins
+            self.waited, self.window_bytes = 0.0, 0
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        waited = self.waited + (now - self.began if self.began is not None else 0.0)
+        left = self.idle - waited
+        if left <= self.EPSILON_S and self.began is not None and self.task is not None:
+            self.timer, self.expired = None, True
+            self.task.cancel()
+            return
+        self.timer = self.loop.call_at(now + max(left, self.EPSILON_S), self._check)
+
+    def close(self) -> None:
+        """The body ended (or was refused): no more deadline."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 def headers_late(limits: Limits) -> LimitExceeded:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 
 from nemo_local.agent import drafts
 from nemo_local.api.deps import Caller, current_user, path_session
+from nemo_local.api.draft_check import segment_count
 from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
@@ -137,8 +138,7 @@ def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
     """Uploads go on the session's draft; refuse the upload (before publishing anything) when the draft
     would then hold more segments than a draft may have to be exported."""
     _, draft = state.store.sessions.latest_draft(session.id)
-    tracks = (draft or {}).get("t") or []
-    present = sum(len(t.get("sg") or []) for t in tracks if isinstance(t, dict))
+    present = segment_count(draft)  # short keys or readable names, as the renderer reads them
     limits = state.config.limits
     if present + adding > limits.draft_segments:
         raise LimitExceeded(

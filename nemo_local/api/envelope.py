@@ -139,7 +139,8 @@ class RenderShapeA(BaseModel):
 
 
 class ErrorEnvelope(BaseModel):
-    """Every error: the contract's code (1001, 1002, 2001, 4001, 4002, 4003, 400, 402, 409, 422, 429, 503)."""
+    """Every error: the contract's code (1001, 1002, 2001, 4001, 4002, 400, 402, 429) or ours (4003, 4004,
+    409, 422, 503, 507...)."""
 
     code: int
     message: str
@@ -155,7 +156,8 @@ _DESCRIPTIONS = {
     409: "duplicate render id, or render not completed (code 409)",
     413: "file too large (code 4002) or request body too large (code 413)",
     415: "unsupported file type (code 4001)",
-    422: "invalid request or over a limit (code 422; data names the field and the limit) or URL refused (code 4003)",
+    422: "invalid request or over a limit (code 422; data names the field and the limit), URL refused "
+    "(code 4003) or the user's storage quota full (code 4004; data: field, limit, value, switch)",
     429: "rate limited, or too much of this user's work running (code 429, Retry-After)",
     507: "the server's disk is under its free-space floor (code 507; data names the limit)",
 }

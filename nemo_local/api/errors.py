@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from nemo_local.api.envelope import error_body
 from nemo_local.limits import Busy, LimitExceeded
+from nemo_local.quota import QUOTA_CODE, QUOTA_HTTP_STATUS
 from nemo_local.store.paths import InvalidId
 
 log = logging.getLogger("nemo_local.api")
@@ -24,6 +25,7 @@ HTTP_STATUS = {
     4001: 415,
     4002: 413,
     4003: 422,
+    QUOTA_CODE: QUOTA_HTTP_STATUS,  # 4004, ours: the user's storage quota is full
     400: 400,
     402: 402,
     409: 409,
@@ -122,7 +124,7 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
 async def limit_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
-    status = HTTP_STATUS.get(exc.code, exc.code)  # a contract code (4002, 4003) has its table's status
+    status = HTTP_STATUS.get(exc.code, exc.code)  # a contract code (4002-4004) has its table's status
     return envelope_error(request, ApiError(exc.code, str(exc), exc.data, headers, http_status=status))
 
 

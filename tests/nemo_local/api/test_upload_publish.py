@@ -92,3 +92,25 @@ async def test_an_error_between_publish_and_record_leaves_neither(
     assert ok.status_code == 200, ok.text
     assert server.rows("files") == 2 and server.rows("uploads") == 2
     assert len(server.files_on_disk(sid)) == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("in_200", [False, True], ids=["HTTP 422", "errors_in_200"])
+async def test_a_full_storage_quota_has_its_own_code(server: InProcess, in_200: bool) -> None:
+    """Code 4004 (ours; the contract has none), HTTP 422: a client tells it from a malformed request's
+    422 and names it (data: field, limit, value, switch)."""
+    from nemo_local.limits import replace
+    from nemo_local.quota import QUOTA_CODE
+
+    config = server.app.state.nemo.config
+    config.limits = replace(config.limits, storage_bytes=10)  # less than one small picture
+    config.faults.errors_in_200 = in_200
+    sid = await server.session()
+    resp = await server.upload(sid, 1)
+    assert resp.status_code == (200 if in_200 else 422)
+    body = resp.json()
+    assert body["code"] == QUOTA_CODE == 4004, body
+    assert body["data"]["field"] == "stored files" and body["data"]["switch"] == "--max-storage-mb"
+    assert body["data"]["limit"] == 10 and body["data"]["value"] > 10
+    assert "storage is full" in body["message"] and "--max-storage-mb" in body["message"]
+    assert server.rows("files") == 0 and server.files_on_disk(sid) == []

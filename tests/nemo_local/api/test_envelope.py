@@ -114,3 +114,22 @@ async def test_every_app_level_refusal_has_the_one_shape(app_config: ServerConfi
         cases.append((await client.get("/api/credits/balance/simple", headers=auth), 503, 503, ()))
     for resp, status, code, extra in cases:
         assert_error_envelope(resp, status, code, extra)
+
+
+@pytest.mark.asyncio
+async def test_a_user_over_the_session_limit_is_refused_clearly(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=tmp_path)
+    config.limits = replace(config.limits, sessions_per_user=2)
+    app = create_app(config)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://nemo.test") as client:
+        anon = await client.post("/api/auth/anonymous-token", headers={"X-Client-Id": str(uuid.uuid4())})
+        auth = {"Authorization": f"Bearer {anon.json()['data']['token']}"}
+        path = "/api/tasks/me/with-session/nemo_agent"
+        made = [await client.post(path, json={"task_name": "p"}, headers=auth) for _ in range(3)]
+    app.state.nemo.store.close()
+    assert [r.status_code for r in made] == [200, 200, 422]
+    assert_error_envelope(made[2], 422, 422)
+    body = made[2].json()
+    assert body["data"] == {"field": "sessions", "limit": 2, "value": 2, "switch": "--max-sessions-per-user"}
+    assert "reuse an existing session" in body["message"] and "--max-sessions-per-user" in body["message"]

@@ -192,14 +192,16 @@ class IdleDeadline:
             self.waited, self.window_bytes = 0.0, 0
 
     def _check(self) -> None:
+        self.timer = None
+        if self.began is None or self.task is None:
+            return  # no read is waiting (the app is at work): the next read arms the timer again
         now = self.loop.time()
-        waited = self.waited + (now - self.began if self.began is not None else 0.0)
-        left = self.idle - waited
-        if left <= self.EPSILON_S and self.began is not None and self.task is not None:
-            self.timer, self.expired = None, True
+        left = self.idle - (self.waited + now - self.began)
+        if left <= self.EPSILON_S:
+            self.expired = True
             self.task.cancel()
             return
-        self.timer = self.loop.call_at(now + max(left, self.EPSILON_S), self._check)
+        self.timer = self.loop.call_at(now + left, self._check)
 
     def close(self) -> None:
         """The body ended (or was refused): no more deadline."""

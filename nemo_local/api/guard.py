@@ -149,8 +149,9 @@ class IdleDeadline:
 
     One timer for the whole body, re-armed lazily: a read records when it began waiting, a chunk of
     progress only zeroes the counters, and the timer, when it fires, works out from them whether the
-    waiting read is over the limit (it then cancels it) or when to look again. A 1 GB upload in 16 KB
-    chunks costs a timer every `idle` seconds, not a task per chunk (asyncio.wait_for's, before)."""
+    waiting read is over the limit (it then cancels it) or when to look again (no read waiting: the next
+    read arms it). A 1 GB upload in 16 KB chunks costs a timer every `idle` seconds, not a task per chunk
+    (asyncio.wait_for's, before: 65,536 tasks, ~10x the time per chunk)."""
 
     EPSILON_S = 1e-3  # a timer may fire this early (the loop's clock resolution) and still count
 

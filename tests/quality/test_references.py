@@ -169,7 +169,7 @@ def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks, decimatio
     import librosa
 
     rate = SR // decimation
-    n_fft, hop = music._scaled(2048, rate), music._scaled(256, rate)
+    n_fft, hop = music._scaled(2048, rate), music._scaled(music._HOP, rate)
     for name, x in tracks.items():
         mono = filter_signal(x, SR, decimation).mono
         ours_env = music.onset_envelope(mono, rate)

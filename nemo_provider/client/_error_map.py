@@ -131,21 +131,25 @@ def _byte_count(data: Any, key: str) -> int | None:
 def insufficient_storage(
     data: Any, http_status: int | None, detail: str = ""
 ) -> NemoInsufficientStorageError:
-    """507, naming the server's free-space floor (and what it had free) from the envelope's data."""
+    """507, naming the server's free-space floor (and what it had free) from the envelope's data.
+
+    The server's own text says the same again (nemo_local's names the floor, the free bytes and the
+    switch), so it is kept in ``.detail`` instead of being quoted into a message that would say it twice.
+    """
     limit, free = _byte_count(data, "limit"), _byte_count(data, "value")
     switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
     floor = f"it keeps at least {_mb(limit)} free" if limit is not None else "it keeps a free-space floor"
     had = f" and has only {_mb(free)}" if free is not None else ""
     setting = f" (or lower {switch})" if switch else ""
-    extra = f" Server said: {detail}." if detail else ""
     return NemoInsufficientStorageError(
         f"The Nemo server's disk is nearly full (code 507): {floor}{had}, so it refused this request "
-        f"before storing or charging anything.{extra} Its operator must free disk space{setting}; "
-        "retrying within seconds will not help. Retry the task once space has been freed.",
+        f"before storing or charging anything. Ask its operator to free disk space{setting}, then retry "
+        "the task later (minutes, not seconds).",
         http_status=http_status,
         limit=limit,
         free=free,
         switch=switch,
+        detail=detail or None,
     )
 
 

@@ -131,7 +131,8 @@ class NemoInsufficientStorageError(NemoError):
     Not a 5xx to ride out: the server's operator must free space (or lower the floor), which takes far
     longer than a backoff, so the client never repeats it and pollers do not count it as transient. It
     was refused before accept, so a later task retry sends the request again safely. `limit` is the
-    floor and `free` what the disk had, in bytes, when the server said; `switch` the server's setting.
+    floor and `free` what the disk had, in bytes, when the server said; `switch` the server's setting;
+    `detail` the server's own (scrubbed) text, kept apart because it restates the message.
     """
 
     def __init__(
@@ -142,11 +143,13 @@ class NemoInsufficientStorageError(NemoError):
         limit: int | None = None,
         free: int | None = None,
         switch: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message, code, http_status)
         self.limit = limit
         self.free = free
         self.switch = switch
+        self.detail = detail
 
 
 class NemoServerError(NemoError):

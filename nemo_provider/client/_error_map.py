@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, MAX_UPLOAD_BYTES
+from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, MAX_UPLOAD_BYTES, STORAGE_QUOTA_FIELD
 from nemo_provider.client.errors import (
     NemoAPIError,
     NemoAuthError,
@@ -26,6 +26,7 @@ from nemo_provider.client.errors import (
     NemoRateLimitError,
     NemoServerError,
     NemoSessionNotFoundError,
+    NemoStorageQuotaError,
     NemoUnsupportedFileTypeError,
 )
 
@@ -153,6 +154,40 @@ def insufficient_storage(
     )
 
 
+def is_storage_quota(key: int, data: Any, lowered: str) -> bool:
+    """Whether a refusal is the per-user storage quota's: its data names the quota's field (whatever the
+    code: a server may give it a code of its own), or a 422 whose text says the storage is full."""
+    if isinstance(data, dict) and data.get("field") == STORAGE_QUOTA_FIELD and not 500 <= key <= 599:
+        return True
+    return key == 422 and "storage" in lowered and ("quota" in lowered or "full" in lowered)
+
+
+def storage_quota(
+    code: int | None, data: Any, http_status: int | None, detail: str = ""
+) -> NemoStorageQuotaError:
+    """The storage quota's refusal, naming the quota (and what the request needed) from the data.
+
+    The server's text is kept in ``.detail``: nemo_local's restates the numbers and names its switch.
+    """
+    limit, needed = _byte_count(data, "limit"), _byte_count(data, "value")
+    switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
+    quota = f"it may keep {_mb(limit)}" if limit is not None else "it is at its quota"
+    past = f" and this request would take it to {_mb(needed)}" if needed is not None else ""
+    setting = f" (the server's {switch})" if switch else ""
+    label = f"code {code}" if code is not None else f"HTTP {http_status}"
+    return NemoStorageQuotaError(
+        f"The Nemo account's storage is full ({label}): {quota} of uploads and exports{past}, so the "
+        "service refused this request before storing or charging anything. Delete old uploads or renders "
+        f"from the account, or ask for a larger storage quota{setting}, then retry the task.",
+        code=code if code is not None else http_status,
+        http_status=http_status,
+        limit=limit,
+        needed=needed,
+        switch=switch,
+        detail=detail or None,
+    )
+
+
 def error_for(
     code: int | None,
     http_status: int,
@@ -230,6 +265,8 @@ def error_for(
             http_status=http_status,
             retry_after=retry_after,
         )
+    if is_storage_quota(key, data, lowered):  # before the generic 422: the user's fix, named
+        return storage_quota(code, data, http_status, detail)
     if key == 507:  # before the 5xx rule: the server's own condition, not a failure a backoff rides out
         return insufficient_storage(data, http_status, detail)
     if "duplicate" in lowered or "already exists" in lowered or (code is None and http_status == 409):

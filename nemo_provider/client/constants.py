@@ -26,6 +26,11 @@ ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
 #: Per-file upload limit (200 MB, from the product description; nemo_local's default, see tests/contract).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
+#: The envelope's ``data.field`` of a refusal for a full per-user storage quota (nemo_local's code 422, not
+#: the contract's): how the client tells it from the other 422s. tests/client/test_storage_quota.py holds
+#: it to a real nemo_local.
+STORAGE_QUOTA_FIELD = "stored files"
+
 #: Export formats of `POST /api/render/proxy/lambda` (nemo_local's too, see tests/contract).
 EXPORT_FORMATS: tuple[str, ...] = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
 

@@ -51,6 +51,29 @@ def open_message_stream(
     return raw
 
 
+def check_before(session_id: str, before: object) -> SessionState:
+    """``before`` as ``send_message(before=...)`` takes it: the state ``state(session_id)`` returned.
+
+    A state of another session, or one naming none (built by hand, or read some other way), would make
+    the silent-turn check compare the wrong drafts; ValueError, before anything is sent. The one rule
+    for callers that must check before they record that a message is going out (the message-once rule).
+    """
+    if not isinstance(before, SessionState):
+        raise ValueError(
+            f"send_message(before=...) takes the SessionState that state({session_id!r}) returned, "
+            f"not a {type(before).__name__}."
+        )
+    if before.session_id != session_id:
+        held = (
+            f"the state of session {before.session_id}" if before.session_id else "a state naming no session"
+        )
+        raise ValueError(
+            f"send_message(before=...) holds {held}, not of session {session_id}: pass the state "
+            f"state({session_id!r}) returned, or leave before out to let the client read it."
+        )
+    return before
+
+
 def _draft_wire(s: SessionState | None) -> dict[str, Any] | None:
     return s.draft.to_wire() if s is not None and s.draft is not None else None
 
@@ -78,10 +101,8 @@ def send_message(
     started = core.clock()
     if before is None:
         before = yield from state(core, session_id)  # also: 1002 surfaces here, before anything is sent
-    elif before.session_id not in (None, session_id):
-        raise ValueError(
-            f"send_message(before=...) holds the state of session {before.session_id}, not {session_id}"
-        )
+    else:
+        check_before(session_id, before)
     # The ceiling is enforced by the runners (a watchdog / a cancel scope); the read timeout is a backstop.
     raw = yield from open_message_stream(
         core, session_id, text, streaming=streaming, read_timeout=timeout + READ_TIMEOUT_GRACE_S

@@ -260,8 +260,8 @@ def refused_before_accept(err: BaseException) -> bool:
     The one answer to "may this be sent again" for requests that are not idempotent (a chat message,
     an upload): the service refused them before doing anything (bad token, gone session, no credits,
     missing client id, plan limit, rate limit, a full server disk or storage quota), so repeating cannot
-    do the work twice. Anything else (a broken stream, a 5xx, a timeout) may have been acted on and must not be
-    repeated blindly.
+    do the work twice. Anything else (a broken stream, a 5xx, a timeout) may have been acted on and must
+    not be repeated blindly.
     """
     return isinstance(err, _REFUSED_BEFORE_ACCEPT)
 

@@ -18,7 +18,7 @@ from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.errors import NemoError, NemoStreamError
-from nemo_provider.client.models import MessageResult, SessionState
+from nemo_provider.client.models import MessageResult, SessionState, check_before
 from nemo_provider.client.sse import MessageAccumulator
 
 #: How much longer than the message ceiling a single socket read may block before httpx gives up.
@@ -49,29 +49,6 @@ def open_message_stream(
     raw = yield from call(core, spec)
     assert isinstance(raw, RawResponse)
     return raw
-
-
-def check_before(session_id: str, before: object) -> SessionState:
-    """``before`` as ``send_message(before=...)`` takes it: the state ``state(session_id)`` returned.
-
-    A state of another session, or one naming none (built by hand, or read some other way), would make
-    the silent-turn check compare the wrong drafts; ValueError, before anything is sent. The one rule
-    for callers that must check before they record that a message is going out (the message-once rule).
-    """
-    if not isinstance(before, SessionState):
-        raise ValueError(
-            f"send_message(before=...) takes the SessionState that state({session_id!r}) returned, "
-            f"not a {type(before).__name__}."
-        )
-    if before.session_id != session_id:
-        held = (
-            f"the state of session {before.session_id}" if before.session_id else "a state naming no session"
-        )
-        raise ValueError(
-            f"send_message(before=...) holds {held}, not of session {session_id}: pass the state "
-            f"state({session_id!r}) returned, or leave before out to let the client read it."
-        )
-    return before
 
 
 def _draft_wire(s: SessionState | None) -> dict[str, Any] | None:

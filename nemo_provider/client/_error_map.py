@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, MAX_UPLOAD_BYTES, STORAGE_QUOTA_FIELD
+from nemo_provider.client.constants import (
+    ACCEPTED_UPLOAD_EXTENSIONS,
+    MAX_UPLOAD_BYTES,
+    STORAGE_QUOTA_CODE,
+    STORAGE_QUOTA_FIELD,
+)
 from nemo_provider.client.errors import (
     NemoAPIError,
     NemoAuthError,
@@ -155,8 +160,10 @@ def insufficient_storage(
 
 
 def is_storage_quota(key: int, data: Any, lowered: str) -> bool:
-    """Whether a refusal is the per-user storage quota's: its data names the quota's field (whatever the
-    code: a server may give it a code of its own), or a 422 whose text says the storage is full."""
+    """Whether a refusal is the per-user storage quota's: its code (nemo_local's 4004), data naming the
+    quota's field (whatever the code, a 422 before the code existed), or a 422 whose text says so."""
+    if key == STORAGE_QUOTA_CODE:
+        return True
     if isinstance(data, dict) and data.get("field") == STORAGE_QUOTA_FIELD and not 500 <= key <= 599:
         return True
     return key == 422 and "storage" in lowered and ("quota" in lowered or "full" in lowered)

@@ -26,9 +26,10 @@ ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
 #: Per-file upload limit (200 MB, from the product description; nemo_local's default, see tests/contract).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
-#: The envelope's ``data.field`` of a refusal for a full per-user storage quota (nemo_local's code 422, not
-#: the contract's): how the client tells it from the other 422s. tests/client/test_storage_quota.py holds
-#: it to a real nemo_local.
+#: A full per-user storage quota (not in the contract): nemo_local answers HTTP 422 with its own code
+#: 4004 (earlier versions: the generic 422) and names the quota in ``data.field``. The client knows it
+#: by either (tests/client/test_storage_quota.py holds them to a real nemo_local).
+STORAGE_QUOTA_CODE = 4004
 STORAGE_QUOTA_FIELD = "stored files"
 
 #: Export formats of `POST /api/render/proxy/lambda` (nemo_local's too, see tests/contract).

@@ -1,4 +1,4 @@
-"""A full per-user storage quota (nemo_local's 422 with the quota's data) arrives as
+"""A full per-user storage quota (nemo_local's own code, HTTP 422, with the quota's data) arrives as
 `NemoStorageQuotaError`, however the server answers (HTTP 422, or HTTP 200 with the code in the
 envelope), with a message that names the fix; the client sends the refused upload once, and nemo_local
 stored and charged nothing."""
@@ -16,9 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nemo_local.api.errors import HTTP_STATUS
+from nemo_local.quota import QUOTA_CODE
 from nemo_provider.client import NemoAPIError, NemoClient, NemoStorageQuotaError
 from nemo_provider.client import _error_map as m
-from nemo_provider.client.constants import STORAGE_QUOTA_FIELD
+from nemo_provider.client.constants import STORAGE_QUOTA_CODE, STORAGE_QUOTA_FIELD
 from nemo_provider.client.errors import is_transient, refused_before_accept
 from tests._helpers import Recorder
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
@@ -94,12 +96,14 @@ def test_a_full_quota_is_named_refused_once_and_nothing_is_stored_or_charged(
             _errors_in_200(quota_server, False)
         assert c.credits().available == balance
     err = caught.value
-    assert err.code == 422 and err.http_status == (200 if errors_in_200 else 422)
+    assert err.code == QUOTA_CODE and err.http_status == (200 if errors_in_200 else HTTP_STATUS[QUOTA_CODE])
     assert err.limit == QUOTA_MB * MIB and err.needed is not None and err.needed > err.limit
     assert err.switch == "--max-storage-mb"
     assert err.detail and "storage is full" in err.detail  # the server's own words, kept apart
     text = str(err)
-    assert text.startswith(f"The Nemo account's storage is full (code 422): it may keep {QUOTA_MB:.1f} MB")
+    assert text.startswith(
+        f"The Nemo account's storage is full (code {QUOTA_CODE}): it may keep {QUOTA_MB:.1f} MB"
+    )
     assert "Delete old uploads or renders" in text and "larger storage quota" in text
     assert "--max-storage-mb" in text and err.detail not in text
     assert isinstance(err, NemoAPIError)  # what it was before it had a name: old handlers still catch it
@@ -117,9 +121,12 @@ NEMO_LOCAL_DATA = {
 CTX = m.ErrorContext(base_url="http://127.0.0.1:1")
 
 
-@pytest.mark.parametrize(("code", "status"), [(422, 422), (422, 200), (None, 422), (4005, 422), (4005, 200)])
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(4004, 422), (4004, 200), (422, 422), (422, 200), (None, 422), (4005, 422), (4005, 200)],
+)
 def test_the_quota_is_named_by_its_data_whatever_code_carries_it(code: int | None, status: int) -> None:
-    """A code of the server's own (nemo_local may give the quota one) still maps by the data."""
+    """nemo_local's own code (4004), the generic 422 it sent before, or a code of another server's own."""
     err = m.error_for(code, status, "This user's storage is full", CTX, data=NEMO_LOCAL_DATA)
     assert type(err) is NemoStorageQuotaError
     assert err.code == (code if code is not None else 422) and err.http_status == status
@@ -133,10 +140,13 @@ def test_the_quota_is_named_by_its_data_whatever_code_carries_it(code: int | Non
     assert refused_before_accept(err) and not is_transient(err)
 
 
-def test_a_quota_422_without_data_is_named_by_its_text_and_other_422s_are_not() -> None:
-    err = m.error_for(422, 422, "Storage quota exceeded", CTX)
-    assert type(err) is NemoStorageQuotaError and err.limit is None and err.needed is None
-    assert "it is at its quota of uploads and exports, so" in str(err)
+def test_a_quota_without_data_is_named_by_its_code_or_text_and_other_422s_are_not() -> None:
+    assert STORAGE_QUOTA_CODE == QUOTA_CODE or QUOTA_CODE == 422, "nemo_local's code is the client's"
+    for code in (STORAGE_QUOTA_CODE, 422):
+        err = m.error_for(code, 200, "Storage quota exceeded", CTX)
+        assert type(err) is NemoStorageQuotaError and err.limit is None and err.needed is None
+        assert "it is at its quota of uploads and exports, so" in str(err)
+    assert type(m.error_for(STORAGE_QUOTA_CODE, 422, "", CTX)) is NemoStorageQuotaError
     other = m.error_for(422, 422, "title is over the limit", CTX, data={"field": "title", "limit": 200})
     assert type(other) is NemoAPIError
     full_disk = m.error_for(507, 507, "", CTX, data={**NEMO_LOCAL_DATA, "field": "free disk space"})

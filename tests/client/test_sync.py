@@ -306,7 +306,7 @@ def test_a_state_of_another_session_is_refused_before_anything_is_sent(
     ("before", "says"),
     [
         (SessionState(), "a state naming no session"),  # built by hand: whose draft would it compare?
-        ({"session_id": SID}, "not a dict"),
+        ({"session_id": SID}, "a state naming no session"),  # a dict is no state
     ],
     ids=["no-session-id", "not-a-state"],
 )

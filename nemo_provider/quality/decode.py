@@ -1,30 +1,25 @@
 """Reading a media file with PyAV: stream facts, the decoded audio, and the video's real length.
 
-Audio is decoded (its length is then counted in samples, which is exact where container headers are not:
-raw ADTS AAC, for one); video is only demuxed: its frame count and timestamps give its length without
-decoding a single picture, which keeps a 1080p check cheap.
+Audio is decoded, each frame handed to a sink as it comes (measure() filters them meanwhile); its
+length is then counted in samples, which is exact where container headers are not (raw ADTS AAC, for
+one). Video is never decoded: its frame count and timestamps, from the MP4/MOV index or its demuxed
+packets, give its length, which keeps a 1080p check cheap.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-#: Audio decoders whose samples after SPLIT_WARMUP packets no longer depend on what came before (MP3's
-#: bit reservoir spans at most ~3 frames, its filter banks one): a long file is decoded in two halves
-#: side by side. Not AAC: its noise substitution (PNS, on in FFmpeg's encoder) draws from a generator
-#: that runs through the whole file, so a second decoder's noise differs (samples by up to 0.4; a
-#: 96 kb/s file's true peak by 0.15 dB, across the -1 dBTP ceiling);
-#: Opus and Vorbis converge over a pre-roll instead of matching exactly. Those decode in one pass.
-SPLIT_CODECS = frozenset({"mp3float", "mp3"})
-SPLIT_WARMUP = 16
-SPLIT_MIN_PACKETS = 256  # below ~6 s a second decoder costs more than it saves
+#: Demuxers that read an index of every packet when they open a file (FFmpeg's mov: MP4, MOV, M4A and
+#: 3GP's sample tables): the picture's timing comes from it (a millisecond for a minute of 1080p30)
+#: instead of from demuxing its packets (~10 ms of Python holding the GIL)
+SAMPLE_TABLED = frozenset({"mov,mp4,m4a,3gp,3g2,mj2"})
 
 #: Containers without real timestamps: AVI indexes frames, and FFmpeg synthesises their pts (with the
 #: encoder's reorder delay added and one-tick durations), so the picture's length is its frame count
@@ -63,65 +58,114 @@ class Decoded:
             raise self._video_error
 
 
-def _planar_float(frame: Any, resampler: Any, out: list[np.ndarray]) -> None:
-    """Append a frame's samples as one (channels, n) float32 array (one copy per frame: with FFmpeg's
-    audio FIFO instead, or an array per plane, a minute of AAC took 10 % longer)."""
-    if frame.format.name == "fltp":
-        out.append(frame.to_ndarray())
+class Sink(Protocol):
+    """Where the decoded samples go, in order: float32 (channels, k) pieces, then ``close``."""
+
+    #: called on the decoding thread for every piece (a list's bound ``append``, say: it is per frame)
+    put: Callable[[np.ndarray], None]
+
+    def close(self) -> np.ndarray:
+        """Every sample put, as one float32 (channels, n) array; called once, after the last put (also
+        when decoding failed)."""
+        ...
+
+
+#: ``sink(channels, rate, expected samples)``: a Sink for a stream (the length is the container's
+#: claim, capped: a guess to size buffers by, never trusted)
+SinkFactory = Callable[[int, int, int], Sink]
+_EXPECTED_CAP_S = 600.0
+
+
+class _Collect:
+    """The default sink: keeps the pieces and joins them once."""
+
+    def __init__(self, channels: int, rate: int, expected: int) -> None:
+        self.channels = channels
+        self.pieces: list[np.ndarray] = []
+        self.put = self.pieces.append
+
+    def close(self) -> np.ndarray:
+        if not self.pieces:
+            return np.zeros((self.channels, 0), np.float32)
+        return np.concatenate(self.pieces, axis=1).astype(np.float32, copy=False)
+
+
+class _Presented:
+    """Passes a decoder's pieces on, without what comes before time 0: Matroska keeps an AAC encoder's
+    priming at negative times (MP4 hides it in an edit list, which FFmpeg applies while decoding), and
+    presentation starts at 0, so does the audio. ``put`` is the sink's own once nothing is left to drop."""
+
+    def __init__(self, sink: Sink, rate: int) -> None:
+        self.sink, self.rate = sink, rate
+        self.first: float | None = None  # the first frame's time
+        self._drop = 0
+        self.put: Callable[[np.ndarray], None] = sink.put
+
+    def start(self, first: float) -> None:
+        self.first = first
+        self._drop = max(0, round(-first * self.rate))
+        if self._drop:
+            self.put = self._dropping
+
+    def _dropping(self, piece: np.ndarray) -> None:
+        cut = min(self._drop, piece.shape[1])
+        self._drop -= cut
+        if not self._drop:
+            self.put = self.sink.put
+        if cut < piece.shape[1]:
+            self.sink.put(piece[:, cut:])
+
+
+def _decode_run(ctx: Any, packets: Iterable[Any], resampler: Any, out: _Presented) -> None:
+    """Decode ``packets`` in order with ``ctx`` (the demuxer itself: each packet is decoded as it is
+    read), passing the samples on to ``out``, told the first frame's time: one float32 (channels, n)
+    array per frame (with FFmpeg's audio FIFO instead, or an array per plane, a minute of AAC took 10 %
+    longer). Decoders that do not output float planes go through ``resampler``."""
+    planar = ctx.format.name == "fltp"  # most do (AAC, MP3, Opus, Vorbis): no resampler, no check a frame
+    put, waiting = out.put, True
+    for packet in packets:
+        frames = ctx.decode(packet)
+        if waiting and frames and frames[0].pts is not None and frames[0].time_base:
+            out.start(float(frames[0].pts * frames[0].time_base))
+            put, waiting = out.put, False
+        for frame in frames:
+            if planar:
+                put(frame.to_ndarray())
+            else:
+                for f in resampler.resample(frame):
+                    put(f.to_ndarray())
+    if not planar:
+        for f in resampler.resample(None):
+            put(f.to_ndarray())
+
+
+def _skip_all_but(container: Any, stream: Any) -> None:
+    """Have the demuxer skip the other streams' packets (a picture's are not even read from the file):
+    the sound's demux of a minute of 1080p MP4 took 9 ms instead of 11."""
+    try:
+        from av.stream import Discard
+    except ImportError:  # PyAV releases without it: the packets are read and dropped
+        return
+    for other in container.streams:
+        if other.index != stream.index:
+            other.discard = Discard.all
+
+
+def _expected_samples(container: Any, stream: Any) -> int:
+    """The stream's length in samples as its headers claim it (capped), plus a second; 0 if unknown."""
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
     else:
-        out.extend(f.to_ndarray() for f in resampler.resample(frame))
+        seconds = (container.duration or 0) / 1_000_000
+    return int((min(max(seconds, 0.0), _EXPECTED_CAP_S) + 1.0) * stream.rate) if seconds else 0
 
 
-def _decode_run(
-    ctx: Any, packets: Iterable[Any], skip: int, resampler: Any, out: list[np.ndarray]
-) -> float | None:
-    """Decode ``packets`` in order with ``ctx`` (a list, or the demuxer itself: then each packet is
-    decoded as it is read), appending the samples of all but the first ``skip`` packets to ``out``;
-    returns the first kept frame's time."""
-    first: float | None = None
-    for i, packet in enumerate(packets):
-        for frame in ctx.decode(packet):
-            if i < skip:
-                continue
-            if first is None and frame.pts is not None and frame.time_base:
-                first = float(frame.pts * frame.time_base)
-            _planar_float(frame, resampler, out)
-    if resampler is not None and ctx.format.name != "fltp":
-        out.extend(f.to_ndarray() for f in resampler.resample(None))
-    return first
+#: (frames, first timestamp, end timestamp, every timestamp) of a picture's packets, in its time base
+_Timing = tuple[int, int | None, int, list[int]]
 
 
-def _decode_audio(
-    path: str, container: Any, stream: Any, resampler: Any, out: list[np.ndarray]
-) -> float | None:
-    """Decode the audio packets into ``out``, a long file's two halves side by side where that is exact.
-
-    FFmpeg's decoders drop the GIL while they work. For codecs whose state after a few packets depends
-    on those packets alone (``SPLIT_CODECS``) a second decoder started ``SPLIT_WARMUP`` packets before the half yields the same samples from the
-    half on, so on two cores a minute of MP3 decodes in a little over half the time; tests hold the
-    samples to a one-pass decode, bit for bit. Returns the first frame's time.
-    """
-    ctx = stream.codec_context
-    if ctx.name not in SPLIT_CODECS or ctx.format.name != "fltp":
-        return _decode_run(ctx, container.demux(stream), 0, resampler, out)
-    packets = list(container.demux(stream))  # the half is found on the whole list (a few ms a minute)
-    half = len(packets) // 2
-    if half < SPLIT_MIN_PACKETS:
-        return _decode_run(ctx, packets, 0, resampler, out)
-    import av
-
-    tail: list[np.ndarray] = []
-    with av.open(path) as twin, ThreadPoolExecutor(max_workers=1) as pool:
-        twin_ctx = twin.streams.audio[0].codec_context  # decode() reads the first audio stream
-        second = pool.submit(_decode_run, twin_ctx, packets[half - SPLIT_WARMUP :], SPLIT_WARMUP, None, tail)
-        first = _decode_run(ctx, packets[:half], 0, resampler, out)
-        second.result()
-    out.extend(tail)
-    return first
-
-
-def _video_timing(path: str) -> tuple[int, int | None, int, list[int]]:
-    """(frames, first pts, end pts, every pts) of the first video stream's packets: demuxed, not decoded."""
+def _video_timing(path: str) -> _Timing:
+    """The first video stream's packets' timing: demuxed, not decoded."""
     import av
 
     first: int | None = None
@@ -137,9 +181,24 @@ def _video_timing(path: str) -> tuple[int, int | None, int, list[int]]:
     return len(pts), first, end, pts
 
 
-def _fill_video(dec: Decoded, path: str, fmt: str, time_base: Any) -> None:
-    """The video's frame count, length and (for frame-indexed containers) fps, from its packets."""
-    frames, first, end, pts = _video_timing(path)
+def _indexed_timing(stream: Any) -> _Timing | None:
+    """The same from the demuxer's index, for a constant frame rate where it holds every packet
+    (``SAMPLE_TABLED``); ``None`` otherwise. Its timestamps are decode times, evenly spaced as the
+    presentation times are, over the same span (B-frame reordering moves frames inside it); tests hold
+    it to ``_video_timing``, and the fall-back to a variable rate."""
+    entries = getattr(stream, "index_entries", None)  # (PyAV releases without it: demuxed instead)
+    if entries is None or not stream.frames or len(entries) != stream.frames:
+        return None
+    times = sorted(e.timestamp for e in entries if e.size > 0)
+    steps = np.diff(times)
+    if not steps.size or np.any(steps != steps[0]):
+        return None  # a variable frame rate: the last frame's own duration is in its packet only
+    return len(times), times[0], times[-1] + int(steps[0]), times
+
+
+def _fill_video(dec: Decoded, timing: _Timing, fmt: str, time_base: Any) -> None:
+    """The video's frame count, length and (for frame-indexed containers) fps, from its packets' timing."""
+    frames, first, end, pts = timing
     if not frames:
         return
     fps = dec.fps
@@ -153,37 +212,34 @@ def _fill_video(dec: Decoded, path: str, fmt: str, time_base: Any) -> None:
     dec.video_frames, dec.video_duration_s, dec.fps = frames, duration, fps
 
 
-def decode(path: str | os.PathLike[str], *, video_later: bool = False) -> Decoded:
+def _demux_and_fill(dec: Decoded, path: str, fmt: str, time_base: Any) -> None:
+    _fill_video(dec, _video_timing(path), fmt, time_base)
+
+
+def decode(
+    path: str | os.PathLike[str], *, video_later: bool = False, sink: SinkFactory = _Collect
+) -> Decoded:
     """Decode ``path``'s first audio stream and time its first video stream (demuxed, not decoded);
     raises ``av.error.FFmpegError`` if unreadable. ``video_later``: the video's frame count, length
-    and fps are filled in by ``Decoded.finish_video()``."""
+    and fps are filled in by ``Decoded.finish_video()``. ``sink`` receives the samples as they are
+    decoded (e.g. to filter them meanwhile on another thread); its ``close`` gives ``audio``."""
     import av
 
     with av.open(os.fspath(path)) as container:
         astream = container.streams.audio[0] if container.streams.audio else None
         vstream = container.streams.video[0] if container.streams.video else None
-        resampler = None
-        chunks: list[np.ndarray] = []  # (channels, n) each
-        if astream is not None:
-            layout = astream.codec_context.layout.name
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
-        a_first: float | None = None  # the first audio frame's time: < 0 is priming a player never presents
-        if astream is not None:
-            a_first = _decode_audio(os.fspath(path), container, astream, resampler, chunks)
-
         audio = None
         if astream is not None:
+            _skip_all_but(container, astream)
             channels = astream.codec_context.layout.nb_channels
-            # channel-major: every per-channel pass (filtering, peaks, clipping) then reads contiguously
-            planar = (
-                np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-                if chunks
-                else np.zeros((channels, 0), np.float32)
-            )
-            if a_first is not None and a_first < 0:
-                # Matroska keeps an AAC encoder's priming at negative times (MP4 hides it in an edit
-                # list, which FFmpeg applies while decoding): presentation starts at 0, so does the audio
-                planar = planar[:, min(planar.shape[1], round(-a_first * astream.rate)) :]
+            layout = astream.codec_context.layout.name
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=astream.rate)
+            out = sink(channels, int(astream.rate), _expected_samples(container, astream))
+            try:
+                presented = _Presented(out, astream.rate)
+                _decode_run(astream.codec_context, container.demux(astream), resampler, presented)
+            finally:
+                planar = out.close()  # channel-major: every per-channel pass then reads contiguously
             audio = planar.T
         frame_size = astream.codec_context.frame_size if astream is not None else 0
         decoded = Decoded(
@@ -202,12 +258,16 @@ def decode(path: str | os.PathLike[str], *, video_later: bool = False) -> Decode
             video_duration_s=0.0,
         )
         if vstream is not None:
-            # the picture's packets on a demuxer of their own, after the sound: counting them on a
-            # second thread beside the decode made both slower (their GIL hand-offs: 77 ms against 66
-            # for an MP4); beside the numpy analysis that follows it costs little
             fmt, time_base = container.format.name, vstream.time_base
-            # (a partial, not a closure over ``decoded``: a cycle would keep the samples until a GC pass)
-            decoded._video = partial(_fill_video, path=os.fspath(path), fmt=fmt, time_base=time_base)
-            if not video_later:
-                decoded.finish_video()
+            indexed = _indexed_timing(vstream) if fmt in SAMPLE_TABLED else None
+            if indexed is not None:
+                _fill_video(decoded, indexed, fmt, time_base)
+            else:
+                # the picture's packets on a demuxer of their own, after the sound: counting them on a
+                # second thread beside the decode made both slower (their GIL hand-offs: 77 ms against
+                # 66 for an MP4); beside the numpy analysis that follows it costs little. (A partial,
+                # not a closure over ``decoded``: a cycle would keep the samples until a GC pass)
+                decoded._video = partial(_demux_and_fill, path=os.fspath(path), fmt=fmt, time_base=time_base)
+                if not video_later:
+                    decoded.finish_video()
         return decoded

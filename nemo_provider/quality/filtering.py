@@ -1,18 +1,21 @@
 """Overlap-save FIR filtering in short FFT blocks, shared by the loudness and the music analyses.
 
-Each channel is cut once into overlapping blocks and transformed once; from those spectra come the
-K-weighted signal (BS.1770 loudness: the two IIR biquads' impulse response, truncated where it is
+Each channel is cut into overlapping blocks and each block is transformed once; from its spectrum come
+the K-weighted signal (BS.1770 loudness: the two IIR biquads' impulse response, truncated where it is
 below 1e-6 of its peak, so within 3e-5 of running the filters) and the band-limited mono
 mix at a lower rate (a Kaiser-windowed low-pass, decimated in the frequency domain) that the seam,
 tempo and key analyses need. Why blocks and not one transform of the whole file: numpy's FFT of a
 minute of audio at once ran 3-4x slower per sample than batches of 16k-point blocks that stay in
 cache, and a whole-file transform can only apply a brick-wall band limit, never a proper filter.
+Blocks also need only the samples they cover: ``BlockFilter`` filters a signal as a decoder yields it,
+so on two cores the filtering runs beside the decode instead of after it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -64,64 +67,132 @@ def lowpass_delay(decimation: int) -> int:
     return 64 * decimation
 
 
-class Blocks:
-    """The block spectra of float32 ``x`` (n, channels) at ``rate``: one forward FFT per block and channel."""
+_DECIMATIONS = (1, 2, 4, 8, 16)
 
-    def __init__(self, x: np.ndarray, rate: int, map: Map = map) -> None:
-        self.n, channels = x.shape
-        self.rate = rate
-        self.map = map  # a thread pool's map runs the channels side by side (numpy's FFT drops the GIL)
-        self.blocks = max(1, math.ceil((self.n + _PAD) / _HOP))
-        self.spec = np.empty((channels, self.blocks, N_FFT // 2 + 1), np.complex64)
 
-        def transform(ch: int) -> None:
-            padded = np.zeros(TAPS - 1 + self.blocks * _HOP, np.float32)
-            padded[TAPS - 1 : TAPS - 1 + self.n] = x[:, ch]
-            frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::_HOP][: self.blocks]
-            for i in range(0, self.blocks, _BATCH):
-                # in float64, a few blocks at a time: numpy's float32 rfft runs at half its float64 speed
-                self.spec[ch, i : i + _BATCH] = np.fft.rfft(frames[i : i + _BATCH].astype(np.float64), axis=1)
+@dataclass
+class Filtered:
+    """A signal and what the blocks made of it, each channel-major (each channel contiguous)."""
 
-        list(self.map(transform, range(channels)))
+    samples: np.ndarray  # float32 (n, channels): the signal itself
+    weighted: np.ndarray  # float32 (n, channels): K-weighted (BS.1770)
+    mono: np.ndarray  # float32 (ceil(n / decimation),): the channels' mean, low-passed, decimated
+    rate: int
+    decimation: int
 
-    def filtered(self, response: np.ndarray, map: Map | None = None) -> np.ndarray:
-        """Each channel through the FIR of ``response`` (``k_response``): (n, channels), channel-major
-        (each channel contiguous, as decode's samples). ``map`` (default: the constructor's) runs the
-        channels."""
-        out = np.empty((len(self.spec), self.n), np.float32)
 
-        def inverse(ch: int) -> None:
-            y = np.fft.irfft(self.spec[ch] * response, n=N_FFT, axis=1)[:, TAPS - 1 :]
-            out[ch] = y.reshape(-1)[: self.n]
+class BlockFilter:
+    """Overlap-save filtering of a signal that arrives in pieces, one batch of blocks at a time.
 
-        list((map or self.map)(inverse, range(len(self.spec))))
-        return out.T
+    ``extend`` appends samples, ``run`` filters every block whose samples are all in (the K-weighted
+    signal and the mono mix at ``rate / decimation``, from one forward FFT per block and channel), and
+    ``close`` filters the rest (the last blocks read the zeros after the signal) on ``map``. Blocks write
+    disjoint rows, so ``close`` runs them side by side. ``capacity`` (samples) is a guess of the length;
+    the buffers grow past it. Not thread-safe: one thread extends and runs, then one closes.
+    """
 
-    def mono(self, decimation: int) -> np.ndarray:
-        """The channels' mean, low-passed and sampled at ``rate / decimation`` (delay removed); the
-        blocks' two halves on the constructor's ``map`` (each block is its own)."""
-        if decimation not in (1, 2, 4, 8, 16):
+    def __init__(self, channels: int, rate: int, decimation: int, capacity: int = 0) -> None:
+        if decimation not in _DECIMATIONS:
             raise ValueError(f"decimation must be a power of two up to 16, not {decimation}")
-        size = N_FFT // decimation
-        skip = (TAPS - 1) // decimation  # the overlap, at the new rate
-        y = np.empty((self.blocks, size - skip), np.float32)
-        response = lowpass_response(decimation)
+        self.channels, self.rate, self.decimation = channels, rate, decimation
+        self.n = 0  # samples in
+        self.done = 0  # blocks filtered
+        self._k = k_response(rate)
+        self._low = lowpass_response(decimation) / np.float32(channels * decimation)
+        self._blocks = 0
+        self._buf = self._weighted = self._mono = np.empty((0, 0), np.float32)
+        self._grow(max(capacity, 1))
 
-        def rows(span: range) -> None:
-            low = self.spec[0, span.start : span.stop].copy()
-            for ch in range(1, len(self.spec)):
-                low += self.spec[ch, span.start : span.stop]
-            low *= response / (len(self.spec) * decimation)
+    @staticmethod
+    def blocks_for(samples: int) -> int:
+        """The blocks a signal of ``samples`` needs (the last ones read the zeros after it)."""
+        return max(1, math.ceil((samples + _PAD) / _HOP))
+
+    def _grow(self, samples: int) -> None:
+        """Room for ``samples`` (the blocks reading past them included), keeping what is in."""
+        blocks = self.blocks_for(samples)
+        if blocks <= self._blocks:
+            return
+        buf = np.zeros((self.channels, TAPS - 1 + blocks * _HOP), np.float32)  # TAPS - 1 zeros first
+        weighted = np.empty((self.channels, blocks * _HOP), np.float32)
+        mono = np.empty((blocks, _HOP // self.decimation), np.float32)
+        if self._blocks:
+            buf[:, : TAPS - 1 + self.n] = self._buf[:, : TAPS - 1 + self.n]
+            weighted[:, : self.done * _HOP] = self._weighted[:, : self.done * _HOP]
+            mono[: self.done] = self._mono[: self.done]
+        self._buf, self._weighted, self._mono, self._blocks = buf, weighted, mono, blocks
+
+    def extend(self, pieces: Sequence[np.ndarray]) -> None:
+        """Append float32 (channels, k) pieces, in order."""
+        k = sum(p.shape[1] for p in pieces)
+        if self.n + k + _PAD > self._blocks * _HOP:
+            self._grow(max(self.n + k, self._blocks * _HOP * 3 // 2))
+        start = TAPS - 1 + self.n
+        np.concatenate(pieces, axis=1, out=self._buf[:, start : start + k])
+        self.n += k
+
+    def samples(self) -> np.ndarray:
+        """The samples in so far, float32 (channels, n) (a view: valid until the next ``extend``)."""
+        return self._buf[:, TAPS - 1 : TAPS - 1 + self.n]
+
+    def ready(self) -> int:
+        """Blocks whose samples are all in (block b reads up to sample (b + 1) * hop)."""
+        return min(self.n // _HOP, self._blocks)
+
+    def run(self, stop: int | None = None) -> None:
+        """Filter the blocks from ``done`` to ``stop`` (default: every ready block)."""
+        stop = self.ready() if stop is None else stop
+        self._filter(self.done, stop)
+        self.done = max(self.done, stop)
+
+    def close(self, map: Map = map) -> Filtered:
+        """Filter the blocks left (split in two on ``map``) and return the whole signal's results."""
+        total = self.blocks_for(self.n)
+        self._grow(self.n)
+        mid = (self.done + total + 1) // 2
+        list(map(lambda span: self._filter(*span), [(self.done, mid), (mid, total)]))
+        self.done = total
+        q = self.decimation
+        start = lowpass_delay(q) // q
+        return Filtered(
+            samples=self.samples().T,
+            weighted=self._weighted[:, : self.n].T,
+            mono=np.ascontiguousarray(self._mono[:total].reshape(-1)[start : start + -(-self.n // q)]),
+            rate=self.rate,
+            decimation=q,
+        )
+
+    def _filter(self, start: int, stop: int) -> None:
+        """Blocks ``start`` to ``stop``, every channel in each numpy call (on two threads, each call is
+        a GIL hand-off with the other thread: fewer and larger calls leave the decoder beside more)."""
+        q, ch = self.decimation, self.channels
+        half = N_FFT // q // 2
+        skip = (TAPS - 1) // q  # the overlap, at the new rate
+        row, item = self._buf.strides[0], self._buf.itemsize
+        for lo in range(start, stop, _BATCH):
+            hi = min(lo + _BATCH, stop)
+            frames = np.lib.stride_tricks.as_strided(
+                self._buf[:, lo * _HOP :], (ch, hi - lo, N_FFT), (row, _HOP * item, item), writeable=False
+            )
+            # in float64: numpy's float32 rfft runs at half its float64 speed
+            spec = np.fft.rfft(frames.astype(np.float64), axis=2).astype(np.complex64)
+            weighted = np.fft.irfft(spec * self._k, n=N_FFT, axis=2)[:, :, TAPS - 1 :]
+            self._weighted[:, lo * _HOP : hi * _HOP].reshape(ch, hi - lo, _HOP)[...] = weighted
+            low = spec[0] if ch == 1 else spec[0] + spec[1]
+            for c in range(2, ch):
+                low += spec[c]
+            low *= self._low
             # y[q*m] from the full spectrum: fold the bins above the new Nyquist back (Hermitian symmetry)
-            folded = np.zeros((len(span), size // 2 + 1), np.complex64)
-            for k in range(decimation):
-                part = low[:, k * (size // 2) : k * (size // 2) + size // 2 + 1]
-                if k % 2:
-                    part = np.conj(part[:, ::-1])
-                folded[:, : part.shape[1]] += part
-            y[span.start : span.stop] = np.fft.irfft(folded, n=size, axis=1)[:, skip:]
+            folded = low[:, : half + 1].copy() if q > 1 else low
+            for k in range(1, q):
+                part = low[:, k * half : k * half + half + 1]
+                folded += np.conj(part[:, ::-1]) if k % 2 else part
+            self._mono[lo:hi] = np.fft.irfft(folded, n=2 * half, axis=1)[:, skip:]
 
-        half = (self.blocks + 1) // 2
-        list(self.map(rows, [range(0, half), range(half, self.blocks)]))
-        start = lowpass_delay(decimation) // decimation
-        return np.ascontiguousarray(y.reshape(-1)[start : start + -(-self.n // decimation)])
+
+def filter_signal(x: np.ndarray, rate: int, decimation: int = 2, map: Map = map) -> Filtered:
+    """``BlockFilter`` on a whole float32 (n, channels) signal at once."""
+    f = BlockFilter(x.shape[1], rate, decimation, capacity=len(x))
+    if len(x):
+        f.extend([np.ascontiguousarray(x.T)])
+    return f.close(map)

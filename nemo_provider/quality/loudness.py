@@ -2,7 +2,7 @@
 
 numpy only (no scipy import: it cost a fresh task process ~0.6 s of the check). The K-weighting is the
 standard's two biquads (libebur128's bilinear design, the standard's coefficients at 48 kHz), applied
-as their truncated impulse response by ``filtering.Blocks``; the gating is the standard's, with
+as their truncated impulse response by ``filtering.BlockFilter``; the gating is the standard's, with
 pyloudnorm's block bounds, vectorised. Tests hold both to pyloudnorm and to FFmpeg's ebur128 filter.
 """
 

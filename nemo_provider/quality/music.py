@@ -3,7 +3,7 @@
 The three librosa functions used (``onset_strength``, ``autocorrelate``, ``chroma_stft``) are a few
 lines of numpy each; importing librosa (with scipy, sklearn and numba's cached kernels) cost a fresh
 task process ~1 s, more than the engine needs to make a one-minute track. They run on the band-limited
-mono mix at half the file's rate (``spectra.Spectra.mono``: 22.05/24 kHz), with frame and hop lengths
+mono mix at half the file's rate (``filtering.BlockFilter``: 22.05/24 kHz), with frame and hop lengths
 scaled to keep librosa's 22 kHz resolution; tests hold the results to librosa's on the same tracks. (Why not
 essentia: AGPL-3.0, which many users of an Apache-2.0 provider cannot take on.) The tempo is chosen
 metrically on the envelope's autocorrelation (the beat whose half-bar and bar periods also recur),

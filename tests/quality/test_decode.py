@@ -1,19 +1,17 @@
-"""decode(): a long MP3 decoded in two halves side by side is the one-pass decode, bit for bit; codecs
-whose state runs through the whole file (AAC's noise substitution) are decoded in one pass."""
+"""decode(): the picture's timing from the MP4/MOV sample tables' index is what demuxing its packets
+gives; where the index cannot time it, the packets are demuxed."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 from nemo_provider.quality import decode as decoding
 
 from .conftest import ffmpeg
 
-SECONDS = 16.0  # ~610 MP3 frames: both halves above SPLIT_MIN_PACKETS
+SECONDS = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -24,61 +22,64 @@ def music(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return track.write(tmp_path_factory.mktemp("decode") / "music.wav")
 
 
-def _runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The ``skip`` of every decoder run decode() starts (a second run means it split the file)."""
-    skips: list[int] = []
-    real = decoding._decode_run
-
-    def spy(ctx: Any, packets: list[Any], skip: int, resampler: Any, out: list[list[np.ndarray]]) -> Any:
-        skips.append(skip)
-        return real(ctx, packets, skip, resampler, out)
-
-    monkeypatch.setattr(decoding, "_decode_run", spy)
-    return skips
-
-
 @pytest.mark.parametrize(
     ("name", "args"),
     [
-        ("cbr192.mp3", ["-c:a", "libmp3lame", "-b:a", "192k"]),
-        ("cbr64.mp3", ["-c:a", "libmp3lame", "-b:a", "64k"]),  # a busier bit reservoir
-        ("vbr.mp3", ["-c:a", "libmp3lame", "-q:a", "6"]),
-        ("mono.mp3", ["-c:a", "libmp3lame", "-ac", "1", "-b:a", "48k"]),
-        ("mp3.mkv", ["-c:a", "libmp3lame", "-b:a", "128k"]),
-        ("mp3.avi", ["-c:a", "libmp3lame", "-b:a", "128k"]),
+        ("cfr.mp4", ["-r", "30", "-c:v", "libx264", "-bf", "0"]),
+        ("bframes.mp4", ["-r", "25", "-c:v", "libx264", "-bf", "3"]),  # decode order is not display order
+        ("bframes.mov", ["-r", "24", "-c:v", "libx264", "-bf", "2"]),
+        ("late.mp4", ["-vf", "setpts=PTS+0.5/TB", "-c:v", "libx264"]),  # the picture starts at 0.5 s
     ],
 )
-def test_a_split_mp3_decode_is_the_one_pass_decode_bit_for_bit(
-    name: str, args: list[str], music: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_sample_tables_index_times_the_picture_as_its_packets_do(
+    name: str, args: list[str], music: Path, tmp_path: Path
 ) -> None:
-    path = tmp_path / name
-    ffmpeg("-i", str(music), *args, str(path))
-    runs = _runs(monkeypatch)
-    split = decoding.decode(path)
-    assert sorted(runs) == [0, decoding.SPLIT_WARMUP], "the file was not decoded in two halves"
-    monkeypatch.setattr(decoding, "SPLIT_CODECS", frozenset())
-    whole = decoding.decode(path)
-    assert runs[2:] == [0]
-    assert split.audio is not None and whole.audio is not None
-    assert split.audio.shape == whole.audio.shape
-    assert np.array_equal(split.audio, whole.audio)
-    assert abs(len(split.audio) / split.sample_rate - SECONDS) < 0.1
+    """MP4/MOV: the picture's frames and length read from the demuxer's index are what demuxing every
+    packet gives (so the faster path changes no A/V verdict)."""
+    import av
 
-
-@pytest.mark.parametrize(
-    ("name", "args"),
-    [
-        ("aac.m4a", ["-c:a", "aac", "-b:a", "128k"]),  # FFmpeg's AAC encoder uses noise substitution
-        ("short.mp3", ["-t", "4", "-c:a", "libmp3lame"]),  # too short to be worth a second decoder
-        ("flac.flac", ["-c:a", "flac"]),
-    ],
-)
-def test_other_codecs_and_short_files_decode_in_one_pass(
-    name: str, args: list[str], music: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
     path = tmp_path / name
-    ffmpeg("-i", str(music), *args, str(path))
-    runs = _runs(monkeypatch)
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-i", str(music), "-t", "3",
+           *args, "-c:a", "aac", "-shortest", str(path))  # fmt: skip
+    with av.open(str(path)) as container:
+        assert container.format.name in decoding.SAMPLE_TABLED
+        stream = container.streams.video[0]
+        indexed = decoding._indexed_timing(stream)
+        time_base = stream.time_base
+    assert indexed is not None, "the index did not hold every packet"
+    demuxed = decoding._video_timing(str(path))
+    assert indexed[0] == demuxed[0]
+    assert (indexed[2] - indexed[1]) * time_base == (demuxed[2] - (demuxed[1] or 0)) * time_base
     dec = decoding.decode(path)
-    assert runs == [0]
-    assert dec.audio is not None and len(dec.audio) > 0
+    assert dec.video_frames == demuxed[0] and dec.video_duration_s == pytest.approx(
+        float((demuxed[2] - (demuxed[1] or 0)) * time_base), abs=1e-9
+    )
+
+
+VFR = "setpts='if(lt(N,20),N*1000,N*1000+400*(N-20))/TB/30000'"  # frames 1/30 s apart, then 1/21 s
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("cues.mkv", []),  # Matroska's cues index keyframes only
+        ("vfr.mp4", ["-vf", VFR, "-fps_mode", "vfr"]),  # a variable rate: the index lacks the last duration
+    ],
+)
+def test_a_picture_the_index_cannot_time_is_demuxed(
+    name: str, args: list[str], music: Path, tmp_path: Path
+) -> None:
+    import av
+
+    path = tmp_path / name
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-i", str(music), "-t", "3",
+           *args, "-c:v", "libx264", "-c:a", "aac", "-shortest", str(path))  # fmt: skip
+    with av.open(str(path)) as container:
+        assert decoding._indexed_timing(container.streams.video[0]) is None
+        time_base = container.streams.video[0].time_base
+    dec = decoding.decode(path, video_later=True)
+    assert dec.video_frames == 0  # left to finish_video(), which demuxes
+    dec.finish_video()
+    frames, first, end, _ = decoding._video_timing(str(path))
+    assert dec.video_frames == frames > 50
+    assert dec.video_duration_s == pytest.approx(float((end - (first or 0)) * time_base), abs=1e-9)

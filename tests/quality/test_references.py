@@ -16,7 +16,7 @@ import pytest
 
 from nemo_provider.quality import filtering, loudness, music, seam
 from nemo_provider.quality.decode import decode
-from nemo_provider.quality.filtering import N_FFT, TAPS, Blocks, k_response
+from nemo_provider.quality.filtering import N_FFT, TAPS, BlockFilter, filter_signal
 from nemo_provider.quality.measuring import _DECIMATION as MUSIC_DECIMATION
 
 SR = 44100
@@ -49,7 +49,7 @@ def _iir_k_weighted(x: np.ndarray, rate: int) -> np.ndarray:
 def test_k_weighting_in_fft_blocks_equals_the_iir_filters(rate: int) -> None:
     x = np.random.default_rng(rate).normal(0, 0.2, (rate * 3, 2)).astype(np.float32)
     x[: rate // 2] *= np.linspace(0, 1, rate // 2)[:, None]  # a start and an end that are not silent
-    ours = Blocks(x, rate).filtered(k_response(rate))
+    ours = filter_signal(x, rate).weighted
     ref = _iir_k_weighted(x, rate)
     assert ours.shape == x.shape
     assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max()
@@ -62,11 +62,11 @@ def test_blocks_join_without_a_seam_at_every_length(n: int) -> None:
     """Block edges fall everywhere in the signal: the filtered signal, and the mono mix at half and a
     quarter of the rate, are what one whole-signal computation gives, to the last sample."""
     x = np.random.default_rng(n).normal(0, 0.2, (n, 2)).astype(np.float32)
-    blocks = Blocks(x, SR)
     ref = _iir_k_weighted(x, SR)
-    assert np.abs(blocks.filtered(k_response(SR)) - ref).max() <= 1e-4 * max(np.abs(ref).max(), 1e-9)
     for q in (2, 4):
-        mono = blocks.mono(q)
+        filtered = filter_signal(x, SR, q)
+        assert np.abs(filtered.weighted - ref).max() <= 1e-4 * max(np.abs(ref).max(), 1e-9)
+        mono = filtered.mono
         assert len(mono) == math.ceil(n / q)
         delay = filtering.lowpass_delay(q)
         taps = np.fft.irfft(filtering.lowpass_response(q), n=N_FFT)[: 2 * delay + 1]
@@ -76,7 +76,7 @@ def test_blocks_join_without_a_seam_at_every_length(n: int) -> None:
 
 def test_decimation_outside_the_supported_set_is_refused() -> None:
     with pytest.raises(ValueError, match="power of two"):
-        Blocks(np.zeros((100, 1), np.float32), SR).mono(3)
+        BlockFilter(1, SR, 3)
 
 
 def test_k_weighting_coefficients_are_the_standards_at_48k() -> None:
@@ -91,7 +91,7 @@ def test_integrated_loudness_agrees_with_pyloudnorm(tracks) -> None:
     import pyloudnorm
 
     for name, x in tracks.items():
-        ours = loudness.gated_lufs(Blocks(x, SR).filtered(k_response(SR)), SR)
+        ours = loudness.gated_lufs(filter_signal(x, SR).weighted, SR)
         ref = pyloudnorm.Meter(SR).integrated_loudness(x.astype(np.float64))
         # pyloudnorm designs its K filter from the cookbook shelf, a few hundredths of a dB off the
         # standard's; the gating and blocks are the same
@@ -152,13 +152,12 @@ def test_percentile_by_partition_equals_numpys() -> None:
 def test_mono_at_a_lower_rate_is_the_band_limited_mix() -> None:
     t = np.arange(SR * 2) / SR
     x = np.stack([np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 9000 * t)], axis=1).astype(np.float32)
-    blocks = Blocks(x, SR)
-    quarter = blocks.mono(4)  # 11025 Hz: the 9 kHz tone is above its Nyquist and must be gone
+    quarter = filter_signal(x, SR, 4).mono  # 11025 Hz: the 9 kHz tone is above its Nyquist and must be gone
     tq = np.arange(len(quarter)) * 4 / SR
     assert len(quarter) == math.ceil(len(x) / 4)
     middle = slice(1000, -1000)
     assert np.abs(quarter[middle] - 0.5 * np.sin(2 * np.pi * 440 * tq[middle])).max() < 1e-3
-    half = blocks.mono(2)  # 22050 Hz keeps it
+    half = filter_signal(x, SR, 2).mono  # 22050 Hz keeps it
     th = np.arange(len(half)) * 2 / SR
     want = 0.5 * np.sin(2 * np.pi * 440 * th) + 0.25 * np.sin(2 * np.pi * 9000 * th)
     assert np.abs(half[middle] - want[middle]).max() < 1e-3
@@ -172,7 +171,7 @@ def test_tempo_and_key_agree_with_librosa_on_nemo_local_tracks(tracks, decimatio
     rate = SR // decimation
     n_fft, hop = music._scaled(2048, rate), music._scaled(256, rate)
     for name, x in tracks.items():
-        mono = Blocks(x, SR).mono(decimation)
+        mono = filter_signal(x, SR, decimation).mono
         ours_env = music.onset_envelope(mono, rate)
         ours_bpm, _ = music.tempo(ours_env, rate)
         ref_y = librosa.resample(x.mean(axis=1), orig_sr=SR, target_sr=rate)
@@ -197,7 +196,7 @@ def test_chroma_filters_and_tuning_match_librosas(tracks, decimation: int) -> No
         ours = music._chroma_filters(rate, n_fft, tuning)
         assert np.allclose(ours, librosa.filters.chroma(sr=rate, n_fft=n_fft, tuning=tuning), atol=1e-6)
     for x in tracks.values():
-        power = music._stft_power(Blocks(x, SR).mono(decimation), n_fft, n_fft // 2).T
+        power = music._stft_power(filter_signal(x, SR, decimation).mono, n_fft, n_fft // 2).T
         ref = librosa.estimate_tuning(S=power, sr=rate, bins_per_octave=12)
         assert music._tuning(power, rate, n_fft) == pytest.approx(ref, abs=1e-9)
 

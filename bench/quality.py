@@ -9,10 +9,10 @@ the delivered file, timed two ways: warm (the libraries already imported, as the
 PyAV are: what every check in a task after the first pays) and in a fresh Python process (imports of
 numpy and PyAV included, ~90 ms: what one Airflow task pays once). ``ok`` is taken on the warm time,
 measured the same way as the engine's; the fresh-process figure is printed beside it. The check uses
-two threads where the host has two cores (so does the engine's encoder). Fastest of ``--repeat`` runs
-counts (shared machine).
+two threads where the host has two cores (so does the engine's encoder). The fastest of ``--repeat``
+runs counts (shared machine), the jobs taking turns so that other work hits them alike.
 
-    python bench/quality.py [--seconds 60] [--repeat 3]
+    python bench/quality.py [--seconds 60] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -38,21 +38,25 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "passed": r.passed, "summ
 """
 
 
-def _fastest(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        value = fn()
-        took = time.perf_counter() - t0
-        if took < best:
-            best, out = took, value
-    return best, out
+def _fastest_interleaved(jobs: dict[str, Callable[[], Any]], rounds: int) -> dict[str, tuple[float, Any]]:
+    """Each job once per round, in turn, for ``rounds`` rounds: the fastest run of each and its value.
+    Taking turns spreads every job's runs over the whole bench, so a burst of other work on this shared
+    machine lands on the engine's and the check's runs alike instead of on all of one's."""
+    best: dict[str, tuple[float, Any]] = {}
+    for _ in range(rounds):
+        for name, fn in jobs.items():
+            t0 = time.perf_counter()
+            value = fn()
+            took = time.perf_counter() - t0
+            if name not in best or took < best[name][0]:
+                best[name] = (took, value)
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
     from nemo_local.agent.composing import compose_to_files
@@ -63,27 +67,24 @@ def main() -> None:
     seconds, ms = args.seconds, int(args.seconds * 1000)
     work = Path(tempfile.mkdtemp(prefix="bench-quality-"))
     plan = parse_prompt("upbeat corporate track for a product explainer", duration_s=seconds, seed=7)
-    compose_s, made = _fastest(lambda: compose_to_files(plan.model_dump(), str(work), "track"), args.repeat)
+    made = compose_to_files(plan.model_dump(), str(work), "track")
     media = {"nemo://music": Path(made["audio"]), "nemo://cover": Path(made["cover"])}
     meta = made["metadata"]
-    results = []
-    for fmt in ("mp3", "mp4"):
+    jobs: dict[str, Callable[[], Any]] = {
+        "compose": lambda: compose_to_files(plan.model_dump(), str(work), "track")
+    }
+    formats = ("mp3", "mp4")
+    for fmt in formats:
         tracks = [{"tt": 1, "sg": [{"id": "bgm", "s": 0, "d": ms, "src": "nemo://music", "v": 1.0}]}]
         if fmt == "mp4":
             tracks.insert(0, {"tt": 0, "sg": [{"id": "cover", "s": 0, "d": ms, "src": "nemo://cover"}]})
         draft = {"t": tracks, "d": ms, "m": {"title": meta["title"], "width": 1920, "height": 1080}}
         out = work / f"export.{fmt}"
-        render_s, _ = _fastest(
-            lambda fmt=fmt, draft=draft, out=out: render_draft(
-                draft, out, fmt=fmt, quality="high", resolve_media=media.__getitem__
-            ),
-            args.repeat,
-        )
-        engine_s = compose_s + render_s
         expect = {"format": fmt, "duration_s": seconds, "lufs": meta["lufs"], "bpm": meta["bpm"], "key": meta["key"],
                   "lines": 1080 if fmt == "mp4" else None}  # fmt: skip
-        check(measure(out), expect)  # warm the libraries
-        warm_s, result = _fastest(lambda out=out, expect=expect: check(measure(out), expect), args.repeat)
+
+        def render(fmt: str = fmt, draft: dict[str, Any] = draft, out: Path = out) -> None:
+            render_draft(draft, out, fmt=fmt, quality="high", resolve_media=media.__getitem__)
 
         def fresh(out: Path = out, expect: dict[str, Any] = expect) -> dict[str, Any]:
             proc = subprocess.run(
@@ -92,7 +93,20 @@ def main() -> None:
             )  # fmt: skip
             return json.loads(proc.stdout.strip().splitlines()[-1])
 
-        fresh_s, fresh_out = _fastest(fresh, args.repeat)
+        render()
+        check(measure(out), expect)  # warm the libraries
+        jobs[f"render {fmt}"] = render
+        jobs[f"check {fmt}"] = lambda out=out, expect=expect: check(measure(out), expect)
+        jobs[f"fresh {fmt}"] = fresh
+    best = _fastest_interleaved(jobs, args.repeat)
+    compose_s = best["compose"][0]
+    results = []
+    for fmt in formats:
+        render_s = best[f"render {fmt}"][0]
+        engine_s = compose_s + render_s
+        warm_s, result = best[f"check {fmt}"]
+        fresh_s, fresh_out = best[f"fresh {fmt}"]
+        out = work / f"export.{fmt}"
         print(
             f"{fmt} {seconds:g}s: engine {engine_s:.2f} s (compose+files {compose_s:.2f} + render "
             f"{render_s:.2f}); check {warm_s:.3f} s warm -> {warm_s / engine_s:.1%} of the engine; "

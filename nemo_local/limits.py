@@ -113,6 +113,20 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "generations_per_user", 4, "count", "--max-generations-per-user", "agent messages of one user at work"
     ),
+    Spec(
+        "sessions_per_user",
+        10000,
+        "count",
+        "--max-sessions-per-user",
+        "sessions one user may create (kept until the data dir is cleaned; over it: 422)",
+    ),
+    Spec(
+        "draft_versions",
+        50,
+        "count",
+        "--max-draft-versions",
+        "draft versions kept per session (the latest ones; older versions are dropped)",
+    ),
 )
 BY_NAME: Mapping[str, Spec] = {s.name: s for s in SPECS}
 RETRY_AFTER_S = 5  # what a 429 for a busy user says: a render or a track takes seconds, not minutes
@@ -160,6 +174,8 @@ class Limits:
     free_disk_bytes: int = _default("free_disk_bytes")
     renders_per_user: int = _default("renders_per_user")
     generations_per_user: int = _default("generations_per_user")
+    sessions_per_user: int = _default("sessions_per_user")
+    draft_versions: int = _default("draft_versions")
 
     @classmethod
     def from_values(cls, typed: Mapping[str, float]) -> Limits:

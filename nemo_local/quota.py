@@ -19,7 +19,10 @@ from pathlib import Path
 from nemo_local.limits import MB, LimitExceeded, Limits
 from nemo_local.store import Store
 
-QUOTA_CODE = 422  # the user must delete or be given more room: retrying the same request cannot help
+# The quota's own envelope code (HTTP 422), ours: the contract has none. Distinct from the 422 of a bad
+# request so a client can name it; the user must delete or be given more room: retrying cannot help.
+QUOTA_CODE = 4004
+QUOTA_HTTP_STATUS = 422
 DISK_CODE = 507  # Insufficient Storage: the server's own condition, for its operator to fix
 
 
@@ -64,7 +67,8 @@ def out_of_space(exc: OSError, path: Path, limits: Limits, what: str) -> LimitEx
 
 
 def storage_full(used: int, adding: int, limits: Limits) -> LimitExceeded:
-    """The quota's one error: `used` bytes kept, `adding` more asked for."""
+    """The quota's one error (code QUOTA_CODE, HTTP 422): `used` bytes kept, `adding` more asked for;
+    `data` = {field: "stored files", limit: the quota in bytes, value: used + adding, switch}."""
     return LimitExceeded(
         "storage_bytes",
         "stored files",

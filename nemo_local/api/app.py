@@ -42,7 +42,7 @@ log = logging.getLogger("nemo_local")
 
 
 def create_app(config: ServerConfig) -> FastAPI:
-    store = Store(config.data_dir)
+    store = Store(config.data_dir, config.limits)
     released = store.credits.release_all_held()
     sweep_orphans(store.data_dir, store.db)  # before serving: no upload or composition is running yet
     composer = ComposeRunner(config.compose_workers)

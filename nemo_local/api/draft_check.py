@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nemo_local.limits import LimitExceeded, Limits
-from nemo_local.renderer.timeline import shown  # light: the renderer's pipelines load only to render
+from nemo_local.renderer.timeline import KEYS, shown  # light: the pipelines load only to render
 
 MAX_DEPTH = 32  # a real draft nests 5 levels (draft > t > track > sg > segment > m)
 MAX_SIDE = 16384
@@ -40,6 +40,18 @@ def _first(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | No
         if name in d and d[name] is not None:
             return name, d[name]
     return None
+
+
+def segment_count(draft: Any) -> int:
+    """Segments on all of a draft's tracks, read by the renderer's keys (short or readable, as
+    `parse_draft` counts them for the segment limit); 0 for no draft or one without tracks."""
+    if not isinstance(draft, Mapping):
+        return 0
+    tracks = _first(draft, KEYS["tracks"])
+    if tracks is None or not isinstance(tracks[1], list):
+        return 0
+    found = (_first(t, KEYS["segments"]) for t in tracks[1] if isinstance(t, Mapping))
+    return sum(len(f[1]) for f in found if f is not None and isinstance(f[1], list))
 
 
 def _as_float(value: int | float) -> float:
@@ -135,7 +147,7 @@ def check_draft(draft: Any, limits: Limits) -> None:
     (tracks, segments, length)."""
     # the renderer is imported here, not at the top: this runs in a thread, off the event loop
     from nemo_local.renderer import RenderError
-    from nemo_local.renderer.timeline import KEYS, TEXT, most_at_once, parse_draft, track_kind
+    from nemo_local.renderer.timeline import TEXT, most_at_once, parse_draft, track_kind
 
     if not isinstance(draft, Mapping):
         raise DraftInvalid("draft", "must be an object")

@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from nemo_local.api.envelope import error_body
 from nemo_local.limits import Busy, LimitExceeded
+from nemo_local.quota import QUOTA_CODE, QUOTA_HTTP_STATUS
 from nemo_local.store.paths import InvalidId
 
 log = logging.getLogger("nemo_local.api")
@@ -23,6 +25,7 @@ HTTP_STATUS = {
     4001: 415,
     4002: 413,
     4003: 422,
+    QUOTA_CODE: QUOTA_HTTP_STATUS,  # 4004, ours: the user's storage quota is full
     400: 400,
     402: 402,
     409: 409,
@@ -56,8 +59,7 @@ def errors_in_200(request: Request) -> bool:
 
 def envelope_error(request: Request, exc: ApiError) -> JSONResponse:
     status = 200 if errors_in_200(request) and exc.http_status < 500 else exc.http_status
-    body = {"code": exc.code, "message": exc.message, "data": exc.data}
-    return JSONResponse(body, status_code=status, headers=exc.headers)
+    return JSONResponse(error_body(exc.code, exc.message, exc.data), status_code=status, headers=exc.headers)
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -90,8 +92,7 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
     error = ApiError(422, message, {"errors": details, "field": details[0]["field"] if details else None})
     if request.url.path == "/run_sse" and not errors_in_200(request):
-        body = {"code": 422, "message": message, "data": error.data, "detail": details}
-        return JSONResponse(body, status_code=422)
+        return JSONResponse(error_body(422, message, error.data, detail=details), status_code=422)
     return envelope_error(request, error)
 
 
@@ -123,7 +124,7 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
 async def limit_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
-    status = HTTP_STATUS.get(exc.code, exc.code)  # a contract code (4002, 4003) has its table's status
+    status = HTTP_STATUS.get(exc.code, exc.code)  # a contract code (4002-4004) has its table's status
     return envelope_error(request, ApiError(exc.code, str(exc), exc.data, headers, http_status=status))
 
 
@@ -149,7 +150,7 @@ async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     """A bug, not a bad request: logged with its traceback, answered in the envelope without one."""
     log.error("unhandled error on %s %s", request.method, request.url.path[:MAX_SHOWN], exc_info=exc)
     message = f"internal error ({type(exc).__name__}); see the nemo-local log"
-    return JSONResponse({"code": 500, "message": message, "data": None}, status_code=500)
+    return JSONResponse(error_body(500, message), status_code=500)
 
 
 def session_not_found(session_id: str, why: str | None = None) -> ApiError:

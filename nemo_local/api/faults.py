@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import math
 import threading
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from nemo_local.api.envelope import error_bytes, send_error
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state
 from nemo_local.config import FaultSwitches, FaultUpdate
@@ -54,20 +54,11 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         if status == 429:
-            body: dict[str, Any] = {
-                "code": 429,
-                "message": "Rate limited (injected); retry after 1 s",
-                "data": None,
-            }
+            payload = error_bytes(429, "Rate limited (injected); retry after 1 s")
             http = 200 if faults.errors_in_200 else 429
-            headers = [(b"retry-after", b"1")]
+            await send_error(send, http, payload, [(b"retry-after", b"1")])
         else:
-            body = {"code": 503, "message": "Service unavailable (injected)", "data": None}
-            http, headers = 503, []
-        payload = json.dumps(body).encode()
-        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": http, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+            await send_error(send, 503, error_bytes(503, "Service unavailable (injected)"))
 
 
 def require_admin(request: Request, state: AppState = Depends(app_state)) -> None:  # noqa: B008

@@ -3,13 +3,13 @@ range-served by Starlette's FileResponse, whose answers to a bad Range header go
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from nemo_local.api.envelope import error_bytes, send_error
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state
 from nemo_local.store import paths
@@ -41,15 +41,10 @@ class RangedFile(FileResponse):
             else:
                 shown = text.decode("utf-8", "replace")[:120].rstrip(".")
                 message = f"The Range header is not understood ({shown}); send bytes=<first>-<last>"
-            payload = json.dumps({"code": status, "message": message, "data": None}).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ]
+            headers = []
             if b"content-range" in refused["headers"]:
                 headers.append((b"content-range", refused["headers"][b"content-range"]))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
+            await send_error(send, status, error_bytes(status, message), headers)
 
         await super().__call__(scope, receive, enveloped)
 

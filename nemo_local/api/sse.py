@@ -11,7 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from nemo_local.agent import turn as agent_turn
 from nemo_local.api.deps import Caller, current_user
-from nemo_local.api.envelope import error_responses
+from nemo_local.api.envelope import error_body, error_responses
 from nemo_local.api.errors import ApiError, errors_in_200, insufficient, session_not_found
 from nemo_local.api.state import AppState, app_state, base_url
 from nemo_local.limits import LimitExceeded
@@ -64,9 +64,9 @@ async def run_sse(
     if session is None:
         message = session_not_found(body.session_id).message
         if errors_in_200(request):
-            return JSONResponse({"code": 1002, "message": message, "data": None})
+            return JSONResponse(error_body(1002, message))
         # ADK's answer (`detail`), with the envelope's keys beside it
-        return JSONResponse({"code": 1002, "message": message, "data": None, "detail": message}, 404)
+        return JSONResponse(error_body(1002, message, detail=message), 404)
     text = " ".join(p.text for p in body.new_message.parts if p.text).strip()
     if not text:
         raise ApiError(422, "new_message has no text part")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 
 from nemo_local.agent import drafts
 from nemo_local.api.deps import Caller, current_user, path_session
+from nemo_local.api.draft_check import segment_count
 from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
@@ -137,8 +138,7 @@ def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
     """Uploads go on the session's draft; refuse the upload (before publishing anything) when the draft
     would then hold more segments than a draft may have to be exported."""
     _, draft = state.store.sessions.latest_draft(session.id)
-    tracks = (draft or {}).get("t") or []
-    present = sum(len(t.get("sg") or []) for t in tracks if isinstance(t, dict))
+    present = segment_count(draft)  # short keys or readable names, as the renderer reads them
     limits = state.config.limits
     if present + adding > limits.draft_segments:
         raise LimitExceeded(
@@ -208,7 +208,6 @@ async def _upload(
     except BaseException:
         _discard(received)
         raise
-    out, rows = [], []
     try:
         described = [await asyncio.to_thread(_describe, f, i, limits) for i, f in enumerate(received)]
     except BaseException as exc:
@@ -217,23 +216,45 @@ async def _upload(
             raise _refused(exc) from exc
         raise
     base = base_url(request)
-    for f, info in zip(received, described, strict=True):
-        assert f.sniffed is not None
-        name = safe_name(f.filename)
-        public = state.store.media.publish(f.path, name, content_type(f.sniffed.ext), caller.user_id)
-        row = UploadRow(
-            "upl_" + secrets.token_hex(6), f.filename, f.sniffed.kind, public, f.size,
-            info["duration"], info["width"], info["height"], info["fps"], info["hash"],
-        )  # fmt: skip
-        state.store.media.add_upload(session.id, caller.user_id, row)
-        url = base + public.url_path
-        rows.append((row, url))
-        out.append(
-            {
-                "filename": f.filename, "file_type": row.file_type, "cdn_url": url, "duration": row.duration,
-                "width": row.width, "height": row.height, "fps": row.fps, "hash": row.hash, "size": row.size,
-            }
-        )  # fmt: skip
+    try:
+        rows = _publish(state, session, caller.user_id, received, described, base)
+    except BaseException:
+        _discard(received)  # nothing was published: no row points at them
+        raise
     room.release()  # published: the database counts these bytes now
     applied = await asyncio.to_thread(_apply, state, session, rows)
+    out = [
+        {
+            "filename": row.filename, "file_type": row.file_type, "cdn_url": url, "duration": row.duration,
+            "width": row.width, "height": row.height, "fps": row.fps, "hash": row.hash, "size": row.size,
+        }
+        for row, url in rows
+    ]  # fmt: skip
     return ok({"files": out, "session_state_applied": applied})
+
+
+def _publish(
+    state: AppState,
+    session: SessionRow,
+    user_id: str,
+    received: list[ReceivedFile],
+    described: list[dict[str, Any]],
+    base: str,
+) -> list[tuple[UploadRow, str]]:
+    """Every file's public row and its upload row, for all the request's files, in one transaction (as a
+    render's publication and completion are): an error or a kill between the writes used to leave a
+    served file without its upload row, which the quota does not count and the start-up sweep keeps.
+    Synchronous on purpose: no await inside, so a client hanging up cannot cut it in two."""
+    rows = []
+    with state.store.db.tx():
+        for f, info in zip(received, described, strict=True):
+            assert f.sniffed is not None
+            name = safe_name(f.filename)
+            public = state.store.media.publish(f.path, name, content_type(f.sniffed.ext), user_id)
+            row = UploadRow(
+                "upl_" + secrets.token_hex(6), f.filename, f.sniffed.kind, public, f.size,
+                info["duration"], info["width"], info["height"], info["fps"], info["hash"],
+            )  # fmt: skip
+            state.store.media.add_upload(session.id, user_id, row)
+            rows.append((row, base + public.url_path))
+    return rows

@@ -6,12 +6,13 @@ import os
 import secrets
 from pathlib import Path
 
+from nemo_local.limits import Limits
 from nemo_local.store import paths
 from nemo_local.store.credits import Balance, CreditLedger, InsufficientCredits
 from nemo_local.store.db import Database
 from nemo_local.store.media import MediaStore, PublicFile, UploadRow
 from nemo_local.store.renders import ActiveRendersFull, DuplicateRenderId, RenderRow, RenderStore
-from nemo_local.store.sessions import SessionRow, SessionStore
+from nemo_local.store.sessions import SessionRow, SessionsFull, SessionStore
 from nemo_local.store.tokens import IssuedToken, TokenInfo, TokenStore
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "RenderStore",
     "SessionRow",
     "SessionStore",
+    "SessionsFull",
     "Store",
     "TokenInfo",
     "UploadRow",
@@ -48,7 +50,9 @@ class Store:
 
     SUBDIRS = ("uploads", "media", "renders", "tmp")
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, limits: Limits | None = None) -> None:
+        """`limits`: the server's (the draft history's bound); library callers get the environment's."""
+        limits = limits or Limits.from_env()
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir = data_dir.resolve()
         self.data_dir = data_dir
@@ -57,7 +61,7 @@ class Store:
         self.db = Database(data_dir / "nemo_local.sqlite3")
         self.tokens = TokenStore(self.db, _secret(data_dir))
         self.credits = CreditLedger(self.db)
-        self.sessions = SessionStore(self.db)
+        self.sessions = SessionStore(self.db, limits.draft_versions)
         self.media = MediaStore(self.db, data_dir)
         self.renders = RenderStore(self.db)
 

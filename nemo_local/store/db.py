@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     language TEXT NOT NULL, created_at REAL NOT NULL, edit_count INTEGER NOT NULL DEFAULT 0,
     plan_json TEXT, lost INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);  -- the per-user session count
 CREATE TABLE IF NOT EXISTS drafts (
     session_id TEXT NOT NULL, version INTEGER NOT NULL, draft_json TEXT NOT NULL, reason TEXT NOT NULL,
     created_at REAL NOT NULL, PRIMARY KEY (session_id, version)

@@ -27,17 +27,44 @@ def _new_session_id() -> str:
     return str(secrets.randbelow(9 * 10**18) + 10**18)
 
 
-class SessionStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+class SessionsFull(Exception):
+    """The user already has `count` sessions, the most one may create (limits.sessions_per_user)."""
 
-    def create(self, user_id: str, task_name: str, language: str) -> SessionRow:
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} sessions")
+        self.count = count
+
+
+class SessionStore:
+    """Sessions, and each one's draft history: only the newest `keep_versions` drafts of a session are
+    kept (limits.draft_versions), since every upload and edit writes a whole new version and nothing
+    reads any but the latest; without a bound a session's history grew without end."""
+
+    def __init__(self, db: Database, keep_versions: int) -> None:
+        self._db = db
+        self.keep_versions = keep_versions
+
+    def create(
+        self, user_id: str, task_name: str, language: str, max_sessions: int | None = None
+    ) -> SessionRow:
+        """A new session; with `max_sessions`, raises SessionsFull when the user has that many (counted
+        in the same transaction, so parallel requests cannot slip past the limit)."""
         sid = _new_session_id()
         task_id = "task_" + secrets.token_hex(8)
-        self._db.run(
-            "INSERT INTO sessions (id, task_id, user_id, task_name, language, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (sid, task_id, user_id, task_name, language, now()),
-        )
+        with self._db.tx() as conn:
+            if max_sessions is not None:
+                count = int(
+                    conn.execute(
+                        "SELECT COUNT(*) FROM sessions WHERE user_id=? AND lost=0", (user_id,)
+                    ).fetchone()[0]
+                )
+                if count >= max_sessions:
+                    raise SessionsFull(count)
+            conn.execute(
+                "INSERT INTO sessions (id, task_id, user_id, task_name, language, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, task_id, user_id, task_name, language, now()),
+            )
         return SessionRow(sid, task_id, user_id, task_name, language, 0, None)
 
     def get(self, session_id: str, user_id: str) -> SessionRow | None:
@@ -91,6 +118,11 @@ class SessionStore:
             conn.execute(
                 "INSERT INTO drafts VALUES (?, ?, ?, ?, ?)",
                 (session_id, version, json.dumps(draft), reason, now()),
+            )
+            # the history keeps its newest versions only (numbers go on rising: the latest is the state)
+            conn.execute(
+                "DELETE FROM drafts WHERE session_id=? AND version<=?",
+                (session_id, version - self.keep_versions),
             )
             return version
 

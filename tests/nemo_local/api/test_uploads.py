@@ -9,10 +9,16 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from nemo_local.api.state import AppState
+from nemo_local.api.uploads import _room_on_draft
+from nemo_local.limits import LimitExceeded, Limits, replace
+from nemo_local.store import Store
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
 from tests.nemo_local.conftest import Api, User
 
@@ -164,3 +170,29 @@ def test_url_upload_with_allow_flag_and_limit(
         assert len(_leftovers(server, sid)) == 1
     finally:
         stop_nemo_server(server)
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        {"t": [{"tt": 0, "sg": [{"id": "a", "s": 0, "d": 1000}] * 3}, {"tt": 1}], "d": 3000},
+        {"tracks": [{"type": "video", "segments": [{"id": "a", "start_ms": 0}] * 3}, {"type": "audio"}]},
+    ],
+    ids=["short keys", "readable names"],
+)
+def test_the_draft_room_counts_segments_under_either_key(tmp_path: Path, draft: dict[str, Any]) -> None:
+    """Uploads go on the session's draft: its segments are counted by the renderer's keys, so a draft
+    written with readable names (`tracks`/`segments`) is not taken for an empty one."""
+    store = Store(tmp_path)
+    session = store.sessions.create("usr_a", "demo", "en")
+    store.sessions.save_draft(session.id, draft, "imported")
+    limits = replace(Limits(), draft_segments=4)
+    state = cast(AppState, SimpleNamespace(store=store, config=SimpleNamespace(limits=limits)))
+    try:
+        _room_on_draft(state, session, 1)  # 3 + 1: at the limit, allowed
+        with pytest.raises(LimitExceeded) as refused:
+            _room_on_draft(state, session, 2)
+    finally:
+        store.close()
+    assert refused.value.name == "draft_segments" and refused.value.value == 5
+    assert "has 3 segments" in str(refused.value)

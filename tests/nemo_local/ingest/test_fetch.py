@@ -16,7 +16,7 @@ from nemo_local.ingest import urls
 from nemo_local.ingest.fetch import fetch_url
 from nemo_local.ingest.receive import BadURL
 from nemo_local.limits import LimitExceeded, Limits
-from nemo_local.quota import Room
+from nemo_local.quota import QUOTA_CODE, Room
 from tests.nemo_local.security.conftest import small_png
 
 
@@ -77,7 +77,7 @@ async def test_a_url_upload_is_counted_against_the_users_room(server: int, tmp_p
     assert first.size == size and room.adding == size
     with pytest.raises(LimitExceeded) as refused:
         await fetch_url(url, tmp_path, Limits(), allow_private=True, room=room, index=1)
-    assert refused.value.name == "storage_bytes" and refused.value.code == 422
+    assert refused.value.name == "storage_bytes" and refused.value.code == QUOTA_CODE == 4004
     assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]  # noqa: ASYNC240
 
 

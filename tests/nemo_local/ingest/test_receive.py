@@ -10,6 +10,7 @@ import pytest
 
 from nemo_local.ingest.receive import BadUpload, check_filename, safe_name
 from nemo_local.limits import LimitExceeded, Limits
+from nemo_local.quota import QUOTA_CODE
 from nemo_local.store import paths
 
 
@@ -62,7 +63,7 @@ async def test_a_multipart_upload_is_cut_off_at_the_users_room(tmp_path: Path) -
 
     with pytest.raises(LimitExceeded) as refused:
         await receive_multipart("multipart/form-data; boundary=BB", body(), tmp_path, Limits(), room)
-    assert refused.value.name == "storage_bytes" and refused.value.code == 422
+    assert refused.value.name == "storage_bytes" and refused.value.code == QUOTA_CODE == 4004
     assert "storage is full" in str(refused.value) and refused.value.data["switch"] == "--max-storage-mb"
     assert peak <= 200 * 1024  # what was left, never the 2.6 MB sent (the per-file limit is 200 MB)
     assert not list(tmp_path.iterdir())  # noqa: ASYNC240 (a test assertion)

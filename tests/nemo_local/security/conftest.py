@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from nemo_local.api.envelope import ERROR_KEYS
 from tests.conftest import REPO_ROOT
 from tests.nemo_local.conftest import ADMIN, User
 
@@ -179,7 +180,9 @@ def envelope(resp: httpx.Response, status: int, code: int | None = None) -> dict
     assert resp.status_code == status, (resp.status_code, resp.text[:500])
     assert resp.headers["content-type"].startswith("application/json"), resp.text[:200]
     body = resp.json()
-    assert set(body) >= {"code", "message", "data"}, body
+    # exactly the one envelope's keys (nemo_local.api.envelope.error_body), ADK's `detail` beside them
+    assert tuple(k for k in body if k != "detail") == ERROR_KEYS, body
+    assert body["data"] is None or isinstance(body["data"], dict), body
     assert body["code"] == (status if code is None else code), body
     assert "Traceback" not in resp.text
     assert isinstance(body["message"], str) and 10 < len(body["message"]) < 1000

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from nemo_local.quota import QUOTA_CODE
 from tests.nemo_local.conftest import User
 from tests.nemo_local.security.conftest import Client, Hostile, envelope, launch, small_png, stop
 
@@ -74,7 +75,7 @@ def test_uploads_and_exports_count_against_the_users_quota(quota: Hostile) -> No
     assert _upload(user, sid, "small.png", small_png()).status_code == 200
     before, credits = _stored(quota), user.credits()
     too_big = _noise_png(QUOTA_KB + 8)
-    body = envelope(_upload(user, sid, "big.png", too_big), 422)
+    body = envelope(_upload(user, sid, "big.png", too_big), 422, QUOTA_CODE)
     assert "--max-storage-mb" in body["message"] and body["data"]["switch"] == "--max-storage-mb"
     assert body["data"]["value"] > body["data"]["limit"] == int(QUOTA_KB * 1024)
     assert _stored(quota) == before and user.credits() == credits  # nothing kept, nothing charged
@@ -84,9 +85,12 @@ def test_uploads_and_exports_count_against_the_users_quota(quota: Hostile) -> No
         if resp.status_code != 200:
             break
         assert user.wait_render(resp.json()["id"])["status"] == "completed"
-    body = envelope(resp, 422)
+    body = envelope(resp, 422, QUOTA_CODE)
     assert "storage is full" in body["message"] and "--max-storage-mb" in body["message"]
-    assert envelope(_upload(user, sid, "small.png", small_png()), 422)["data"]["switch"] == "--max-storage-mb"
+    assert (
+        envelope(_upload(user, sid, "small.png", small_png()), 422, QUOTA_CODE)["data"]["switch"]
+        == "--max-storage-mb"
+    )
     # the quota is per user: another user still uploads and renders
     osid = other.new_session()
     assert _upload(other, osid, "small.png", small_png()).status_code == 200
@@ -114,7 +118,7 @@ def test_an_upload_is_cut_off_where_it_passes_the_quota_not_after(quota: Hostile
         content=stream(),
         headers={"Content-Type": "multipart/form-data; boundary=BB"},
     )
-    body = envelope(resp, 422)
+    body = envelope(resp, 422, QUOTA_CODE)
     assert "storage is full" in body["message"] and body["data"]["switch"] == "--max-storage-mb"
     limit = int(QUOTA_KB * 1024)
     assert limit < body["data"]["value"] < limit + 1024 * 1024, body["data"]  # cut at the quota
@@ -175,12 +179,15 @@ def test_parallel_uploads_of_one_user_share_one_quota(quota: Hostile) -> None:
     for answer in answers:
         assert answer is not None
         if answer.status_code != 200:
-            assert envelope(answer, 422)["data"]["switch"] == "--max-storage-mb"
+            assert envelope(answer, 422, QUOTA_CODE)["data"]["switch"] == "--max-storage-mb"
     kept = [p for p in (quota.data_dir / "uploads" / sid).rglob("*") if p.is_file()]
     assert len(kept) == 1 and sum(p.stat().st_size for p in kept) <= QUOTA_KB * 1024
     assert len(user.state(sid)["state"]["video_infos"]) == 1
     # the refused uploads hold nothing afterwards: once the kept file is counted, the room left is free
-    assert envelope(_upload(user, sid, "big.png", pngs[0]), 422)["data"]["switch"] == "--max-storage-mb"
+    assert (
+        envelope(_upload(user, sid, "big.png", pngs[0]), 422, QUOTA_CODE)["data"]["switch"]
+        == "--max-storage-mb"
+    )
     assert _upload(user, sid, "small.png", small_png()).status_code == 200
     quota.healthy()
     client.http.close()
@@ -209,6 +216,6 @@ def test_the_drafts_renders_keep_count_against_the_quota(quota: Hostile) -> None
             break
         assert user.wait_render(resp.json()["id"])["status"] == "failed"
     assert statuses == [200, 200, 200, 422], statuses  # the third draft fills the 40 KB
-    assert "storage is full" in envelope(resp, 422)["message"]
+    assert "storage is full" in envelope(resp, 422, QUOTA_CODE)["message"]
     quota.healthy()
     client.http.close()

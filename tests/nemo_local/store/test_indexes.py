@@ -1,5 +1,6 @@
-"""The per-user questions asked on every upload and render (storage quota, active renders, the fair queue)
-are answered from an index, not by scanning every user's rows under the database's one lock."""
+"""The per-user questions asked on every upload, render and new session (storage quota, active renders,
+the fair queue, the session count) are answered from an index, not by scanning every user's rows under
+the database's one lock."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ PER_USER_QUERIES = [
     "SELECT COALESCE(SUM(size), 0) FROM renders WHERE user_id=? AND status='completed'",
     "SELECT COUNT(*) FROM renders WHERE user_id=? AND status IN ('pending', 'processing')",
     "SELECT COALESCE(MAX(started_at), 0) FROM renders WHERE user_id=?",
+    "SELECT COUNT(*) FROM sessions WHERE user_id=? AND lost=0",
 ]
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         NemoRenderError,
         NemoServerError,
         NemoSessionNotFoundError,
+        NemoStorageQuotaError,
         NemoStreamError,
         NemoUnsupportedFileTypeError,
     )
@@ -93,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "NemoRenderError": "nemo_provider.client.errors",
     "NemoServerError": "nemo_provider.client.errors",
     "NemoSessionNotFoundError": "nemo_provider.client.errors",
+    "NemoStorageQuotaError": "nemo_provider.client.errors",
     "NemoStreamError": "nemo_provider.client.errors",
     "NemoUnsupportedFileTypeError": "nemo_provider.client.errors",
     "AnonymousToken": "nemo_provider.client.models",
@@ -141,6 +143,7 @@ __all__ = [
     "NemoRenderError",
     "NemoServerError",
     "NemoSessionNotFoundError",
+    "NemoStorageQuotaError",
     "NemoStreamError",
     "NemoUnsupportedFileTypeError",
     "RenderStatus",

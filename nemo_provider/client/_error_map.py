@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from nemo_provider.client.constants import ACCEPTED_UPLOAD_EXTENSIONS, MAX_UPLOAD_BYTES
+from nemo_provider.client.constants import (
+    ACCEPTED_UPLOAD_EXTENSIONS,
+    MAX_UPLOAD_BYTES,
+    STORAGE_QUOTA_CODE,
+    STORAGE_QUOTA_FIELD,
+)
 from nemo_provider.client.errors import (
     NemoAPIError,
     NemoAuthError,
@@ -26,6 +31,7 @@ from nemo_provider.client.errors import (
     NemoRateLimitError,
     NemoServerError,
     NemoSessionNotFoundError,
+    NemoStorageQuotaError,
     NemoUnsupportedFileTypeError,
 )
 
@@ -131,21 +137,61 @@ def _byte_count(data: Any, key: str) -> int | None:
 def insufficient_storage(
     data: Any, http_status: int | None, detail: str = ""
 ) -> NemoInsufficientStorageError:
-    """507, naming the server's free-space floor (and what it had free) from the envelope's data."""
+    """507, naming the server's free-space floor (and what it had free) from the envelope's data.
+
+    The server's own text says the same again (nemo_local's names the floor, the free bytes and the
+    switch), so it is kept in ``.detail`` instead of being quoted into a message that would say it twice.
+    """
     limit, free = _byte_count(data, "limit"), _byte_count(data, "value")
     switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
     floor = f"it keeps at least {_mb(limit)} free" if limit is not None else "it keeps a free-space floor"
     had = f" and has only {_mb(free)}" if free is not None else ""
     setting = f" (or lower {switch})" if switch else ""
-    extra = f" Server said: {detail}." if detail else ""
     return NemoInsufficientStorageError(
         f"The Nemo server's disk is nearly full (code 507): {floor}{had}, so it refused this request "
-        f"before storing or charging anything.{extra} Its operator must free disk space{setting}; "
-        "retrying within seconds will not help. Retry the task once space has been freed.",
+        f"before storing or charging anything. Ask its operator to free disk space{setting}, then retry "
+        "the task later (minutes, not seconds).",
         http_status=http_status,
         limit=limit,
         free=free,
         switch=switch,
+        detail=detail or None,
+    )
+
+
+def is_storage_quota(key: int, data: Any, lowered: str) -> bool:
+    """Whether a refusal is the per-user storage quota's: its code (nemo_local's 4004), data naming the
+    quota's field (whatever the code, a 422 before the code existed), or a 422 whose text says so."""
+    if key == STORAGE_QUOTA_CODE:
+        return True
+    if isinstance(data, dict) and data.get("field") == STORAGE_QUOTA_FIELD and not 500 <= key <= 599:
+        return True
+    return key == 422 and "storage" in lowered and ("quota" in lowered or "full" in lowered)
+
+
+def storage_quota(
+    code: int | None, data: Any, http_status: int | None, detail: str = ""
+) -> NemoStorageQuotaError:
+    """The storage quota's refusal, naming the quota (and what the request needed) from the data.
+
+    The server's text is kept in ``.detail``: nemo_local's restates the numbers and names its switch.
+    """
+    limit, needed = _byte_count(data, "limit"), _byte_count(data, "value")
+    switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
+    quota = f"it may keep {_mb(limit)}" if limit is not None else "it is at its quota"
+    past = f" and this request would take it to {_mb(needed)}" if needed is not None else ""
+    setting = f" (the server's {switch})" if switch else ""
+    label = f"code {code}" if code is not None else f"HTTP {http_status}"
+    return NemoStorageQuotaError(
+        f"The Nemo account's storage is full ({label}): {quota} of uploads and exports{past}, so the "
+        "service refused this request before storing or charging anything. Delete old uploads or renders "
+        f"from the account, or ask for a larger storage quota{setting}, then retry the task.",
+        code=code if code is not None else http_status,
+        http_status=http_status,
+        limit=limit,
+        needed=needed,
+        switch=switch,
+        detail=detail or None,
     )
 
 
@@ -226,6 +272,8 @@ def error_for(
             http_status=http_status,
             retry_after=retry_after,
         )
+    if is_storage_quota(key, data, lowered):  # before the generic 422: the user's fix, named
+        return storage_quota(code, data, http_status, detail)
     if key == 507:  # before the 5xx rule: the server's own condition, not a failure a backoff rides out
         return insufficient_storage(data, http_status, detail)
     if "duplicate" in lowered or "already exists" in lowered or (code is None and http_status == 409):

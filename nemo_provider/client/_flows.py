@@ -75,8 +75,11 @@ def _state_spec(session_id: str) -> RequestSpec:
 
 
 def state(core: ClientCore, session_id: str) -> Flow[SessionState]:
+    """The session's state, naming its session even when the body does not (``send_message(before=)``
+    takes only a state of its own session)."""
     data = yield from call(core, _state_spec(session_id))
-    return SessionState.from_api(data)
+    read = SessionState.from_api(data)
+    return read if read.session_id is not None else read.model_copy(update={"session_id": session_id})
 
 
 def check_upload_file(path: str | os.PathLike[str]) -> Flow[FilePart]:

@@ -18,7 +18,7 @@ from nemo_provider.client._logging import LoggerLike
 from nemo_provider.client._ops import Drain, Flow, RawResponse, RequestSpec
 from nemo_provider.client.constants import MESSAGE_CEILING_S
 from nemo_provider.client.errors import NemoError, NemoStreamError
-from nemo_provider.client.models import MessageResult, SessionState
+from nemo_provider.client.models import MessageResult, SessionState, check_before
 from nemo_provider.client.sse import MessageAccumulator
 
 #: How much longer than the message ceiling a single socket read may block before httpx gives up.
@@ -78,10 +78,8 @@ def send_message(
     started = core.clock()
     if before is None:
         before = yield from state(core, session_id)  # also: 1002 surfaces here, before anything is sent
-    elif before.session_id not in (None, session_id):
-        raise ValueError(
-            f"send_message(before=...) holds the state of session {before.session_id}, not {session_id}"
-        )
+    else:
+        check_before(session_id, before)
     # The ceiling is enforced by the runners (a watchdog / a cancel scope); the read timeout is a backstop.
     raw = yield from open_message_stream(
         core, session_id, text, streaming=streaming, read_timeout=timeout + READ_TIMEOUT_GRACE_S

@@ -26,6 +26,12 @@ ACCEPTED_UPLOAD_EXTENSIONS: tuple[str, ...] = (
 #: Per-file upload limit (200 MB, from the product description; nemo_local's default, see tests/contract).
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
+#: A full per-user storage quota (not in the contract): nemo_local answers HTTP 422 with its own code
+#: 4004 (earlier versions: the generic 422) and names the quota in ``data.field``. The client knows it
+#: by either (tests/client/test_storage_quota.py holds them to a real nemo_local).
+STORAGE_QUOTA_CODE = 4004
+STORAGE_QUOTA_FIELD = "stored files"
+
 #: Export formats of `POST /api/render/proxy/lambda` (nemo_local's too, see tests/contract).
 EXPORT_FORMATS: tuple[str, ...] = ("mp4", "mov", "webm", "mkv", "avi", "gif", "mp3", "wav", "m4a", "aac")
 

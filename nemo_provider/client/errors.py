@@ -131,7 +131,8 @@ class NemoInsufficientStorageError(NemoError):
     Not a 5xx to ride out: the server's operator must free space (or lower the floor), which takes far
     longer than a backoff, so the client never repeats it and pollers do not count it as transient. It
     was refused before accept, so a later task retry sends the request again safely. `limit` is the
-    floor and `free` what the disk had, in bytes, when the server said; `switch` the server's setting.
+    floor and `free` what the disk had, in bytes, when the server said; `switch` the server's setting;
+    `detail` the server's own (scrubbed) text, kept apart because it restates the message.
     """
 
     def __init__(
@@ -142,11 +143,45 @@ class NemoInsufficientStorageError(NemoError):
         limit: int | None = None,
         free: int | None = None,
         switch: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message, code, http_status)
         self.limit = limit
         self.free = free
         self.switch = switch
+        self.detail = detail
+
+
+class NemoAPIError(NemoError):
+    """Any other error code or HTTP status."""
+
+
+class NemoStorageQuotaError(NemoAPIError):
+    """422 with the quota's data: the account keeps as much as its storage quota allows (uploads,
+    exports, render drafts), so the service refused the upload or render before storing or charging.
+
+    The user's to fix (delete old uploads or renders, or get a larger quota), so no backoff or repeat
+    helps and pollers do not count it as transient; refused before accept, so a later task retry sends
+    the request again safely. A `NemoAPIError` (what it was before it had a name), so existing handlers
+    still catch it. `limit` is the quota and `needed` the bytes the request would have brought it to,
+    when the server said; `switch` the server's setting; `detail` the server's own (scrubbed) text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int | str | None = 422,
+        http_status: int | None = None,
+        limit: int | None = None,
+        needed: int | None = None,
+        switch: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message, code, http_status)
+        self.limit = limit
+        self.needed = needed
+        self.switch = switch
+        self.detail = detail
 
 
 class NemoServerError(NemoError):
@@ -195,10 +230,6 @@ class NemoDuplicateRenderIdError(NemoError):
     """The render id was already used (the client retries once with a new one)."""
 
 
-class NemoAPIError(NemoError):
-    """Any other error code or HTTP status."""
-
-
 def is_transient(err: BaseException) -> bool:
     """Whether another poll may succeed: network trouble, the server's 5xx, rate limiting, a broken stream.
 
@@ -228,9 +259,9 @@ def refused_before_accept(err: BaseException) -> bool:
 
     The one answer to "may this be sent again" for requests that are not idempotent (a chat message,
     an upload): the service refused them before doing anything (bad token, gone session, no credits,
-    missing client id, plan limit, rate limit, a full server disk), so repeating cannot do the work
-    twice. Anything else (a broken stream, a 5xx, a timeout) may have been acted on and must not be
-    repeated blindly.
+    missing client id, plan limit, rate limit, a full server disk or storage quota), so repeating cannot
+    do the work twice. Anything else (a broken stream, a 5xx, a timeout) may have been acted on and must
+    not be repeated blindly.
     """
     return isinstance(err, _REFUSED_BEFORE_ACCEPT)
 
@@ -284,4 +315,5 @@ _REFUSED_BEFORE_ACCEPT: tuple[type[NemoError], ...] = (
     NemoPlanRestrictedError,
     NemoRateLimitError,
     NemoInsufficientStorageError,
+    NemoStorageQuotaError,
 )

@@ -118,6 +118,23 @@ class SessionState(WireModel):
         return cls.model_validate(merged)
 
 
+def check_before(session_id: str, before: object) -> None:
+    """``before`` as ``send_message(before=...)`` takes it: the state ``state(session_id)`` returned.
+
+    A state of another session, or one naming none (built by hand, or read some other way), would make
+    the silent-turn check compare the wrong drafts; ValueError, before anything is sent. The one rule
+    for callers that must check before they record that a message is going out (the message-once rule).
+    Read by its ``session_id`` only, so a stand-in client's state that names its session passes.
+    """
+    named = getattr(before, "session_id", None)
+    if named != session_id:
+        held = f"the state of session {named}" if named else "a state naming no session"
+        raise ValueError(
+            f"send_message(before=...) holds {held}, not of session {session_id}: pass the state "
+            f"state({session_id!r}) returned, or leave before out to let the client read it."
+        )
+
+
 RenderState = Literal["pending", "processing", "completed", "failed", "cancelled"]
 
 _STATUS_ALIASES: dict[str, RenderState] = {

@@ -112,8 +112,9 @@ class NemoClient(ClientIdentity):
     ) -> MessageResult:
         """Send one message; never re-sent, since a repeat is charged twice.
 
-        ``before``: the session's state the caller has just read, so the client does not read it again
-        (it compares the draft against it after a turn without text).
+        ``before``: the session's state the caller has just read (what ``state(session_id)`` returned),
+        so the client does not read it again (it compares the draft against it after a turn without
+        text). A state of another session, or naming none, is a ValueError before anything is sent.
         """
         return self._run(
             send_message(

@@ -9,15 +9,16 @@ connection whenever one frees up) cost more CPU per poll than the http provider'
 (measured with bench/trigger_density.py). Every request of a trigger goes out on this one session
 (``AsyncNemoClient(session=...)``), so there is one HTTP path.
 
-Sessions are bound to the loop they were made in, so everything here is kept per loop, in one weak
-map: an ended loop frees its sessions, and its tokens with them.
+Sessions are bound to the loop they were made in, so they and the tokens are kept per loop, in one weak
+map: an ended loop frees its sessions, and its tokens with them. The pooled clients' loggers are bound
+to no loop and are kept per process (``shared_logger``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,6 +47,8 @@ class _LoopState:
 #: closing clears the sessions and the (loop-bound) locks.
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
 _closers: set[asyncio.Task[None]] = set()
+#: The one logger per key (the hook's class and logger name) that the pooled clients log through.
+_loggers: dict[Hashable, Any] = {}
 
 
 def _state() -> _LoopState:
@@ -131,3 +134,16 @@ async def shared_anonymous_token(base_url: str, client_id: str, acquire: Callabl
                 state.tokens[key] = await acquire()
     token: T = state.tokens[key]
     return token
+
+
+def shared_logger(key: Hashable, make: Callable[[], T]) -> T:
+    """The one logger for ``key``, made by ``make()`` on first use, for the clients on the pool.
+
+    A trigger keeps its client, and so the logger it was given, for the whole deferral: a logger per
+    trigger is ~350 B each in a triggerer holding a thousand. Loggers are bound to no event loop, so
+    this map is the process's, not the loop's.
+    """
+    log: T | None = _loggers.get(key)
+    if log is None:
+        log = _loggers[key] = make()
+    return log

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from nemo_provider.client.constants import DEFAULT_BASE_URL
-from nemo_provider.hooks._pool import shared_anonymous_token, shared_session
+from nemo_provider.hooks._pool import shared_anonymous_token, shared_logger, shared_session
 
 if TYPE_CHECKING:
     import httpx
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_LANGUAGE = "en"
 DEFAULT_PLATFORM = "airflow"
-#: The one logger per hook class (and logger name) that pooled clients log through; see get_async_client.
-_POOLED_CLIENT_LOGGERS: dict[tuple[type, str | None], Any] = {}
 
 
 @dataclass(frozen=True)
@@ -263,17 +261,11 @@ class NemoHook(BaseHook):
         return client
 
     def _pooled_client_log(self) -> Any:
-        """The hook's logger, kept once per class for the clients on the pool.
-
-        A trigger keeps its client, and so the logger it was given, for the whole deferral: the hook's
-        own logger per trigger is ~350 B each in a triggerer holding a thousand. The first hook's logger
-        has the same name as every later one's (the name depends on the class), so lines land alike.
+        """The hook's logger, kept once per class (``_pool.shared_logger``) for the clients on the pool:
+        the first hook's logger has the same name as every later one's (the name depends on the class),
+        so lines land alike.
         """
-        key = (type(self), getattr(self, "_logger_name", None))
-        log = _POOLED_CLIENT_LOGGERS.get(key)
-        if log is None:
-            log = _POOLED_CLIENT_LOGGERS[key] = self.log
-        return log
+        return shared_logger((type(self), getattr(self, "_logger_name", None)), lambda: self.log)
 
     @staticmethod
     async def _adopt_shared_anonymous_token(client: AsyncNemoClient, s: NemoClientSettings) -> None:

@@ -92,6 +92,9 @@ class MessageOnce:
             self.log.info("Ignoring a record for a different prompt from try %s.", record.get("try_number"))
         session_id = session_id or open_session()
         before = self.client.state(session_id)
+        from nemo_provider.client.models import check_before
+
+        check_before(session_id, before)  # a ValueError here, not in send(): no record is left behind
         baseline = self.baseline(session_id, sha, before)
         self.store.save(baseline)  # before sending: a crash from here on must not lead to a second send
         try:

@@ -48,6 +48,14 @@ def _preload_client_modules() -> None:
     import nemo_provider.hooks.nemo  # noqa: F401
 
 
+def _json_of(render: Any) -> dict[str, Any] | None:
+    """A render status as an event carries it (JSON-safe); None and JSON already made pass through."""
+    if render is None or isinstance(render, dict):
+        return render
+    dumped: dict[str, Any] = render.model_dump(mode="json")
+    return dumped
+
+
 class NemoRenderTrigger(BaseTrigger):
     """Poll a render until it completes, fails, is cancelled, or the deadline passes.
 
@@ -126,19 +134,24 @@ class NemoRenderTrigger(BaseTrigger):
         return self._client
 
     def _event(self, status: str, message: str, render: Any = None, **extra: Any) -> TriggerEvent:
+        """``render``: a RenderStatus, or the JSON of one (what a waiting trigger keeps of its last poll)."""
         self._finished = True
         payload = {
             "status": status,
             "render_id": self.render_id,
             "message": message,
-            "render": render.model_dump(mode="json") if render is not None else None,
+            "render": _json_of(render),
             **extra,
         }
         return TriggerEvent(payload)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll with the async client; every wait is ``asyncio.sleep``, never a blocking call."""
-        last = None
+        """Poll with the async client; every wait is ``asyncio.sleep``, never a blocking call.
+
+        Across a sleep the trigger keeps of its last poll only what a later event needs, the status's
+        JSON (~0.3 KB), not the RenderStatus model (~1.2 KB): a triggerer holds a thousand of them.
+        """
+        last: dict[str, Any] | None = None
         try:
             client = await self._get_client()
             # loaded with the client, off the loop
@@ -159,7 +172,7 @@ class NemoRenderTrigger(BaseTrigger):
 
             while True:
                 try:
-                    last = await self._poll(client)
+                    render = await self._poll(client)
                     errors.reset()
                 except Exception as err:
                     if not errors.tolerate(err):
@@ -178,10 +191,12 @@ class NemoRenderTrigger(BaseTrigger):
                         err,
                     )
                 else:
-                    event = self._terminal_event(last)
+                    event = self._terminal_event(render)
                     if event is not None:
                         yield event
                         return
+                    last = _json_of(render)
+                    del render  # not kept across the sleep: the next event needs only its JSON
                 remaining = self.end_time - time.time()
                 if remaining <= 0:
                     yield await self._timeout_event(client, last)
@@ -301,16 +316,17 @@ class NemoRenderTrigger(BaseTrigger):
             return self._event("cancelled", f"Render {self.render_id} was cancelled.", render)
         return None
 
-    async def _timeout_event(self, client: AsyncNemoClient, last: Any) -> TriggerEvent:
+    async def _timeout_event(self, client: AsyncNemoClient, last: dict[str, Any] | None) -> TriggerEvent:
         message = f"Render {self.render_id} did not finish before its deadline."
+        render: Any = last
         if self.cancel_on_timeout:
             try:
-                last = await self._cancel_remote(client)
+                render = await self._cancel_remote(client)
                 self._cancel_sent = True
                 message += " It was cancelled."
             except Exception as err:
                 message += f" Cancelling it failed: {err}"
-        return self._event("timeout", message, last, cancelled=self._cancel_sent)
+        return self._event("timeout", message, render, cancelled=self._cancel_sent)
 
     async def _cancel_remote(self, client: AsyncNemoClient) -> Any:
         """Cancel the render, asking again briefly after a transient failure (the trigger's client does

@@ -58,22 +58,44 @@ MIB = 1024 * 1024
 DISK = {"field": "free disk space", "limit": 500 * MIB, "value": 12 * MIB, "switch": "--min-free-disk-mb"}
 
 
+NEMO_LOCAL_507 = (
+    "The server's disk is nearly full (12 MB free, it keeps at least 500 MB free): this upload was refused, "
+    "nothing was stored or charged. Retry once the operator has freed space; the server's operator can "
+    "raise it with --min-free-disk-mb"
+)
+
+
 @pytest.mark.parametrize(("code", "status"), [(507, 507), (None, 507), (507, 200)])
 def test_507_is_a_full_server_disk_not_a_server_failure(code: int | None, status: int) -> None:
-    err = m.error_for(code, status, "disk nearly full", CTX, data=DISK)
+    err = m.error_for(code, status, NEMO_LOCAL_507, CTX, data=DISK)
     assert type(err) is e.NemoInsufficientStorageError and not isinstance(err, e.NemoServerError)
     assert err.code == 507 and err.http_status == status
     assert (err.limit, err.free, err.switch) == (500 * MIB, 12 * MIB, "--min-free-disk-mb")
-    text = str(err)
-    assert "500.0 MB free" in text and "12.0 MB" in text and "--min-free-disk-mb" in text
-    assert "operator" in text and "Retry the task once space has been freed" in text
+    # what happened and what to do, each once; the server's own text (which says it again) in .detail
+    assert str(err) == (
+        "The Nemo server's disk is nearly full (code 507): it keeps at least 500.0 MB free and has only "
+        "12.0 MB, so it refused this request before storing or charging anything. Ask its operator to free "
+        "disk space (or lower --min-free-disk-mb), then retry the task later (minutes, not seconds)."
+    )
+    assert err.detail == NEMO_LOCAL_507
 
 
 def test_507_without_data_still_says_what_to_do() -> None:
     err = m.error_for(None, 507, "", CTX, data={"limit": "lots", "value": True})
     assert isinstance(err, e.NemoInsufficientStorageError)
-    assert err.limit is None and err.free is None and err.switch is None
-    assert "free-space floor" in str(err) and "operator must free disk space" in str(err)
+    assert err.limit is None and err.free is None and err.switch is None and err.detail is None
+    assert str(err) == (
+        "The Nemo server's disk is nearly full (code 507): it keeps a free-space floor, so it refused this "
+        "request before storing or charging anything. Ask its operator to free disk space, then retry the "
+        "task later (minutes, not seconds)."
+    )
+
+
+def test_507_detail_is_scrubbed_of_tokens() -> None:
+    token = fake_token("ctx")
+    err = m.error_for(507, 507, f"disk full for {token}", CTX, data=DISK)
+    assert isinstance(err, e.NemoInsufficientStorageError)
+    assert err.detail is not None and token not in err.detail and token not in str(err)
 
 
 def test_insufficient_credits_anonymous_has_balance_and_register_link() -> None:

@@ -28,6 +28,7 @@ from nemo_provider.client import (
     NemoSessionNotFoundError,
     NemoStreamError,
     NemoUnsupportedFileTypeError,
+    SessionState,
 )
 from tests._helpers import fake_token
 
@@ -299,6 +300,38 @@ def test_a_state_of_another_session_is_refused_before_anything_is_sent(
     with pytest.raises(ValueError, match="1111111111111111111"):
         client.send_message(SID, "hi", before=other)
     assert fake.requests_to("POST", "/run_sse") == []
+
+
+@pytest.mark.parametrize(
+    ("before", "says"),
+    [
+        (SessionState(), "a state naming no session"),  # built by hand: whose draft would it compare?
+        ({"session_id": SID}, "a state naming no session"),  # a dict is no state
+    ],
+    ids=["no-session-id", "not-a-state"],
+)
+def test_a_state_naming_no_session_is_refused_before_anything_is_read_or_sent(
+    client: NemoClient, fake: FakeNemo, before: object, says: str
+) -> None:
+    with pytest.raises(ValueError, match=says) as caught:
+        client.send_message(SID, "hi", before=before)  # type: ignore[arg-type]
+    assert f"state({SID!r}) returned" in str(caught.value), "names what to pass instead"
+    assert fake.requests == []
+
+
+def test_a_state_read_from_a_body_without_its_session_id_names_the_session(
+    client: NemoClient, fake: FakeNemo
+) -> None:
+    """What state() returns is always a valid before=, whether or not the service repeats the id."""
+    fake.script(
+        f"GET /api/state/nemo_agent/me/{SID}/latest", fake.ok({"task_id": "t1", "state": {"draft": None}})
+    )
+    before = client.state(SID)
+    assert before.session_id == SID and len(fake.requests_to("GET", "/api/state")) == 1
+    assert not fake.scripts[f"GET /api/state/nemo_agent/me/{SID}/latest"], "the body without the id was read"
+    fake.sse_body = recorded("tool_only_silent.sse")
+    assert client.send_message(SID, "silent", before=before).texts == []
+    assert len(fake.requests_to("POST", "/run_sse")) == 1
 
 
 def test_silent_turn_without_change(client: NemoClient, fake: FakeNemo) -> None:

@@ -6,6 +6,7 @@ session: the same request definitions, parser and recoveries as any AsyncNemoCli
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -121,3 +122,21 @@ async def test_a_network_failure_is_a_connection_error_without_the_token(
         await _pool.aclose_shared_sessions()
     assert token not in str(caught.value)
     assert "render status" in str(caught.value) or "127.0.0.1" in str(caught.value)
+
+
+def test_the_pooled_clients_logger_is_made_once_per_key_for_the_whole_process() -> None:
+    """Bound to no event loop: a loop that ends keeps nothing, and a later loop's clients get the same one."""
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    key = ("test_pool", object())  # a key of this test's own
+
+    async def get() -> object:
+        return _pool.shared_logger(key, make)
+
+    first, second = asyncio.run(get()), asyncio.run(get())
+    assert first is second is made[0] and len(made) == 1
+    assert _pool.shared_logger(("test_pool", "other"), make) is made[1]

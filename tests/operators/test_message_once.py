@@ -119,6 +119,19 @@ def test_refused_erases_the_record_so_the_retry_sends(refusal: Exception) -> Non
     assert store.history == ["save", "clear"] and store.record is None
 
 
+@pytest.mark.parametrize("named", [None, "1111111111111111111"], ids=["no-session-id", "another-session"])
+def test_a_state_send_message_would_refuse_fails_before_any_record_is_written(named: str | None) -> None:
+    """send_message(before=) refuses it with a ValueError, which proves nothing was sent but is no
+    refusal of the service: raised after the record, it left the retry recovering a message never sent."""
+    client, store = FakeNemoClient(), Store()
+    real_state = client.state
+    client.state = lambda sid: real_state(sid).model_copy(update={"session_id": named})  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match=f"not of session {SID}"):
+        machine(client, store).run("calm", SID, open_session=str, send=lambda sid, b: pytest.fail("sent"))
+    assert store.history == [] and store.record is None
+    assert client.names() == ["state"]
+
+
 def test_a_broken_stream_keeps_the_record() -> None:
     client, store = FakeNemoClient(), Store()
 

@@ -254,3 +254,37 @@ def test_preload_loads_what_a_poll_needs_so_nothing_is_imported_on_the_loop() ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"  # the last line: Airflow may log before it
+
+
+@pytest.mark.asyncio
+async def test_a_waiting_trigger_keeps_no_render_status_model_across_its_sleep(client_with) -> None:
+    """A triggerer holds a thousand waiting triggers: each keeps its last poll's JSON (what a later error
+    or timeout event carries), not the RenderStatus model (~1.2 KB, ~4x the JSON, tracemalloc)."""
+    import gc
+
+    n = 50
+    client = client_with(["processing"])
+    triggers = [trigger(poll_interval=30) for _ in range(n)]
+    tasks = [asyncio.ensure_future(first_event(t)) for t in triggers]
+    try:
+        deadline = time.monotonic() + 20
+        while client.polls < n:  # a poll and the step to the sleep after it are one step of the loop
+            assert time.monotonic() < deadline, f"only {client.polls} of {n} triggers polled"
+            await asyncio.sleep(0.01)
+        gc.collect()
+        alive = [o for o in gc.get_objects() if type(o) is RenderStatus]
+        assert alive == [], f"{len(alive)} RenderStatus models kept by {n} sleeping triggers"
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_what_a_trigger_keeps_of_its_last_poll_is_what_its_error_event_carries(client_with) -> None:
+    client_with(["processing", NemoAuthError("token revoked", code=1001)])
+    payload = await first_event(trigger())
+    assert payload["status"] == "error"
+    assert payload["render"] == RenderStatus(id="render_1", status="processing", progress=10).model_dump(
+        mode="json"
+    )

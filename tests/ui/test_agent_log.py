@@ -79,7 +79,7 @@ def test_generate_operator_logs_sentences(monkeypatch: pytest.MonkeyPatch) -> No
         def __exit__(self, *exc: object) -> None: ...
 
         def state(self, session_id: str) -> SimpleNamespace:
-            return SimpleNamespace(generated_media=[], draft=None)
+            return SimpleNamespace(session_id=session_id, generated_media=[], draft=None)
 
         def credits(self) -> SimpleNamespace:
             return SimpleNamespace(available=100)

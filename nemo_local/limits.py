@@ -186,6 +186,10 @@ class Limits:
             scaled = float(value) * spec.scale
             if not math.isfinite(scaled) or scaled <= 0:
                 raise ValueError(f"{spec.flag} must be a positive number, not {value!r}")
+            # a count is whole, and no integer limit may truncate to 0: `--max-draft-versions 0.5` was
+            # 0, which pruned every draft as it was saved (red team); 0.5 files, sessions... likewise
+            if spec.integer and (int(scaled) < 1 or (spec.unit == "count" and scaled != int(scaled))):
+                raise ValueError(f"{spec.flag} must be a whole number of at least 1, not {value!r}")
             out[name] = int(scaled) if spec.integer else scaled
         return cls(**out)
 

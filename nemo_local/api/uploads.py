@@ -152,23 +152,24 @@ def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
 
 
 def _apply(state: AppState, session: SessionRow, rows: list[tuple[UploadRow, str]]) -> bool:
-    """Put uploaded media on the draft: video/pictures on the video track, audio on the audio track."""
-    _, draft = state.store.sessions.latest_draft(session.id)
-    draft = draft or drafts.empty_draft(session.task_name)
-    before = json.dumps(draft, sort_keys=True)
-    for row, url in rows:
-        meta = {"name": row.filename, "upload_id": row.id, "width": row.width, "height": row.height}
-        if row.file_type == "audio":
-            draft = drafts.add_audio(
-                draft, url, int((row.duration or 0) * 1000), {"name": row.filename, "upload_id": row.id}
-            )
-        else:
-            seconds = row.duration if row.file_type == "video" and row.duration else IMAGE_SECONDS
-            draft = drafts.add_visual(draft, url, int(seconds * 1000), meta)
-    if json.dumps(draft, sort_keys=True) == before:
-        return False
-    state.store.sessions.save_draft(session.id, draft, "upload")
-    return True
+    """Put uploaded media on the draft: video/pictures on the video track, audio on the audio track;
+    on the latest draft, in the transaction that saves it (parallel uploads each keep their files)."""
+
+    def change(draft: dict[str, Any] | None) -> dict[str, Any] | None:
+        draft = draft or drafts.empty_draft(session.task_name)
+        before = json.dumps(draft, sort_keys=True)
+        for row, url in rows:
+            meta = {"name": row.filename, "upload_id": row.id, "width": row.width, "height": row.height}
+            if row.file_type == "audio":
+                draft = drafts.add_audio(
+                    draft, url, int((row.duration or 0) * 1000), {"name": row.filename, "upload_id": row.id}
+                )
+            else:
+                seconds = row.duration if row.file_type == "video" and row.duration else IMAGE_SECONDS
+                draft = drafts.add_visual(draft, url, int(seconds * 1000), meta)
+        return None if json.dumps(draft, sort_keys=True) == before else draft
+
+    return state.store.sessions.update_draft(session.id, change, "upload") is not None
 
 
 @router.post("/api/upload-video/nemo_agent/me/{session_id}", response_model=Envelope[UploadData])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,9 +113,33 @@ class SessionStore:
         return int(row["version"]), json.loads(row["draft_json"])
 
     def save_draft(self, session_id: str, draft: dict[str, Any], reason: str) -> int:
+        """Save `draft` as the session's next version (whatever the latest one holds: a change made from
+        a draft read earlier goes through `update_draft`)."""
+        version = self.update_draft(session_id, lambda _latest: draft, reason)
+        assert version is not None
+        return version
+
+    def update_draft(
+        self,
+        session_id: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+        reason: str,
+    ) -> int | None:
+        """Read the latest draft, `change` it and save the result as the next version, in one transaction;
+        returns the new version, or None when `change` returned None (nothing to save). Read, then saved
+        in two steps, parallel uploads to one session each added their files to the same version and the
+        last save dropped the others' (all answered `session_state_applied: true`; red team). `change`
+        runs under the database's lock: a pure, quick function of the draft."""
         with self._db.tx() as conn:
-            row = conn.execute("SELECT MAX(version) FROM drafts WHERE session_id=?", (session_id,)).fetchone()
-            version = int(row[0] or 0) + 1
+            row = conn.execute(
+                "SELECT version, draft_json FROM drafts WHERE session_id=? ORDER BY version DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+            latest = int(row["version"]) if row else 0
+            draft = change(json.loads(row["draft_json"]) if row else None)
+            if draft is None:
+                return None
+            version = latest + 1
             conn.execute(
                 "INSERT INTO drafts VALUES (?, ?, ?, ?, ?)",
                 (session_id, version, json.dumps(draft), reason, now()),

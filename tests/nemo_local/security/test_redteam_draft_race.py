@@ -1,0 +1,85 @@
+"""Red-team finding (lost updates): an upload read the session's latest draft, added its files, then saved
+the result as a new version, in two steps. Parallel uploads to one session each added their files to the
+same version and each save replaced the others': 15 parallel one-picture uploads all answered
+`session_state_applied: true`, and the draft held 12 to 14 of the pictures. The change is now made to
+the latest draft in the transaction that saves it."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from nemo_local.api import uploads
+from nemo_local.store import Store, UploadRow
+from tests.nemo_local.security.conftest import Client, small_png
+
+
+def _row(store: Store, name: str) -> tuple[UploadRow, str]:
+    path = store.path("uploads", "s") / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(small_png())
+    public = store.media.publish(path, name, "image/png", "usr_a")
+    row = UploadRow("upl_" + name[:6], name, "image", public, 1, None, 16, 12, None, "h")
+    return row, "http://x" + public.url_path
+
+
+def _names(draft: dict[str, Any] | None) -> list[str]:
+    assert draft is not None
+    return sorted(s["m"]["name"] for t in draft["t"] for s in t["sg"])
+
+
+def test_two_uploads_that_read_the_same_draft_both_stay_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deterministic: whoever reads the session's latest draft waits until the other upload has read
+    it too (the interleaving that lost one upload's files); the draft must end up with both."""
+    store = Store(tmp_path / "data")
+    try:
+        session = store.sessions.create("usr_a", "demo", "en")
+        state = SimpleNamespace(store=store)
+        rows = [_row(store, f"pic{i}.png") for i in range(2)]
+        both_read = threading.Barrier(2, timeout=5)
+        real = store.sessions.latest_draft
+
+        def latest_draft(session_id: str) -> Any:
+            found = real(session_id)
+            # a condition wait: both uploads have read the draft (broken when only one reads it so)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait()
+            return found
+
+        monkeypatch.setattr(store.sessions, "latest_draft", latest_draft)
+        with ThreadPoolExecutor(2) as pool:
+            applied = list(pool.map(lambda r: uploads._apply(state, session, [r]), rows))
+        assert applied == [True, True]
+        _, draft = real(session.id)
+        assert _names(draft) == ["pic0.png", "pic1.png"]
+        assert [v for v, _ in store.sessions.draft_history(session.id)] == [1, 2]
+    finally:
+        store.close()
+
+
+def test_parallel_uploads_to_one_session_all_reach_its_draft(strict: Client) -> None:
+    user = strict.user()
+    sid = user.new_session()
+    count = 10  # under the hostile server's 20 segments per draft
+
+    def upload(i: int) -> Any:
+        resp = user.post(
+            f"/api/upload-video/nemo_agent/me/{sid}",
+            files={"files": (f"p{i}.png", small_png(), "image/png")},
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["data"]
+
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(upload, range(count)))
+    assert all(a["session_state_applied"] for a in answers)
+    draft = user.state(sid)["state"]["draft"]
+    assert _names(draft) == sorted(f"p{i}.png" for i in range(count))

@@ -231,8 +231,13 @@ async def _generate(turn: Turn) -> tuple[dict[str, Any], str]:
     assert turn.plan is not None
     url, meta = await _publish_track(turn, turn.plan)
     seg_meta = {"title": meta["title"], "media_id": meta["media_id"], "bpm": meta["bpm"], "key": meta["key"]}
-    draft = drafts.set_music(turn.draft, url, meta["duration_ms"], seg_meta)
-    version = turn.deps.store.sessions.save_draft(turn.session.id, draft, "generate")
+    # on the draft as it is now, not as it was before composing: an upload meanwhile stays on it
+    version = turn.deps.store.sessions.update_draft(
+        turn.session.id,
+        lambda latest: drafts.set_music(_current(turn, latest), url, meta["duration_ms"], seg_meta),
+        "generate",
+    )
+    assert version is not None
     response = {
         "track_id": meta["media_id"],
         "title": meta["title"],
@@ -246,18 +251,15 @@ async def _generate(turn: Turn) -> tuple[dict[str, Any], str]:
     return response, replies.generated(meta, turn.understood.zh)
 
 
-async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
-    draft = turn.draft
-    changes = list(turn.plan_changes)
-    if turn.plan is not None:  # a recomposing edit: prepare() adjusted the session's plan
-        url, meta = await _publish_track(turn, turn.plan)
-        seg_meta = {
-            "title": meta["title"],
-            "media_id": meta["media_id"],
-            "bpm": meta["bpm"],
-            "key": meta["key"],
-        }
-        draft = drafts.set_music(draft, url, meta["duration_ms"], seg_meta)
+def _current(turn: Turn, latest: dict[str, Any] | None) -> dict[str, Any]:
+    """The draft a tool's change applies to: the session's latest (read in the transaction that saves
+    the change), else the one the turn began with. Applied to the draft read before composing, the
+    change dropped whatever an upload had put on the draft meanwhile (red team)."""
+    return latest if latest is not None else turn.draft
+
+
+def _apply_ops(turn: Turn, draft: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The edit's operations on `draft`; each one done is appended to `changes`."""
     for op in turn.understood.ops:
         if op.kind == "volume":
             draft = drafts.set_volume(draft, volume=op.value)
@@ -278,8 +280,38 @@ async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
         if op.text is not None:
             change["text"] = op.text
         changes.append(change)
-    version = turn.deps.store.sessions.save_draft(turn.session.id, draft, "edit")
-    response = {"ok": True, "changes": changes, "draft_version": version, "timeline": drafts.summary(draft)}
+    return draft
+
+
+async def _edit(turn: Turn) -> tuple[dict[str, Any], str]:
+    music: tuple[str, int, dict[str, Any]] | None = None
+    if turn.plan is not None:  # a recomposing edit: prepare() adjusted the session's plan
+        url, meta = await _publish_track(turn, turn.plan)
+        seg_meta = {
+            "title": meta["title"],
+            "media_id": meta["media_id"],
+            "bpm": meta["bpm"],
+            "key": meta["key"],
+        }
+        music = (url, meta["duration_ms"], seg_meta)
+    changes: list[dict[str, Any]] = []
+    saved: dict[str, Any] = {}
+
+    def change(latest: dict[str, Any] | None) -> dict[str, Any]:
+        draft = _current(turn, latest)
+        if music is not None:
+            draft = drafts.set_music(draft, *music)
+        changes[:] = list(turn.plan_changes)  # runs once, in the transaction that saves its result
+        saved["draft"] = draft = _apply_ops(turn, draft, changes)
+        return draft
+
+    version = turn.deps.store.sessions.update_draft(turn.session.id, change, "edit")
+    response = {
+        "ok": True,
+        "changes": changes,
+        "draft_version": version,
+        "timeline": drafts.summary(saved["draft"]),
+    }
     return response, replies.edited(changes, turn.understood.zh)
 
 

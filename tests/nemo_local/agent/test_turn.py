@@ -74,7 +74,7 @@ async def test_failure_outside_the_tool_is_an_error_frame(tmp_path: Path) -> Non
     def broken(*_: Any) -> int:
         raise OSError("disk full")
 
-    store.sessions.save_draft = broken  # type: ignore[method-assign]
+    store.sessions.update_draft = broken  # type: ignore[method-assign]  # the turn saves through it
     frames = [f async for f in agent_turn.stream(turn)]
     last = json.loads(frames[-1][6:])
     assert last == {"error": "internal error: OSError", "error_details": {"tool": "edit_timeline"}}

@@ -17,6 +17,7 @@ import pytest
 
 from nemo_local.api import uploads
 from nemo_local.store import Store, UploadRow
+from tests.nemo_local.conftest import wait_for
 from tests.nemo_local.security.conftest import Client, small_png
 
 
@@ -31,7 +32,7 @@ def _row(store: Store, name: str) -> tuple[UploadRow, str]:
 
 def _names(draft: dict[str, Any] | None) -> list[str]:
     assert draft is not None
-    return sorted(s["m"]["name"] for t in draft["t"] for s in t["sg"])
+    return sorted(s["m"]["name"] for t in draft["t"] if t["tt"] == 0 for s in t["sg"])  # the video track
 
 
 def test_two_uploads_that_read_the_same_draft_both_stay_on_it(
@@ -83,3 +84,32 @@ def test_parallel_uploads_to_one_session_all_reach_its_draft(strict: Client) -> 
     assert all(a["session_state_applied"] for a in answers)
     draft = user.state(sid)["state"]["draft"]
     assert _names(draft) == sorted(f"p{i}.png" for i in range(count))
+
+
+def test_an_upload_while_the_music_composes_stays_on_the_draft(strict: Client) -> None:
+    """The agent's turn read the draft before composing and saved the music on that copy afterwards:
+    a picture uploaded meanwhile (answered `session_state_applied: true`) was gone from the draft."""
+    user = strict.user()
+    sid = user.new_session()
+    turn: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: turn.setdefault("stream", user.say(sid, "make a calm lofi track, 60 seconds"))
+    )
+    thread.start()
+    try:
+        # the turn has read the draft and holds its credits: it is composing
+        wait_for("the generation's credit hold", lambda: user.credits()["frozen"] > 0, timeout=30)
+        resp = user.post(
+            f"/api/upload-video/nemo_agent/me/{sid}",
+            files={"files": ("pic.png", small_png(), "image/png")},
+        )
+        assert resp.status_code == 200 and resp.json()["data"]["session_state_applied"], resp.text
+        landed_while_composing = thread.is_alive()
+    finally:
+        thread.join(timeout=120)
+    assert not thread.is_alive() and turn["stream"].status == 200
+    assert landed_while_composing  # else this test saw no interleaving (a 60 s track takes ~1 s)
+    draft = user.state(sid)["state"]["draft"]
+    assert _names(draft) == ["pic.png"]  # the upload
+    assert [s["m"]["generated"] for t in draft["t"] if t["tt"] == 1 for s in t["sg"]] == [True]  # the music
+    assert user.credits()["frozen"] == 0

@@ -133,6 +133,11 @@ RETRY_AFTER_S = 5  # what a 429 for a busy user says: a render or a track takes 
 # The request line and headers of one request (fixed: no client needs more; httptools has no cap of its
 # own, and a million 1 KB headers grew the server by 1.1 GB in 1.6 s, kept after the request).
 HEADER_BYTES = 64 * 1024
+# Requests one connection may queue behind the one being answered (HTTP/1.1 pipelining; fixed: no client
+# needs more). httptools parses a whole read at once, a request's cycle each: 19 MB of pipelined
+# `GET /healthz` grew the server by 800 MB, kept after the connection closed (red team). Over it, the
+# queued requests are dropped, the one being answered completes, then a 503 and the connection closes.
+PIPELINED_REQUESTS = 32
 # Connections held at once: the process's open-file limit less a reserve for the database, uploads, renders
 # and ffmpeg's pipes (fixed: one client held 19,000 idle connections of a 20,000 limit; at the limit the
 # server can open no file at all). Over it, a new connection is answered 503 and closed at once.

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nemo_local.api.envelope import error_bytes, send_error
-from nemo_local.limits import HEADER_BYTES, MB, LimitExceeded, Limits, connection_cap
+from nemo_local.limits import HEADER_BYTES, MB, PIPELINED_REQUESTS, LimitExceeded, Limits, connection_cap
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
 SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
@@ -235,7 +235,8 @@ def _raw_answer(status: bytes, payload: bytes) -> bytes:
 def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools, else h11), its 400 for an unparsable request in the envelope,
     a cap on connections held (limits.connection_cap of the open-file limit: 503), a cap on header bytes
-    (HEADER_BYTES: httptools has none), and a deadline on request headers, which uvicorn
+    (HEADER_BYTES: httptools has none; pipelined requests' headers too), a cap on requests pipelined
+    behind the one being answered (PIPELINED_REQUESTS: 503), and a deadline on request headers, which uvicorn
     does not have: a connection that opened, or began its next request, and has not completed the
     headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
     keep-alive timeout still closes a connection idle after a response.) Without it, a client sending
@@ -266,13 +267,25 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
         ),
     )
 
+    too_many_pipelined = _raw_answer(
+        b"503 Service Unavailable",
+        error_bytes(
+            503,
+            f"Too many pipelined requests on one connection (more than {PIPELINED_REQUESTS} queued "
+            "behind the one being answered); the queued ones were dropped: wait for each response, or "
+            "use more connections",
+            {"field": "pipelined requests", "limit": PIPELINED_REQUESTS, "value": None, "switch": None},
+        ),
+    )
+
     class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _deadline: asyncio.TimerHandle | None = None
         _last: tuple[object, bool] | None = None  # (cycle, waiting) at the previous check
         _after: object = None  # the finished cycle the next request's bytes came after
         _waiting_bytes = 0  # bytes received since that response ended (a next request's headers)
         _tail = b""  # the last bytes of them, to find a header end split across two chunks
-        _refused = False  # a 431 was written: the connection closes in LINGER_S
+        _refused = False  # a 431 or a 503 is written (or will be, after the response in progress)
+        _last_word: bytes | None = None  # that answer, while an earlier response is still being sent
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
@@ -283,8 +296,12 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
             self._deadline = self.loop.call_later(interval, self._check)
 
         def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return  # reading is paused; what was read already is not parsed
             cycle = self.cycle
-            if cycle is None or cycle.response_complete:  # these bytes begin a request: its headers
+            # these bytes begin a request, its headers: after a response, or pipelined behind a request
+            # whose body is all read (uncounted, a pipelined request's headers grew without a bound)
+            if cycle is None or cycle.response_complete or not getattr(cycle, "more_body", True):
                 if self._after is not cycle:
                     self._after, self._waiting_bytes, self._tail = cycle, 0, b""
                 window = self._tail + data
@@ -292,19 +309,43 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
                 self._waiting_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
                 self._tail = window[-3:]
                 if self._waiting_bytes > HEADER_BYTES:
-                    self._refuse_headers()
+                    self._refuse(too_many_header_bytes)
                     return
             super().data_received(data)
+            pipeline = getattr(self, "pipeline", None)  # httptools' queue (h11 parses one at a time)
+            if pipeline is not None and len(pipeline) > PIPELINED_REQUESTS:
+                self._refuse(too_many_pipelined)
 
-        def _refuse_headers(self) -> None:
+        def _refuse(self, answer: bytes) -> None:
+            """Read no more, drop the pipelined requests not started, and answer: now, or once the
+            response being sent is complete (written in its middle, the answer would corrupt it)."""
             if self._refused or self.transport.is_closing():
                 return
             self._refused = True
-            self.transport.write(too_many_header_bytes)
-            # read no more, and close a moment later: closing with unread bytes resets the connection
-            # at once, often before the client has read the answer
             self.transport.pause_reading()
+            pipeline = getattr(self, "pipeline", None)
+            if pipeline is not None:
+                pipeline.clear()  # never started: dropped
+            cycle = self.cycle  # the response in progress, or a request queued behind it
+            if cycle is None or cycle.response_complete:
+                self._say(answer)
+            else:
+                self._last_word = answer
+
+        def _say(self, answer: bytes) -> None:
+            self.transport.write(answer)
+            # close a moment later: closing with unread bytes resets the connection at once, often
+            # before the client has read the answer
             self.loop.call_later(LINGER_S, self.transport.close)
+
+        def on_response_complete(self) -> None:
+            if not self._refused:
+                super().on_response_complete()
+                return
+            self.server_state.total_requests += 1
+            answer, self._last_word = self._last_word, None
+            if answer is not None and not self.transport.is_closing():
+                self._say(answer)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._deadline is not None:

@@ -134,12 +134,10 @@ async def _receive(request: Request, state: AppState, dest: Path, room: Room) ->
     return got
 
 
-def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
-    """Uploads go on the session's draft; refuse the upload (before publishing anything) when the draft
-    would then hold more segments than a draft may have to be exported."""
-    _, draft = state.store.sessions.latest_draft(session.id)
+def _room_on_draft(limits: Limits, draft: dict[str, Any] | None, adding: int) -> None:
+    """Uploads go on the session's draft; refuse the upload (nothing published) when the draft would
+    then hold more segments than a draft may have to be exported."""
     present = segment_count(draft)  # short keys or readable names, as the renderer reads them
-    limits = state.config.limits
     if present + adding > limits.draft_segments:
         raise LimitExceeded(
             "draft_segments",
@@ -151,11 +149,20 @@ def _room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
         )
 
 
+def _early_room_on_draft(state: AppState, session: SessionRow, adding: int) -> None:
+    """The draft's room as it is now, before the files are probed (a cheap early refusal; the rule is
+    applied again to the latest draft in the transaction that publishes them)."""
+    _, draft = state.store.sessions.latest_draft(session.id)
+    _room_on_draft(state.config.limits, draft, adding)
+
+
 def _apply(state: AppState, session: SessionRow, rows: list[tuple[UploadRow, str]]) -> bool:
     """Put uploaded media on the draft: video/pictures on the video track, audio on the audio track;
-    on the latest draft, in the transaction that saves it (parallel uploads each keep their files)."""
+    on the latest draft, in the transaction that saves it (parallel uploads each keep their files, and
+    their segments together stay within the draft's limit: raises LimitExceeded otherwise)."""
 
     def change(draft: dict[str, Any] | None) -> dict[str, Any] | None:
+        _room_on_draft(state.config.limits, draft, len(rows))
         draft = draft or drafts.empty_draft(session.task_name)
         before = json.dumps(draft, sort_keys=True)
         for row, url in rows:
@@ -203,7 +210,7 @@ async def _upload(
     if not received:
         raise ApiError(422, "no file in the request (multipart field 'files')")
     try:
-        await asyncio.to_thread(_room_on_draft, state, session, len(received))
+        await asyncio.to_thread(_early_room_on_draft, state, session, len(received))
         # what is stored now (other uploads may have finished), what others still stream in, and ours
         await asyncio.to_thread(room.settle, state.store)
     except BaseException:
@@ -218,12 +225,11 @@ async def _upload(
         raise
     base = base_url(request)
     try:
-        rows = _publish(state, session, caller.user_id, received, described, base)
+        rows, applied = _publish(state, session, caller.user_id, received, described, base)
     except BaseException:
         _discard(received)  # nothing was published: no row points at them
         raise
     room.release()  # published: the database counts these bytes now
-    applied = await asyncio.to_thread(_apply, state, session, rows)
     out = [
         {
             "filename": row.filename, "file_type": row.file_type, "cdn_url": url, "duration": row.duration,
@@ -241,11 +247,13 @@ def _publish(
     received: list[ReceivedFile],
     described: list[dict[str, Any]],
     base: str,
-) -> list[tuple[UploadRow, str]]:
-    """Every file's public row and its upload row, for all the request's files, in one transaction (as a
-    render's publication and completion are): an error or a kill between the writes used to leave a
-    served file without its upload row, which the quota does not count and the start-up sweep keeps.
-    Synchronous on purpose: no await inside, so a client hanging up cannot cut it in two."""
+) -> tuple[list[tuple[UploadRow, str]], bool]:
+    """Every file's public row and its upload row, for all the request's files, and the draft with them
+    on it, in one transaction (as a render's publication and completion are): an error or a kill between
+    the writes used to leave a served file without its upload row, which the quota does not count and
+    the start-up sweep keeps; and a draft with no room left refuses the upload with nothing stored.
+    Synchronous on purpose: no await inside, so a client hanging up cannot cut it in two. Returns the
+    rows and whether the draft changed."""
     rows = []
     with state.store.db.tx():
         for f, info in zip(received, described, strict=True):
@@ -258,4 +266,5 @@ def _publish(
             )  # fmt: skip
             state.store.media.add_upload(session.id, user_id, row)
             rows.append((row, base + public.url_path))
-    return rows
+        applied = _apply(state, session, rows)
+    return rows, applied

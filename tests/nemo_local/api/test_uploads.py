@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from nemo_local.api.state import AppState
-from nemo_local.api.uploads import _room_on_draft
+from nemo_local.api.uploads import _early_room_on_draft
 from nemo_local.limits import LimitExceeded, Limits, replace
 from nemo_local.store import Store
 from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
@@ -189,9 +189,9 @@ def test_the_draft_room_counts_segments_under_either_key(tmp_path: Path, draft: 
     limits = replace(Limits(), draft_segments=4)
     state = cast(AppState, SimpleNamespace(store=store, config=SimpleNamespace(limits=limits)))
     try:
-        _room_on_draft(state, session, 1)  # 3 + 1: at the limit, allowed
+        _early_room_on_draft(state, session, 1)  # 3 + 1: at the limit, allowed
         with pytest.raises(LimitExceeded) as refused:
-            _room_on_draft(state, session, 2)
+            _early_room_on_draft(state, session, 2)
     finally:
         store.close()
     assert refused.value.name == "draft_segments" and refused.value.value == 5

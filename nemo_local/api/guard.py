@@ -235,7 +235,7 @@ def _raw_answer(status: bytes, payload: bytes) -> bytes:
 def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools, else h11), its 400 for an unparsable request in the envelope,
     a cap on connections held (limits.connection_cap of the open-file limit: 503), a cap on header bytes
-    (HEADER_BYTES: httptools has none; pipelined requests' headers too), a cap on requests pipelined
+    (HEADER_BYTES: httptools has none; pipelined requests' headers and a chunked body's trailers too), a cap on requests pipelined
     behind the one being answered (PIPELINED_REQUESTS: 503), and a deadline on request headers, which uvicorn
     does not have: a connection that opened, or began its next request, and has not completed the
     headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
@@ -250,7 +250,8 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
         b"431 Request Header Fields Too Large",
         error_bytes(
             431,
-            f"The request line and headers are over {HEADER_BYTES // 1024} KB; send less in them",
+            f"The request line and headers (or a chunked body's trailers) are over {HEADER_BYTES // 1024} KB; "
+            "send less in them",
             {"field": "headers", "limit": HEADER_BYTES, "value": None, "switch": None},
         ),
     )
@@ -286,6 +287,8 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
         _tail = b""  # the last bytes of them, to find a header end split across two chunks
         _refused = False  # a 431 or a 503 is written (or will be, after the response in progress)
         _last_word: bytes | None = None  # that answer, while an earlier response is still being sent
+        _chunk_open = False  # a body chunk's header was parsed, none of its data yet (after `0`: trailers)
+        _trailer_bytes = 0  # bytes read since, that brought no data: a chunked body's trailers
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
@@ -311,10 +314,32 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
                 if self._waiting_bytes > HEADER_BYTES:
                     self._refuse(too_many_header_bytes)
                     return
+            trailing = self._chunk_open
             super().data_received(data)
+            if trailing and self._chunk_open:  # no data came: these bytes were trailers (headers too)
+                self._trailer_bytes += len(data)
+                if self._trailer_bytes > HEADER_BYTES:  # unbounded, 200 MB of them grew the server by 212 MB
+                    self._refuse(too_many_header_bytes)
+                    return
             pipeline = getattr(self, "pipeline", None)  # httptools' queue (h11 parses one at a time)
             if pipeline is not None and len(pipeline) > PIPELINED_REQUESTS:
                 self._refuse(too_many_pipelined)
+
+        # httptools' chunk callbacks (it calls them when the protocol has them): after the last chunk's
+        # header (size 0) come the trailers, which httptools and uvicorn keep like headers
+        def on_chunk_header(self) -> None:
+            self._chunk_open, self._trailer_bytes = True, 0
+
+        def on_chunk_complete(self) -> None:
+            self._chunk_open = False
+
+        def on_body(self, body: bytes) -> None:
+            self._chunk_open = False
+            super().on_body(body)
+
+        def on_message_begin(self) -> None:
+            self._chunk_open = False
+            super().on_message_begin()
 
         def _refuse(self, answer: bytes) -> None:
             """Read no more, drop the pipelined requests not started, and answer: now, or once the
@@ -324,10 +349,15 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
             self._refused = True
             self.transport.pause_reading()
             pipeline = getattr(self, "pipeline", None)
+            queued = bool(pipeline)  # then self.cycle waits behind a response in progress
             if pipeline is not None:
                 pipeline.clear()  # never started: dropped
-            cycle = self.cycle  # the response in progress, or a request queued behind it
+            cycle = self.cycle  # the request being answered, or one queued behind it
             if cycle is None or cycle.response_complete:
+                self._say(answer)
+            elif not queued and not cycle.response_started:  # its app is still reading it: it stops
+                cycle.disconnected = True
+                cycle.message_event.set()
                 self._say(answer)
             else:
                 self._last_word = answer

@@ -131,3 +131,57 @@ def test_headers_pipelined_behind_a_download_are_capped(strict: Client) -> None:
         body = _refusal(reader.response(), 431, "headers")
         assert body["data"]["limit"] == HEADER_BYTES
     strict.server.healthy()
+
+
+def _chunked(user: Any, path: str, ctype: str) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {user.token}\r\n"
+        f"Content-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+
+
+def test_a_chunked_bodys_trailers_are_capped(strict: Client) -> None:
+    """After a chunked body's last chunk come trailers, which httptools and uvicorn keep like headers:
+    200 MB of them grew the server by 212 MB (a 408 came only once the idle interval had passed)."""
+    user = strict.user()
+    pid = strict.server.process.pid
+    with _connect(strict) as sock:
+        head = _chunked(user, "/api/tasks/me/with-session/nemo_agent", "application/json")
+        sock.sendall(head + b"2\r\n{}\r\n0\r\n")
+        before = rss_kb(pid)
+        line = b"X-Trailer: " + b"a" * 1000 + b"\r\n"
+        sent, limit = 0, 64 * 1024 * 1024
+        sock.settimeout(1)  # refused: the server reads no more, and a send blocks or is reset
+        try:
+            while sent < limit:
+                sock.sendall(line * 1024)
+                sent += len(line) * 1024
+        except (TimeoutError, ConnectionResetError, BrokenPipeError):
+            pass
+        sock.settimeout(30)
+        assert sent < limit // 4, sent
+        assert rss_kb(pid) - before < 32 * 1024  # KB
+        body = _refusal(_Reader(sock).response(), 431, "headers")
+        assert "trailers" in body["message"]
+    strict.server.healthy()
+
+
+def test_a_chunked_upload_with_a_few_trailers_is_stored(strict: Client) -> None:
+    from tests.nemo_local.security.conftest import small_png
+
+    user = strict.user()
+    sid = user.new_session()
+    part = (
+        b'--BB\r\nContent-Disposition: form-data; name="files"; filename="c.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + small_png() + b"\r\n--BB--\r\n"
+    )
+    path = f"/api/upload-video/nemo_agent/me/{sid}"
+    with _connect(strict) as sock:
+        head = _chunked(user, path, "multipart/form-data; boundary=BB")
+        chunks = b"".join(
+            b"%x\r\n%s\r\n" % (len(part[i : i + 7]), part[i : i + 7]) for i in range(0, len(part), 7)
+        )
+        sock.sendall(head + chunks + b"0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n")
+        resp = _Reader(sock).response()
+    assert resp is not None and resp[0] == 200, resp
+    assert [f["filename"] for f in json.loads(resp[2])["data"]["files"]] == ["c.png"]

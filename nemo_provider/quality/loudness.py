@@ -95,13 +95,14 @@ def _cell_matrix(phases: np.ndarray) -> np.ndarray:
     return banded
 
 
-def _row_max(rows: np.ndarray) -> np.ndarray:
-    """``rows.max(axis=1)`` for a power-of-two row length by halving: numpy reduces a 16-wide axis
-    about 8x slower (8 ms for a minute's cells)."""
-    while rows.shape[1] > 1:
-        half = rows.shape[1] // 2
-        rows = np.maximum(rows[:, :half], rows[:, half:])
-    return rows[:, 0]
+def _cell_max(values: np.ndarray, cell: int) -> np.ndarray:
+    """The maximum of each ``cell`` (a power of two) consecutive ``values``, by halving: each pass takes
+    the larger of every even and odd element. numpy reduces a (cells, 16) view's rows about 5x slower,
+    and halving its rows (inner loops 8 wide) 2x (3.1 ms against 1.4 for a minute's cells)."""
+    cells = len(values) // cell
+    while len(values) > cells:
+        values = np.maximum(values[0::2], values[1::2])
+    return values
 
 
 def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
@@ -128,7 +129,7 @@ def true_peak_dbtp(x: np.ndarray) -> tuple[float, float]:
     np.abs(planar[0], out=mag[:n])
     for ch in range(1, channels):
         np.maximum(mag[:n], np.abs(planar[ch]), out=mag[:n])
-    peaks = _row_max(mag.reshape(cells, _CELL))
+    peaks = _cell_max(mag, _CELL)
     sample_peak = float(peaks.max())
     if sample_peak <= 0:
         return -math.inf, -math.inf

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from nemo_local import __version__
 from nemo_local.agent.composing import ComposeRunner
@@ -20,6 +21,7 @@ from nemo_local.api import auth, credits, files, health, render, session_state, 
 from nemo_local.api.errors import (
     ApiError,
     api_error_handler,
+    client_gone_handler,
     http_exception_handler,
     invalid_id_handler,
     limit_handler,
@@ -89,6 +91,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_exception_handler(LimitExceeded, limit_handler)
     app.add_exception_handler(InvalidId, invalid_id_handler)
     app.add_exception_handler(UnicodeEncodeError, unicode_handler)
+    app.add_exception_handler(ClientDisconnect, client_gone_handler)
     app.add_exception_handler(Exception, unexpected_handler)
     app.add_middleware(FaultMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # outermost: a body is bounded before anything reads it

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from nemo_local.api.envelope import error_body
@@ -144,6 +144,17 @@ async def unicode_handler(request: Request, exc: Exception) -> JSONResponse:
         )
         return envelope_error(request, ApiError(422, message, {"field": "body"}))
     return await unexpected_handler(request, exc)
+
+
+CLIENT_GONE = 499  # nginx's "client closed request": never sent (nobody reads it), only for the record
+
+
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client hung up while its body was coming (whatever was received is discarded by the code
+    that read it): one INFO line, not an error. Logged as an unhandled error, each hang-up wrote two
+    tracebacks (ours and uvicorn's, 55 lines): a client hanging up in a loop filled the log (red team)."""
+    log.info("client hung up during %s %s", request.method, request.url.path[:MAX_SHOWN])
+    return Response(status_code=CLIENT_GONE)
 
 
 async def unexpected_handler(request: Request, exc: Exception) -> JSONResponse:

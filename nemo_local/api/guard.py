@@ -235,12 +235,12 @@ def _raw_answer(status: bytes, payload: bytes) -> bytes:
 def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools, else h11), its 400 for an unparsable request in the envelope,
     a cap on connections held (limits.connection_cap of the open-file limit: 503), a cap on header bytes
-    (HEADER_BYTES: httptools has none; pipelined requests' headers and a chunked body's trailers too), a cap on requests pipelined
-    behind the one being answered (PIPELINED_REQUESTS: 503), and a deadline on request headers, which uvicorn
-    does not have: a connection that opened, or began its next request, and has not completed the
-    headers after a whole `body_idle_seconds` interval is answered 408 and closed. (uvicorn's own
-    keep-alive timeout still closes a connection idle after a response.) Without it, a client sending
-    half a request line and then nothing kept its connection for ever (slowloris)."""
+    (HEADER_BYTES: httptools has none; pipelined requests' headers and a chunked body's trailers too), a
+    cap on requests pipelined behind the one being answered (PIPELINED_REQUESTS: 503), and a deadline on
+    request headers, which uvicorn does not have: a connection that opened, or began its next request,
+    and has not completed the headers after a whole `body_idle_seconds` interval is answered 408 and
+    closed. (uvicorn's own keep-alive timeout still closes a connection idle after a response.) Without
+    it, a client sending half a request line and then nothing kept its connection for ever (slowloris)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     interval = limits.body_idle_seconds
@@ -250,8 +250,8 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
         b"431 Request Header Fields Too Large",
         error_bytes(
             431,
-            f"The request line and headers (or a chunked body's trailers) are over {HEADER_BYTES // 1024} KB; "
-            "send less in them",
+            "The request line and headers (or a chunked body's trailers) are over "
+            f"{HEADER_BYTES // 1024} KB; send less in them",
             {"field": "headers", "limit": HEADER_BYTES, "value": None, "switch": None},
         ),
     )
@@ -282,7 +282,7 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
     class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _deadline: asyncio.TimerHandle | None = None
         _last: tuple[object, bool] | None = None  # (cycle, waiting) at the previous check
-        _after: object = None  # the finished cycle the next request's bytes came after
+        _after: object = None  # the cycle (answered, or its body all read) the next request came after
         _waiting_bytes = 0  # bytes received since that response ended (a next request's headers)
         _tail = b""  # the last bytes of them, to find a header end split across two chunks
         _refused = False  # a 431 or a 503 is written (or will be, after the response in progress)
@@ -318,7 +318,7 @@ def header_deadline_protocol(limits: Limits) -> type[asyncio.Protocol]:
             super().data_received(data)
             if trailing and self._chunk_open:  # no data came: these bytes were trailers (headers too)
                 self._trailer_bytes += len(data)
-                if self._trailer_bytes > HEADER_BYTES:  # unbounded, 200 MB of them grew the server by 212 MB
+                if self._trailer_bytes > HEADER_BYTES:  # unbounded: 200 MB grew the server by 212 MB
                     self._refuse(too_many_header_bytes)
                     return
             pipeline = getattr(self, "pipeline", None)  # httptools' queue (h11 parses one at a time)

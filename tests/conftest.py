@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,16 +125,23 @@ def stop_nemo_server(server: NemoServer) -> None:
         server.process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def nemo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NemoServer]:
-    """One real nemo_local server shared by the whole session (per-test state lives in sessions)."""
-    data_dir = tmp_path_factory.mktemp("nemo-local-data")
-    server = start_nemo_server(data_dir)
+@contextmanager
+def running_nemo_server(root: Path, *extra_args: str) -> Iterator[NemoServer]:
+    """A nemo_local of its own with its data under ``root`` (started with ``extra_args``), stopped and
+    its data removed afterwards: for a module's fixture that needs a switch flipped."""
+    server = start_nemo_server(root / "data", *extra_args)
     try:
         yield server
     finally:
         stop_nemo_server(server)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nemo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NemoServer]:
+    """One real nemo_local server shared by the whole session (per-test state lives in sessions)."""
+    with running_nemo_server(tmp_path_factory.mktemp("nemo-local")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from nemo_provider.client import _error_map as m
 from nemo_provider.client.constants import STORAGE_QUOTA_CODE, STORAGE_QUOTA_FIELD
 from nemo_provider.client.errors import is_transient, refused_before_accept
 from tests._helpers import Recorder
-from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
+from tests.conftest import NemoServer, running_nemo_server
 
 QUOTA_MB = 1
 MIB = 1024 * 1024
@@ -32,13 +31,10 @@ FILE_KB = 600  # one fits under the quota, two do not
 
 @pytest.fixture(scope="module")
 def quota_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NemoServer]:
-    root = tmp_path_factory.mktemp("client-quota")
-    server = start_nemo_server(root / "data", "--max-storage-mb", str(QUOTA_MB))
-    try:
+    with running_nemo_server(
+        tmp_path_factory.mktemp("client-quota"), "--max-storage-mb", str(QUOTA_MB)
+    ) as server:
         yield server
-    finally:
-        stop_nemo_server(server)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _noise_png(path: Path, kb: int) -> Path:

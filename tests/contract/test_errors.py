@@ -6,7 +6,6 @@ sends through the real client."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from nemo_local.quota import DISK_CODE
 from nemo_provider.client import NemoClient
 from nemo_provider.client import errors as client_errors
 from nemo_provider.client._error_map import ErrorContext, error_for
-from tests.conftest import NemoServer, start_nemo_server, stop_nemo_server
+from tests.conftest import NemoServer, running_nemo_server
 
 from .conftest import Recorder, contract_text
 
@@ -79,13 +78,10 @@ FLOOR_MB = 10**9  # far above any disk's free space: the server sees its disk as
 
 @pytest.fixture(scope="module")
 def full_disk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NemoServer]:
-    root = tmp_path_factory.mktemp("contract-full-disk")
-    server = start_nemo_server(root / "data", "--min-free-disk-mb", str(FLOOR_MB))
-    try:
+    with running_nemo_server(
+        tmp_path_factory.mktemp("contract-full-disk"), "--min-free-disk-mb", str(FLOOR_MB)
+    ) as server:
         yield server
-    finally:
-        stop_nemo_server(server)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_nemo_locals_full_disk_arrives_named_with_its_floor_and_is_sent_once(

@@ -105,7 +105,8 @@ class BodyLimitMiddleware:
             try:
                 size = int(declared)
             except ValueError:
-                await send_error(send, 400, error_bytes(400, "Invalid Content-Length header"), CLOSE)
+                payload = error_bytes(400, "Invalid Content-Length header")
+                await send_error(send, 200 if in_200 else 400, payload, CLOSE)
                 return
             if size > allowed:
                 error = too_large(limits, name, size, allowed)

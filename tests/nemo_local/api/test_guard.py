@@ -5,6 +5,7 @@ own work between reads does not count, and one deadline serves the whole body (n
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -20,9 +21,9 @@ IDLE_S = 0.3
 MULTIPART = [(b"content-type", b"multipart/form-data; boundary=x")]
 
 
-def _scope(idle: float = IDLE_S) -> Scope:
+def _scope(idle: float = IDLE_S, in_200: bool = False) -> Scope:
     limits = replace(Limits(), body_idle_seconds=idle)
-    config = SimpleNamespace(limits=limits, faults=SimpleNamespace(errors_in_200=False))
+    config = SimpleNamespace(limits=limits, faults=SimpleNamespace(errors_in_200=in_200))
     app = SimpleNamespace(state=SimpleNamespace(nemo=SimpleNamespace(config=config)))
     return {"type": "http", "app": app, "headers": MULTIPART, "path": "/upload"}
 
@@ -126,3 +127,22 @@ async def test_a_cancel_from_elsewhere_is_not_taken_for_a_stall() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("in_200", "status"), [(False, 400), (True, 200)])
+async def test_an_invalid_content_length_is_a_coded_400_that_follows_the_errors_in_200_switch(
+    in_200: bool, status: int
+) -> None:
+    """As every coded error: with the compatibility switch on, HTTP 200 and the code in the envelope."""
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {**_scope(in_200=in_200), "headers": [*MULTIPART, (b"content-length", b"12abc")]}
+    await BodyLimitMiddleware(_reader())(scope, _client([(0, 10)]), send)
+    start, body = sent
+    assert start["status"] == status
+    envelope = json.loads(body["body"])
+    assert envelope["code"] == 400 and "Content-Length" in envelope["message"]

@@ -55,24 +55,28 @@ def _stalled_json(server: Hostile, user: User, sid: str, stop: threading.Event) 
         return _answer(sock, started)
 
 
-def _stalled_upload(server: Hostile, user: User, sid: str, stop: threading.Event) -> Any:
+def _upload_start(server: Hostile, user: User, sid: str, name: str) -> tuple[Any, bytes]:
+    """A socket with an upload's headers and the start of its one 500 KB file (a PNG) ready to send."""
     path = f"/api/upload-video/nemo_agent/me/{sid}"
     sock, head = _request(server, user, path, "multipart/form-data; boundary=BB", 500_000)
-    part = b'--BB\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n\r\n'
+    part = f'--BB\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n\r\n'.encode()
+    return sock, head + part + small_png()
+
+
+def _stalled_upload(server: Hostile, user: User, sid: str, stop: threading.Event) -> Any:
+    sock, start = _upload_start(server, user, sid, "big.png")
     with sock:
         started = time.monotonic()
-        sock.sendall(head + part + small_png() + b"\0" * 100_000)
+        sock.sendall(start + b"\0" * 100_000)
         return _answer(sock, started)
 
 
 def _dripped_upload(server: Hostile, user: User, sid: str, stop: threading.Event) -> Any:
     """A byte every 0.1 s: never idle for long, but far below 16 KB per interval."""
-    path = f"/api/upload-video/nemo_agent/me/{sid}"
-    sock, head = _request(server, user, path, "multipart/form-data; boundary=BB", 500_000)
-    part = b'--BB\r\nContent-Disposition: form-data; name="files"; filename="drip.png"\r\n\r\n'
+    sock, start = _upload_start(server, user, sid, "drip.png")
     with sock:
         started = time.monotonic()
-        sock.sendall(head + part + small_png())
+        sock.sendall(start)
 
         def drip() -> None:
             while not stop.wait(0.1):

@@ -122,21 +122,21 @@ def _decode_run(ctx: Any, packets: Iterable[Any], resampler: Any, out: _Presente
     array per frame (with FFmpeg's audio FIFO instead, or an array per plane, a minute of AAC took 10 %
     longer). Decoders that do not output float planes go through ``resampler``."""
     planar = ctx.format.name == "fltp"  # most do (AAC, MP3, Opus, Vorbis): no resampler, no check a frame
-    put, waiting = out.put, True
+    waiting = True
     for packet in packets:
         frames = ctx.decode(packet)
         if waiting and frames and frames[0].pts is not None and frames[0].time_base:
             out.start(float(frames[0].pts * frames[0].time_base))
-            put, waiting = out.put, False
+            waiting = False
         for frame in frames:
             if planar:
-                put(frame.to_ndarray())
+                out.put(frame.to_ndarray())  # out.put: the sink's own once the priming is dropped
             else:
                 for f in resampler.resample(frame):
-                    put(f.to_ndarray())
+                    out.put(f.to_ndarray())
     if not planar:
         for f in resampler.resample(None):
-            put(f.to_ndarray())
+            out.put(f.to_ndarray())
 
 
 def _skip_all_but(container: Any, stream: Any) -> None:

@@ -134,6 +134,13 @@ def _byte_count(data: Any, key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _limit_data(data: Any) -> tuple[int | None, int | None, str | None]:
+    """(limit, value, switch) of a limit's refusal data (nemo_local's ``LimitExceeded.data``), each
+    ``None`` where missing or of the wrong kind."""
+    switch = data.get("switch") if isinstance(data, dict) else None
+    return _byte_count(data, "limit"), _byte_count(data, "value"), switch if isinstance(switch, str) else None
+
+
 def insufficient_storage(
     data: Any, http_status: int | None, detail: str = ""
 ) -> NemoInsufficientStorageError:
@@ -142,8 +149,7 @@ def insufficient_storage(
     The server's own text says the same again (nemo_local's names the floor, the free bytes and the
     switch), so it is kept in ``.detail`` instead of being quoted into a message that would say it twice.
     """
-    limit, free = _byte_count(data, "limit"), _byte_count(data, "value")
-    switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
+    limit, free, switch = _limit_data(data)
     floor = f"it keeps at least {_mb(limit)} free" if limit is not None else "it keeps a free-space floor"
     had = f" and has only {_mb(free)}" if free is not None else ""
     setting = f" (or lower {switch})" if switch else ""
@@ -176,8 +182,7 @@ def storage_quota(
 
     The server's text is kept in ``.detail``: nemo_local's restates the numbers and names its switch.
     """
-    limit, needed = _byte_count(data, "limit"), _byte_count(data, "value")
-    switch = data.get("switch") if isinstance(data, dict) and isinstance(data.get("switch"), str) else None
+    limit, needed, switch = _limit_data(data)
     quota = f"it may keep {_mb(limit)}" if limit is not None else "it is at its quota"
     past = f" and this request would take it to {_mb(needed)}" if needed is not None else ""
     setting = f" (the server's {switch})" if switch else ""

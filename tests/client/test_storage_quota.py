@@ -138,6 +138,10 @@ def test_the_quota_is_named_by_its_data_whatever_code_carries_it(code: int | Non
 
 def test_a_quota_without_data_is_named_by_its_code_or_text_and_other_422s_are_not() -> None:
     assert STORAGE_QUOTA_CODE == QUOTA_CODE, "nemo_local's code is the client's"
+    from nemo_local.limits import Limits
+    from nemo_local.quota import storage_full
+
+    assert storage_full(1, 1, Limits()).data["field"] == STORAGE_QUOTA_FIELD, "and so is its field"
     for code in (STORAGE_QUOTA_CODE, 422):
         err = m.error_for(code, 200, "Storage quota exceeded", CTX)
         assert type(err) is NemoStorageQuotaError and err.limit is None and err.needed is None

@@ -96,7 +96,9 @@ class Database:
     def tx(self) -> Iterator[sqlite3.Connection]:
         """An immediate transaction: read-check-write sequences (credit holds) stay atomic. One opened
         inside another (the same thread: the lock is re-entrant) joins it, so a store method that is
-        one transaction can be part of a larger one: the outermost commits, or rolls back, all."""
+        one transaction can be part of a larger one: the outermost commits, or rolls back, all (no
+        savepoint: a caller that catches an inner store error and goes on commits what it wrote; none
+        does today)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -109,12 +111,13 @@ class Database:
             self._depth = 1
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._depth = 0
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a failed COMMIT (disk full, busy) left it open
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._depth = 0
-            self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
 
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         with self._lock:

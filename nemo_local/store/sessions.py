@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,9 +116,9 @@ class SessionStore:
     def save_draft(self, session_id: str, draft: dict[str, Any], reason: str) -> int:
         """Save `draft` as the session's next version (whatever the latest one holds: a change made from
         a draft read earlier goes through `update_draft`)."""
-        version = self.update_draft(session_id, lambda _latest: draft, reason)
-        assert version is not None
-        return version
+        with self._db.tx() as conn:
+            row = conn.execute("SELECT MAX(version) FROM drafts WHERE session_id=?", (session_id,)).fetchone()
+            return self._insert_next(conn, session_id, int(row[0] or 0), draft, reason)
 
     def update_draft(
         self,
@@ -135,21 +136,26 @@ class SessionStore:
                 "SELECT version, draft_json FROM drafts WHERE session_id=? ORDER BY version DESC LIMIT 1",
                 (session_id,),
             ).fetchone()
-            latest = int(row["version"]) if row else 0
             draft = change(json.loads(row["draft_json"]) if row else None)
             if draft is None:
                 return None
-            version = latest + 1
-            conn.execute(
-                "INSERT INTO drafts VALUES (?, ?, ?, ?, ?)",
-                (session_id, version, json.dumps(draft), reason, now()),
-            )
-            # the history keeps its newest versions only (numbers go on rising: the latest is the state)
-            conn.execute(
-                "DELETE FROM drafts WHERE session_id=? AND version<=?",
-                (session_id, version - self.keep_versions),
-            )
-            return version
+            return self._insert_next(conn, session_id, int(row["version"]) if row else 0, draft, reason)
+
+    def _insert_next(
+        self, conn: sqlite3.Connection, session_id: str, latest: int, draft: dict[str, Any], reason: str
+    ) -> int:
+        """Insert `draft` as the version after `latest` and drop the history past `keep_versions`."""
+        version = latest + 1
+        conn.execute(
+            "INSERT INTO drafts VALUES (?, ?, ?, ?, ?)",
+            (session_id, version, json.dumps(draft), reason, now()),
+        )
+        # the history keeps its newest versions only (numbers go on rising: the latest is the state)
+        conn.execute(
+            "DELETE FROM drafts WHERE session_id=? AND version<=?",
+            (session_id, version - self.keep_versions),
+        )
+        return version
 
     def draft_history(self, session_id: str) -> list[tuple[int, str]]:
         rows = self._db.all(

@@ -42,18 +42,6 @@ def _first(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | No
     return None
 
 
-def segment_count(draft: Any) -> int:
-    """Segments on all of a draft's tracks, read by the renderer's keys (short or readable, as
-    `parse_draft` counts them for the segment limit); 0 for no draft or one without tracks."""
-    if not isinstance(draft, Mapping):
-        return 0
-    tracks = _first(draft, KEYS["tracks"])
-    if tracks is None or not isinstance(tracks[1], list):
-        return 0
-    found = (_first(t, KEYS["segments"]) for t in tracks[1] if isinstance(t, Mapping))
-    return sum(len(f[1]) for f in found if f is not None and isinstance(f[1], list))
-
-
 def _as_float(value: int | float) -> float:
     """`float(value)`, but an integer too large for a float (JSON allows 400 digits) is infinite instead
     of an OverflowError, so it is refused like Infinity rather than crashing the request (a red-team

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Request
 
 from nemo_local.agent import drafts
 from nemo_local.api.deps import Caller, current_user, path_session
-from nemo_local.api.draft_check import segment_count
 from nemo_local.api.envelope import Envelope, UploadData, error_responses, ok
 from nemo_local.api.errors import ApiError
 from nemo_local.api.state import AppState, app_state, base_url
@@ -32,6 +31,7 @@ from nemo_local.ingest.sniff import ACCEPTED_EXTENSIONS
 from nemo_local.limits import LimitExceeded, Limits, check_pixels
 from nemo_local.media.content_types import content_type
 from nemo_local.quota import Room, check_free_disk, storage_room
+from nemo_local.renderer.timeline import segment_count
 from nemo_local.store import SessionRow, UploadRow
 
 router = APIRouter(responses=error_responses(401, 404, 413, 415, 422, 507), tags=["upload"])

@@ -87,6 +87,16 @@ def _get(d: Mapping[str, Any], *names: str, default: Any = None) -> Any:
     return default
 
 
+def segment_count(draft: Any) -> int:
+    """Segments on all of a draft's tracks, by the short or readable keys (what the segment limit
+    counts); 0 for no draft or one without tracks."""
+    tracks = _get(draft, *KEYS["tracks"]) if isinstance(draft, Mapping) else None
+    if not isinstance(tracks, list):
+        return 0
+    lists = (_get(t, *KEYS["segments"]) for t in tracks if isinstance(t, Mapping))
+    return sum(len(x) for x in lists if isinstance(x, list))
+
+
 def _number(value: Any, what: str) -> float:
     """A finite number, or a RenderError naming the field ("loud", inf and NaN are refused)."""
     if isinstance(value, bool):
@@ -192,8 +202,7 @@ def parse_draft(draft: Mapping[str, Any], limits: Limits | None = None) -> Timel
         raise RenderError("draft has no tracks ('t')")
     if len(tracks) > limits.draft_tracks:
         raise _over("draft_tracks", "draft tracks", len(tracks), limits)
-    lists = [_get(t, *KEYS["segments"], default=[]) for t in tracks if isinstance(t, Mapping)]
-    counted = sum(len(x) for x in lists if isinstance(x, list))
+    counted = segment_count(draft)
     if counted > limits.draft_segments:
         raise _over("draft_segments", "draft segments", counted, limits)
     meta = _get(draft, *KEYS["meta"], default={}) or {}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MB = 1024 * 1024
+BODY_PROGRESS_BYTES = 16 * 1024  # what each body_idle_seconds interval must bring (a drip is not progress)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ SPECS: tuple[Spec, ...] = (
         30,
         "s",
         "--body-idle-seconds",
-        "longest a request may stall: its headers, then each 16 KB of its body (else 408)",
+        f"longest a request may stall: its headers, then each {BODY_PROGRESS_BYTES // 1024} KB of its body (else 408)",
         integer=False,
     ),
     Spec(

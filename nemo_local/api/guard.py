@@ -21,12 +21,19 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nemo_local.api.envelope import error_bytes, send_error
-from nemo_local.limits import HEADER_BYTES, MB, PIPELINED_REQUESTS, LimitExceeded, Limits, connection_cap
+from nemo_local.limits import (
+    BODY_PROGRESS_BYTES,
+    HEADER_BYTES,
+    MB,
+    PIPELINED_REQUESTS,
+    LimitExceeded,
+    Limits,
+    connection_cap,
+)
 
 MULTIPART_OVERHEAD = 1 * MB  # part headers and boundaries around the files
 SSE_BODY_FACTOR = 8  # "\u4e5d" is 6 bytes of JSON for 3 bytes of UTF-8; parts have keys around them
 SSE_BODY_OVERHEAD = 64 * 1024
-BODY_PROGRESS_BYTES = 16 * 1024  # what each body_idle_seconds interval must bring (a drip is not progress)
 BODY_TIMEOUT_CODE = 408  # Request Timeout: the client's own slowness, not the server's
 LINGER_S = 0.5  # after a 431, how long the client has to read it before the connection closes
 CLOSE = ((b"connection", b"close"),)  # a refusal before the body was read: the rest of it never will be
